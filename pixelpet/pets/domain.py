@@ -1,0 +1,257 @@
+"""Pure pet rules: no I/O, no clock. Time is always an argument.
+
+Stats are never written on a schedule. A pet is stored as a snapshot (its stats at ``as_of``) and
+``evolve`` computes the stats at any later moment in closed form. The drift is piecewise linear:
+rates only change when hunger crosses ``HUNGRY_AT`` or a sleeping pet wakes, so evolution walks at
+most a few segments. Because each segment is an exact flow, evolving to t1 and then to t2 equals
+evolving straight to t2 (up to float rounding).
+"""
+
+import math
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pixelpet.errors import ActionRefused, InvalidInput
+from pixelpet.pets import rules
+from pixelpet.pets.rules import Action, Activity, Species
+
+_SECONDS_PER_HOUR = 3600.0
+# Float slack for "reached a threshold"; far below anything a client can see.
+_EPSILON = 1e-9
+# A visible change is reported this long after the exact crossing, so the rounded value has moved.
+_CROSSING_MARGIN = timedelta(milliseconds=1)
+
+
+class Mood(StrEnum):
+    ECSTATIC = "ECSTATIC"
+    HAPPY = "HAPPY"
+    CONTENT = "CONTENT"
+    GRUMPY = "GRUMPY"
+    MISERABLE = "MISERABLE"
+    SLEEPING = "SLEEPING"
+
+
+class Need(StrEnum):
+    FOOD = "FOOD"
+    PLAY = "PLAY"
+    REST = "REST"
+
+
+@dataclass(frozen=True, slots=True)
+class PetState:
+    """A pet's stats as they were at ``as_of`` (aware UTC)."""
+
+    species: Species
+    hunger: float
+    happiness: float
+    energy: float
+    activity: Activity
+    as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PetView:
+    """What a client renders: rounded stats and what follows from them."""
+
+    hunger: int
+    happiness: int
+    energy: int
+    activity: Activity
+    mood: Mood
+    needs: tuple[Need, ...]
+
+
+def new_pet(species: Species, *, at: datetime) -> PetState:
+    return PetState(
+        species=species,
+        hunger=rules.NEW_PET_HUNGER,
+        happiness=rules.NEW_PET_HAPPINESS,
+        energy=rules.NEW_PET_ENERGY,
+        activity=Activity.AWAKE,
+        as_of=at,
+    )
+
+
+def _clamp(value: float) -> float:
+    return min(rules.STAT_MAX, max(rules.STAT_MIN, value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    hunger: float
+    happiness: float
+    energy: float
+
+
+def _rates(state: PetState) -> _Rates:
+    species = rules.SPECIES_RATES[state.species]
+    if state.activity is Activity.ASLEEP:
+        return _Rates(species.hunger_asleep, 0.0, species.energy_gain_asleep)
+    happiness_loss = species.happiness_loss
+    if state.hunger >= rules.HUNGRY_AT:
+        happiness_loss *= species.hungry_happiness_multiplier
+    return _Rates(species.hunger_awake, -happiness_loss, -species.energy_loss_awake)
+
+
+def _hours_to_breakpoint(state: PetState, rates: _Rates) -> float:
+    """Hours until the rates change: hunger turns hungry, or a sleeper wakes."""
+    hours = math.inf
+    if state.hunger < rules.HUNGRY_AT and rates.hunger > 0:
+        hours = (rules.HUNGRY_AT - state.hunger) / rates.hunger
+    if state.activity is Activity.ASLEEP:
+        hours = min(hours, max(0.0, rules.RESTED_AT - state.energy) / rates.energy)
+    return hours
+
+
+def _advance(state: PetState, hours: float, rates: _Rates, *, to_breakpoint: bool) -> PetState:
+    hunger = _clamp(state.hunger + rates.hunger * hours)
+    happiness = _clamp(state.happiness + rates.happiness * hours)
+    energy = _clamp(state.energy + rates.energy * hours)
+    activity = state.activity
+    if to_breakpoint:
+        # Snap to the threshold that ended the segment so float error cannot make it reappear.
+        if state.hunger < rules.HUNGRY_AT <= hunger + _EPSILON:
+            hunger = rules.HUNGRY_AT
+        if activity is Activity.ASLEEP and energy >= rules.RESTED_AT - _EPSILON:
+            energy, activity = rules.RESTED_AT, Activity.AWAKE
+    as_of = state.as_of + timedelta(seconds=hours * _SECONDS_PER_HOUR)
+    return replace(state, hunger=hunger, happiness=happiness, energy=energy, activity=activity, as_of=as_of)
+
+
+def evolve(state: PetState, *, at: datetime) -> PetState:
+    """The state at ``at``. A moment before the snapshot (clock skew) returns the snapshot."""
+    remaining = (at - state.as_of).total_seconds() / _SECONDS_PER_HOUR
+    if remaining <= 0:
+        return state
+    # Each loop passes at most one breakpoint, and there are at most two of them.
+    for _ in range(4):
+        rates = _rates(state)
+        to_breakpoint = _hours_to_breakpoint(state, rates)
+        if to_breakpoint >= remaining:
+            return replace(_advance(state, remaining, rates, to_breakpoint=False), as_of=at)
+        state = _advance(state, to_breakpoint, rates, to_breakpoint=True)
+        remaining -= to_breakpoint
+    raise AssertionError("evolve passed more breakpoints than the rules allow")  # pragma: no cover
+
+
+def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
+    """Evolve to ``at`` and apply ``action``, or raise ``ActionRefused`` saying why."""
+    current = evolve(state, at=at)
+    _check_allowed(current, action)
+    effect = rules.ACTION_EFFECTS[action]
+    activity = current.activity
+    if action is Action.SLEEP:
+        activity = Activity.ASLEEP
+    elif action is Action.WAKE:
+        activity = Activity.AWAKE
+    return replace(
+        current,
+        hunger=_clamp(current.hunger + effect.hunger),
+        happiness=_clamp(current.happiness + effect.happiness),
+        energy=_clamp(current.energy + effect.energy),
+        activity=activity,
+    )
+
+
+def _check_allowed(state: PetState, action: Action) -> None:
+    asleep = state.activity is Activity.ASLEEP
+    if action in (Action.FEED, Action.PLAY) and asleep:
+        raise ActionRefused("ASLEEP", "The pet is asleep; wake it first.")
+    if action is Action.FEED and state.hunger < rules.FULL_BELOW:
+        raise ActionRefused("NOT_HUNGRY", "The pet is full and refuses food.")
+    if action is Action.PLAY and state.energy < rules.TOO_TIRED_BELOW:
+        raise ActionRefused("TOO_TIRED", "The pet is too tired to play; let it sleep.")
+    if action is Action.PLAY and state.hunger >= rules.STARVING_AT:
+        raise ActionRefused("TOO_HUNGRY", "The pet is too hungry to play; feed it first.")
+    if action is Action.SLEEP and asleep:
+        raise ActionRefused("ALREADY_ASLEEP", "The pet is already asleep.")
+    if action is Action.SLEEP and state.energy >= rules.NOT_TIRED_FROM:
+        raise ActionRefused("NOT_TIRED", "The pet is not tired enough to sleep.")
+    if action is Action.WAKE and not asleep:
+        raise ActionRefused("ALREADY_AWAKE", "The pet is already awake.")
+
+
+def validate_name(name: str) -> str:
+    """A trimmed, printable name of 1 to NAME_MAX_LENGTH characters, or ``InvalidInput``."""
+    cleaned = unicodedata.normalize("NFC", name.strip())
+    if not cleaned:
+        raise InvalidInput("A pet's name cannot be empty.")
+    if len(cleaned) > rules.NAME_MAX_LENGTH:
+        raise InvalidInput(f"A pet's name has at most {rules.NAME_MAX_LENGTH} characters.")
+    if any(unicodedata.category(char).startswith("C") for char in cleaned):
+        raise InvalidInput("A pet's name cannot contain control or invisible characters.")
+    return cleaned
+
+
+def rounded(value: float) -> int:
+    """Round half up: Python's round() rounds half to even, which would make 0.5 steps uneven."""
+    return math.floor(value + 0.5)
+
+
+def render(state: PetState) -> PetView:
+    """The client's view. Mood and needs come from the rounded stats, so they agree on screen."""
+    hunger, happiness, energy = rounded(state.hunger), rounded(state.happiness), rounded(state.energy)
+    asleep = state.activity is Activity.ASLEEP
+    needs: list[Need] = []
+    if hunger >= rules.NEEDS_FOOD_FROM:
+        needs.append(Need.FOOD)
+    if not asleep and happiness <= rules.NEEDS_PLAY_UP_TO:
+        needs.append(Need.PLAY)
+    if not asleep and energy <= rules.NEEDS_REST_UP_TO:
+        needs.append(Need.REST)
+    return PetView(
+        hunger,
+        happiness,
+        energy,
+        state.activity,
+        _mood(hunger, happiness, energy, asleep=asleep),
+        tuple(needs),
+    )
+
+
+def _mood(hunger: int, happiness: int, energy: int, *, asleep: bool) -> Mood:
+    if asleep:
+        return Mood.SLEEPING
+    if hunger >= rules.STARVING_AT or happiness < 20:
+        return Mood.MISERABLE
+    if hunger >= rules.HUNGRY_AT or happiness < 40 or energy < rules.TOO_TIRED_BELOW:
+        return Mood.GRUMPY
+    if happiness >= 80 and hunger < 40 and energy >= 50:
+        return Mood.ECSTATIC
+    if happiness >= 60:
+        return Mood.HAPPY
+    return Mood.CONTENT
+
+
+def _hours_to_rounding_change(value: float, rate: float) -> float:
+    """Hours until ``rounded(value)`` changes while ``value`` moves at ``rate`` (clamped)."""
+    shown = rounded(value)
+    if rate > 0 and shown < rules.STAT_MAX:
+        return (shown + 0.5 - value) / rate
+    if rate < 0 and shown > rules.STAT_MIN:
+        return (value - (shown - 0.5)) / -rate
+    return math.inf
+
+
+def next_visible_change(state: PetState, *, at: datetime) -> datetime | None:
+    """The first moment after ``at`` when ``render`` differs from now, or None if it never will."""
+    current = evolve(state, at=at)
+    view = render(current)
+    for _ in range(4):
+        rates = _rates(current)
+        crossing = min(
+            _hours_to_rounding_change(current.hunger, rates.hunger),
+            _hours_to_rounding_change(current.happiness, rates.happiness),
+            _hours_to_rounding_change(current.energy, rates.energy),
+        )
+        breakpoint_in = _hours_to_breakpoint(current, rates)
+        if crossing <= breakpoint_in:
+            if math.isinf(crossing):
+                return None
+            return current.as_of + timedelta(hours=crossing) + _CROSSING_MARGIN
+        current = _advance(current, breakpoint_in, rates, to_breakpoint=True)
+        if render(current) != view:
+            return current.as_of + _CROSSING_MARGIN
+    return None  # pragma: no cover - only reachable if every stat is pinned at a bound

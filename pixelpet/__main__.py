@@ -1,0 +1,3 @@
+from pixelpet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Bearer-token authentication: a JWT whose ``sub`` claim is the owner id.
+
+Development signs and verifies HS256 with a shared secret, so a token can be minted locally.
+Production verifies asymmetric signatures (RS256/ES256) with keys from a JWKS URL or a PEM.
+"""
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from pixelpet.errors import Unauthenticated
+from pixelpet.settings import AuthSettings
+
+_REQUIRED_CLAIMS = ["sub", "exp"]
+_MAX_SUBJECT_LENGTH = 256
+
+
+class TokenVerifier:
+    """Turns an ``Authorization`` header or a raw token into the owner id, or raises Unauthenticated."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        if settings.public_key_pem is not None:
+            self._static_key: Any = settings.public_key_pem.get_secret_value()
+        else:
+            self._static_key = settings.dev_secret.get_secret_value()
+
+    async def owner_from_header(self, authorization: str | None) -> str:
+        if not authorization:
+            raise Unauthenticated("Send `Authorization: Bearer <token>`.")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Send `Authorization: Bearer <token>`.")
+        return await self.owner_from_token(token.strip())
+
+    async def owner_from_token(self, token: str) -> str:
+        try:
+            key = await self._signing_key(token)
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=self._settings.algorithms,
+                issuer=self._settings.issuer,
+                audience=self._settings.audience,
+                leeway=self._settings.leeway_s,
+                options={"require": _REQUIRED_CLAIMS, "verify_aud": self._settings.audience is not None},
+            )
+        except jwt.PyJWTError as error:
+            # The reason (expired, bad signature...) helps the client; it reveals nothing secret.
+            raise Unauthenticated(f"Invalid token: {error}.") from error
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH:
+            raise Unauthenticated("Invalid token: `sub` must be a non-empty string.")
+        return subject
+
+    async def _signing_key(self, token: str) -> Any:
+        if self._jwks is None:
+            return self._static_key
+        # PyJWKClient fetches with blocking urllib; keys are cached, so this rarely leaves the thread pool.
+        signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        return signing_key.key
+
+
+def mint_development_token(*, secret: str, subject: str, now: datetime, ttl: timedelta) -> str:
+    """An HS256 token for local use; production never accepts these (see Settings)."""
+    claims = {"sub": subject, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,47 @@
+"""``pixelpet``: run the service, mint development tokens, print the schema."""
+
+import argparse
+import sys
+from datetime import timedelta
+
+from pixelpet.auth import mint_development_token
+from pixelpet.clock import SystemClock
+from pixelpet.settings import Environment, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pixelpet", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the service (configured by PIXELPET_* variables)")
+    token = commands.add_parser("token", help="print a development bearer token (HS256)")
+    token.add_argument("--sub", default="dev-player", help="the owner id (JWT sub claim)")
+    token.add_argument("--ttl-hours", type=float, default=24.0, help="lifetime in hours")
+    commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    args = parser.parse_args(argv)
+
+    if args.command == "schema":
+        from pixelpet.graphql.schema import sdl
+
+        sys.stdout.write(sdl())
+        return 0
+    settings = Settings()
+    if args.command == "token":
+        if settings.environment is Environment.PRODUCTION:
+            parser.error("development tokens are refused in production")
+        sys.stdout.write(
+            mint_development_token(
+                secret=settings.auth.dev_secret.get_secret_value(),
+                subject=args.sub,
+                now=SystemClock().now(),
+                ttl=timedelta(hours=args.ttl_hours),
+            )
+            + "\n"
+        )
+        return 0
+    from pixelpet.server import serve
+
+    return serve(settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

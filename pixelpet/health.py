@@ -1,0 +1,35 @@
+"""Probes. Liveness never touches the database; readiness says which check failed.
+
+A database outage must not restart every pod (that turns an outage into a restart storm), so
+``/livez`` only proves the event loop answers. ``/readyz`` takes the pod out of rotation instead.
+"""
+
+import asyncio
+from typing import Any
+
+from pymongo.errors import PyMongoError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from pixelpet.db import ping
+from pixelpet.runtime import Runtime
+
+READINESS_PING_TIMEOUT_S = 1.0
+
+
+async def livez(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, Any] = {"draining": "ok" if not runtime.draining else "failing: shutting down"}
+    try:
+        await asyncio.wait_for(ping(runtime.client), READINESS_PING_TIMEOUT_S)
+        checks["database"] = "ok"
+    except (TimeoutError, PyMongoError) as error:
+        checks["database"] = f"failing: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )

@@ -1,0 +1,206 @@
+"""GraphQL types and thin resolvers for pets. The descriptions here are the API documentation."""
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from pixelpet.graphql.context import Context
+from pixelpet.pets import domain
+from pixelpet.pets.documents import PetDocument
+from pixelpet.pets.pagination import decode_cursor, encode_cursor
+from pixelpet.pets.rules import Action, Activity, Species
+
+Info = strawberry.Info[Context, None]
+
+SpeciesType = strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
+ActivityType = strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
+MoodType = strawberry.enum(
+    domain.Mood,
+    name="Mood",
+    description="How the pet feels, derived from the shown stats; drives the sprite's face.",
+)
+NeedType = strawberry.enum(
+    domain.Need, name="Need", description="Something the pet asks for: FOOD, PLAY or REST."
+)
+
+EXPECTED_VERSION = (
+    "If set, the action applies only if the pet is still at this version; otherwise the error "
+    "is CONFLICT with extensions.currentVersion. Without it, concurrent actions are retried safely."
+)
+ExpectedVersion = Annotated[int | None, strawberry.argument(description=EXPECTED_VERSION)]
+
+
+@strawberry.type(description="A pet's stats as of `asOf`, rounded to whole points on a 0-100 scale.")
+class PetStats:
+    hunger: int = strawberry.field(description="0 is full, 100 is starving. Rises over time.")
+    happiness: int = strawberry.field(description="0 is miserable, 100 is delighted. Falls over time.")
+    energy: int = strawberry.field(
+        description="0 is exhausted, 100 is fully rested. Falls while awake, recovers while asleep."
+    )
+    as_of: datetime = strawberry.field(description="The moment these stats were computed for (UTC).")
+
+
+@strawberry.type(description="A virtual pet. Its stats keep changing while nobody looks.")
+class Pet:
+    id: strawberry.ID = strawberry.field(description="Opaque, stable id.")
+    name: str = strawberry.field(description="The name its owner gave it.")
+    species: Species = strawberry.field(description="Its species.")
+    stats: PetStats = strawberry.field(description="Hunger, happiness and energy right now.")
+    mood: domain.Mood = strawberry.field(description="How it feels right now.")
+    needs: list[domain.Need] = strawberry.field(
+        description="What it asks for right now, in the order FOOD, PLAY, REST."
+    )
+    activity: Activity = strawberry.field(description="Awake or asleep right now.")
+    version: int = strawberry.field(description="Increases by one with every change; use as expectedVersion.")
+    created_at: datetime = strawberry.field(description="When it was created (UTC).")
+    updated_at: datetime = strawberry.field(description="When an action last changed it (UTC).")
+
+    @classmethod
+    def at(cls, pet: PetDocument, moment: datetime) -> "Pet":
+        """The pet as a client sees it at ``moment``: evolved, rounded and interpreted."""
+        state = domain.evolve(pet.state(), at=max(moment, pet.as_of))
+        view = domain.render(state)
+        return cls(
+            id=strawberry.ID(str(pet.id)),
+            name=pet.name,
+            species=pet.species,
+            stats=PetStats(
+                hunger=view.hunger, happiness=view.happiness, energy=view.energy, as_of=state.as_of
+            ),
+            mood=view.mood,
+            needs=list(view.needs),
+            activity=view.activity,
+            version=pet.version,
+            created_at=pet.created_at,
+            updated_at=pet.updated_at,
+        )
+
+
+@strawberry.type(description="One pet in a page, with the cursor to continue after it.")
+class PetEdge:
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to get the pets after this one.")
+    node: Pet = strawberry.field(description="The pet.")
+
+
+@strawberry.type(description="Where a page ends.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more pets follow this page.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last pet on this page.")
+
+
+@strawberry.type(description="A page of the caller's pets, oldest first.")
+class PetConnection:
+    edges: list[PetEdge] = strawberry.field(description="The pets on this page.")
+    page_info: PageInfo = strawberry.field(description="Whether and where to continue.")
+
+
+@strawberry.input(description="A new pet.")
+class CreatePetInput:
+    name: str = strawberry.field(description="1 to 32 printable characters; surrounding spaces are trimmed.")
+    species: Species = strawberry.field(description="Its species.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Optional, up to 128 characters. Retrying with the same key returns the pet the first "
+        "call created instead of creating another; reusing it for a different pet is a CONFLICT.",
+    )
+
+
+@strawberry.type(description="Reading pets. Every field requires a bearer token.")
+class PetQuery:
+    @strawberry.field(
+        description="One of the caller's pets. A pet that does not exist or belongs to someone else gives "
+        "null and a NOT_FOUND error, so other owners' pets stay invisible."
+    )
+    async def pet(self, info: Info, id: strawberry.ID) -> Pet | None:
+        context = info.context
+        pet = await context.pets.get(owner=await context.owner(), pet_id=id)
+        return Pet.at(pet, context.pets.now())
+
+    @strawberry.field(description="The caller's pets, oldest first, in pages of `first` (at most 100).")
+    async def pets(self, info: Info, first: int = 20, after: str | None = None) -> PetConnection:
+        context = info.context
+        position = decode_cursor(after) if after is not None else None
+        page = await context.pets.list(owner=await context.owner(), first=first, after=position)
+        now = context.pets.now()
+        edges = [PetEdge(cursor=encode_cursor(pet), node=Pet.at(pet, now)) for pet in page.pets]
+        end_cursor = edges[-1].cursor if edges else None
+        return PetConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor)
+        )
+
+
+async def _act(info: Info, pet_id: strawberry.ID, action: Action, expected_version: int | None) -> Pet:
+    context = info.context
+    pet = await context.pets.act(
+        owner=await context.owner(), pet_id=pet_id, action=action, expected_version=expected_version
+    )
+    return Pet.at(pet, pet.as_of)
+
+
+@strawberry.type(description="Changing pets. Every field requires a bearer token.")
+class PetMutation:
+    @strawberry.mutation(description="Adopt a new pet. Refused with PET_LIMIT_REACHED at the per-owner cap.")
+    async def create_pet(self, info: Info, input: CreatePetInput) -> Pet:
+        context = info.context
+        pet = await context.pets.create(
+            owner=await context.owner(),
+            name=input.name,
+            species=input.species,
+            idempotency_key=input.idempotency_key,
+        )
+        return Pet.at(pet, context.pets.now())
+
+    @strawberry.mutation(description="Give a pet a new name.")
+    async def rename_pet(self, info: Info, id: strawberry.ID, name: str) -> Pet:
+        context = info.context
+        pet = await context.pets.rename(owner=await context.owner(), pet_id=id, name=name)
+        return Pet.at(pet, context.pets.now())
+
+    @strawberry.mutation(description="Feed a pet: less hunger, a little happier. Refused if asleep or full.")
+    async def feed_pet(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> Pet:
+        return await _act(info, id, Action.FEED, expected_version)
+
+    @strawberry.mutation(
+        description="Play with a pet: much happier, hungrier and more tired. Refused if asleep, too tired or "
+        "too hungry."
+    )
+    async def play_with_pet(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> Pet:
+        return await _act(info, id, Action.PLAY, expected_version)
+
+    @strawberry.mutation(
+        description="Put a pet to sleep; it wakes by itself once rested. Refused if not tired."
+    )
+    async def put_pet_to_sleep(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> Pet:
+        return await _act(info, id, Action.SLEEP, expected_version)
+
+    @strawberry.mutation(description="Wake a sleeping pet early; it is a little grumpy about it.")
+    async def wake_pet(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+    ) -> Pet:
+        return await _act(info, id, Action.WAKE, expected_version)
+
+    @strawberry.mutation(
+        description="Delete a pet for good. Returns its id; NOT_FOUND if there is no such pet."
+    )
+    async def delete_pet(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+        context = info.context
+        return strawberry.ID(await context.pets.delete(owner=await context.owner(), pet_id=id))

@@ -1,0 +1,101 @@
+"""All configuration, from ``PIXELPET_*`` environment variables (nested groups use ``__``).
+
+Tests build ``Settings(...)`` with explicit values and never touch ``os.environ``.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "pixelpet-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class MongoSettings(BaseModel):
+    """Client tuning. Fail fast: 2 s, not PyMongo's 30 s, so an outage is an error, not a hang."""
+
+    database: str = "pixelpet"
+    app_name: str = "pixelpet"
+    server_selection_timeout_ms: int = Field(2000, gt=0)
+    connect_timeout_ms: int = Field(2000, gt=0)
+    # Whole-operation budget (CSOT), retries included.
+    timeout_ms: int = Field(2000, gt=0)
+    max_pool_size: int = Field(50, gt=0)
+    min_pool_size: int = Field(0, ge=0)
+    max_idle_time_ms: int = Field(60_000, ge=0)
+
+
+class DevDatabaseSettings(BaseModel):
+    """The embedded SecantusDB started when no MongoDB URI is set (development only)."""
+
+    data_dir: Path = Path(".pixelpet/devdb")
+    port: int = Field(27117, gt=0, lt=65536)
+    startup_timeout_s: float = Field(30.0, gt=0)
+
+
+class AuthSettings(BaseModel):
+    """JWT verification. Development signs HS256 with a shared secret; production verifies keys."""
+
+    dev_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    algorithms: list[str] = ["HS256"]
+    jwks_url: str | None = None
+    public_key_pem: SecretStr | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_s: float = Field(30.0, ge=0)
+
+
+class LimitSettings(BaseModel):
+    """Abuse limits."""
+
+    max_pets_per_owner: int = Field(50, gt=0)
+    max_page_size: int = Field(100, gt=0)
+    max_query_depth: int = Field(8, gt=0)
+    max_aliases: int = Field(15, gt=0)
+    # Per-owner token bucket for mutations: a sustained rate with a burst allowance.
+    mutations_per_second: float = Field(10.0, gt=0)
+    mutation_burst: int = Field(30, gt=0)
+    max_action_retries: int = Field(10, gt=0)
+
+
+class Settings(BaseSettings):
+    """The service's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PIXELPET_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, lt=65536)
+    mongodb_uri: SecretStr | None = None
+    mongo: MongoSettings = MongoSettings()
+    devdb: DevDatabaseSettings = DevDatabaseSettings()
+    auth: AuthSettings = AuthSettings()
+    limits: LimitSettings = LimitSettings()
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.mongodb_uri is None:
+            problems.append("PIXELPET_MONGODB_URI is required (the embedded database is for development)")
+        if self.auth.jwks_url is None and self.auth.public_key_pem is None:
+            problems.append("set PIXELPET_AUTH__JWKS_URL or PIXELPET_AUTH__PUBLIC_KEY_PEM to verify tokens")
+        if self.auth.dev_secret.get_secret_value() == DEVELOPMENT_SECRET or "HS256" in self.auth.algorithms:
+            problems.append(
+                "shared-secret HS256 tokens are for development; set PIXELPET_AUTH__ALGORITHMS "
+                'to asymmetric algorithms such as ["RS256","ES256"]'
+            )
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self

@@ -81,8 +81,11 @@ class DevDatabase:
         ]
         if self._test_commands:
             command.append("--enable-test-commands")
-        output = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL  # noqa: SIM115
-        self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+        if self._log_file is None:
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
+        else:
+            with open(self._log_file, "ab") as output:  # the child keeps its own copy of the descriptor
+                self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -91,10 +91,11 @@ class Settings(BaseSettings):
             problems.append("PIXELPET_MONGODB_URI is required (the embedded database is for development)")
         if self.auth.jwks_url is None and self.auth.public_key_pem is None:
             problems.append("set PIXELPET_AUTH__JWKS_URL or PIXELPET_AUTH__PUBLIC_KEY_PEM to verify tokens")
-        if self.auth.dev_secret.get_secret_value() == DEVELOPMENT_SECRET or "HS256" in self.auth.algorithms:
+        shared_secret = [name for name in self.auth.algorithms if name.upper().startswith("HS")]
+        if shared_secret:
             problems.append(
-                "shared-secret HS256 tokens are for development; set PIXELPET_AUTH__ALGORITHMS "
-                'to asymmetric algorithms such as ["RS256","ES256"]'
+                f"{', '.join(shared_secret)} verifies with a shared secret such as the development one; "
+                'set PIXELPET_AUTH__ALGORITHMS to asymmetric algorithms such as ["RS256","ES256"]'
             )
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))

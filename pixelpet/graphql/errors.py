@@ -6,12 +6,10 @@ with its stack trace and reaches the client only as INTERNAL_SERVER_ERROR.
 """
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
-from strawberry.extensions import SchemaExtension
 
 from pixelpet.errors import ErrorCode, PixelPetError, Unavailable
 
@@ -32,18 +30,16 @@ def as_client_error(error: BaseException) -> PixelPetError | None:
     return None
 
 
-def classify(error: GraphQLError, *, pre_execution: bool) -> GraphQLError:
+def classify(error: GraphQLError) -> GraphQLError:
     """A copy of ``error`` fit for the client, with a stable ``extensions.code``."""
     original = error.original_error
-    extensions: dict[str, Any]
     if original is None:
-        if pre_execution:
-            syntax = error.message.startswith("Syntax Error")
-            code = ErrorCode.GRAPHQL_PARSE_FAILED if syntax else ErrorCode.GRAPHQL_VALIDATION_FAILED
-        else:
-            code = ErrorCode.BAD_USER_INPUT  # variable coercion: the request's values are wrong
-        extensions = {**(error.extensions or {}), "code": code.value}
-        return _copy(error, error.message, extensions)
+        syntax = error.message.startswith("Syntax Error")
+        code = ErrorCode.GRAPHQL_PARSE_FAILED if syntax else ErrorCode.GRAPHQL_VALIDATION_FAILED
+        return _copy(error, error.message, {**(error.extensions or {}), "code": code.value})
+    if error.path is None and error.message.startswith("Variable '$"):
+        # graphql-core's variable coercion: the message describes the client's own values.
+        return _copy(error, error.message, {"code": ErrorCode.BAD_USER_INPUT.value})
     client_error = as_client_error(original)
     if client_error is None:
         logger.error("unexpected error in %s", _path(error), exc_info=original)
@@ -51,6 +47,11 @@ def classify(error: GraphQLError, *, pre_execution: bool) -> GraphQLError:
     if client_error is not original:
         logger.warning("database unavailable in %s: %s", _path(error), type(original).__name__)
     return _copy(error, client_error.message, client_error.extensions())
+
+
+def classify_in_place(errors: list[GraphQLError]) -> None:
+    """Replace each error by its client form; strawberry returns this very list to the client."""
+    errors[:] = [classify(error) for error in errors]
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
@@ -67,15 +68,3 @@ def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 
 def _path(error: GraphQLError) -> str:
     return ".".join(str(part) for part in error.path or ()) or "operation"
-
-
-class ClassifyErrors(SchemaExtension):
-    """Applies ``classify`` to every error of an operation's result."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        pre_execution = {id(error) for error in self.execution_context.pre_execution_errors or ()}
-        result.errors = [classify(error, pre_execution=id(error) in pre_execution) for error in result.errors]

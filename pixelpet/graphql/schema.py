@@ -14,7 +14,7 @@ from strawberry.extensions import (
 from strawberry.extensions import ValidationCache as StrawberryValidationCache
 from strawberry.types.execution import ExecutionContext
 
-from pixelpet.graphql.errors import ClassifyErrors
+from pixelpet.graphql.errors import classify_in_place
 from pixelpet.pets.schema import PetMutation, PetQuery
 from pixelpet.settings import LimitSettings
 
@@ -33,9 +33,11 @@ class PixelPetSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # ClassifyErrors logs what deserves logging (unexpected errors, with stack traces).
-        # Strawberry's default would log every refusal and typo at ERROR.
-        return
+        # Strawberry calls this once for every result with errors, on every path (parse errors
+        # from the parser cache included, which bypass extensions' on_operation hooks), before the
+        # result is sent. Classifying here logs what deserves it (unexpected errors, with their
+        # stack traces) instead of strawberry's default of logging every refusal at ERROR.
+        classify_in_place(errors)
 
 
 def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = ()) -> strawberry.Schema:
@@ -51,7 +53,6 @@ def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = (
         lambda: AddValidationRules(list(rules)),
         ParserCache,
         StrawberryValidationCache,
-        ClassifyErrors,
         *extra_extensions,
     ]
     return PixelPetSchema(query=Query, mutation=Mutation, extensions=extensions)

@@ -1,0 +1,71 @@
+"""Fixtures shared by every test layer: a real SecantusDB over TCP and a real uvicorn server."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from pixelpet.app import create_app
+from pixelpet.clock import ManualClock
+from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.settings import LimitSettings, MongoSettings, Settings
+from tests.support.graphql import GraphQLClient
+from tests.support.server import running_server
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevDatabase]:
+    """One SecantusDB process for the session; each test gets its own database name in it."""
+    root = tmp_path_factory.mktemp("secantus")
+    server = DevDatabase(storage=root / "data", port=free_port(), test_commands=True, log_file=root / "log")
+    server.start()
+    yield server
+    server.stop()
+
+
+def unique_database() -> str:
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+def make_settings(uri: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "mongodb_uri": SecretStr(uri),
+        "mongo": MongoSettings(database=unique_database()),
+        # Generous limits so tests about other things never trip them.
+        "limits": LimitSettings(mutations_per_second=1000, mutation_burst=1000),
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database: DevDatabase) -> Settings:
+    return make_settings(database.uri)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+async def base_url(settings: Settings, clock: ManualClock) -> AsyncIterator[str]:
+    async with running_server(create_app(settings, clock=clock)) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(base_url: str) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,212 @@
+"""The pets API end to end: real uvicorn over HTTP, real SecantusDB over TCP."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from pixelpet.clock import ManualClock
+from pixelpet.pets import rules
+from tests.support.graphql import PET_FIELDS, GraphQLClient, create_pet
+
+FEED = f"mutation($id: ID!, $v: Int) {{ feedPet(id: $id, expectedVersion: $v) {{ {PET_FIELDS} }} }}"
+PLAY = f"mutation($id: ID!) {{ playWithPet(id: $id) {{ {PET_FIELDS} }} }}"
+SLEEP = f"mutation($id: ID!) {{ putPetToSleep(id: $id) {{ {PET_FIELDS} }} }}"
+WAKE = f"mutation($id: ID!) {{ wakePet(id: $id) {{ {PET_FIELDS} }} }}"
+GET = f"query($id: ID!) {{ pet(id: $id) {{ {PET_FIELDS} }} }}"
+LIST = "query($first: Int, $after: String) { pets(first: $first, after: $after) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } } }"
+
+
+async def test_a_new_pet_can_be_read_back(client: GraphQLClient) -> None:
+    created = await create_pet(client, name="  Mochi ", species="DRAGON")
+    assert created["name"] == "Mochi"
+    assert created["version"] == 1
+    assert created["stats"] == {
+        "hunger": 20,
+        "happiness": 80,
+        "energy": 80,
+        "asOf": "2026-06-01T12:00:00+00:00",
+    }
+    fetched = (await client.execute(GET, {"id": created["id"]})).data["pet"]
+    assert fetched == created
+
+
+async def test_stats_keep_changing_while_nobody_looks(client: GraphQLClient, clock: ManualClock) -> None:
+    pet = await create_pet(client, species="CAT")
+    clock.advance(timedelta(hours=7))
+    later = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    cat = rules.SPECIES_RATES[rules.Species.CAT]
+    assert later["stats"]["hunger"] == 20 + 7 * cat.hunger_awake  # 62
+    assert later["stats"]["energy"] == 80 - 7 * cat.energy_loss_awake  # 24
+    assert later["needs"] == ["FOOD", "REST"]
+    assert later["version"] == 1, "time alone writes nothing"
+
+
+async def test_care_actions_change_the_pet_and_bump_its_version(
+    client: GraphQLClient, clock: ManualClock
+) -> None:
+    pet = await create_pet(client)
+    clock.advance(timedelta(hours=4))  # hunger 44, energy 48
+    fed = (await client.execute(FEED, {"id": pet["id"]})).data["feedPet"]
+    assert (fed["stats"]["hunger"], fed["version"]) == (9, 2)
+    played = (await client.execute(PLAY, {"id": pet["id"]})).data["playWithPet"]
+    assert played["stats"]["energy"] == fed["stats"]["energy"] - 15
+    asleep = (await client.execute(SLEEP, {"id": pet["id"]})).data["putPetToSleep"]
+    assert (asleep["activity"], asleep["mood"]) == ("ASLEEP", "SLEEPING")
+    awake = (await client.execute(WAKE, {"id": pet["id"]})).data["wakePet"]
+    assert (awake["activity"], awake["version"]) == ("AWAKE", 5)
+    renamed = await client.execute(
+        f'mutation($id: ID!) {{ renamePet(id: $id, name: "Pixel") {{ {PET_FIELDS} }} }}', {"id": pet["id"]}
+    )
+    assert (renamed.data["renamePet"]["name"], renamed.data["renamePet"]["version"]) == ("Pixel", 6)
+
+
+async def test_a_refused_action_says_why_and_changes_nothing(client: GraphQLClient) -> None:
+    pet = await create_pet(client)
+    await client.execute(FEED, {"id": pet["id"]})  # hunger 20 -> 0
+    refused = await client.execute(FEED, {"id": pet["id"]})
+    assert refused.code == "ACTION_REFUSED"
+    assert refused.error["extensions"]["reason"] == "NOT_HUNGRY"
+    assert refused.body["data"] is None
+    after = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    assert after["version"] == 2
+
+
+async def test_a_stale_expected_version_is_a_conflict(client: GraphQLClient, clock: ManualClock) -> None:
+    pet = await create_pet(client)
+    clock.advance(timedelta(hours=10))
+    assert (await client.execute(FEED, {"id": pet["id"], "v": 1})).data["feedPet"]["version"] == 2
+    stale = await client.execute(FEED, {"id": pet["id"], "v": 1})
+    assert stale.code == "CONFLICT"
+    assert stale.error["extensions"]["currentVersion"] == 2
+
+
+async def test_fifty_concurrent_feeds_lose_nothing(client: GraphQLClient, clock: ManualClock) -> None:
+    pet = await create_pet(client, species="CAT")
+    clock.advance(timedelta(hours=13))  # hunger 20 + 13 * 6 = 98
+    results = await asyncio.gather(*(client.execute(FEED, {"id": pet["id"]}) for _ in range(50)))
+    fed = [r for r in results if not r.body.get("errors")]
+    refused = [r for r in results if r.body.get("errors")]
+    # 98 -> 63 -> 28 -> 0, then the pet is full: exactly three feeds, each applied once.
+    assert len(fed) == 3
+    assert sorted(r.data["feedPet"]["version"] for r in fed) == [2, 3, 4]
+    assert {(r.code, r.error["extensions"]["reason"]) for r in refused} == {("ACTION_REFUSED", "NOT_HUNGRY")}
+    final = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    assert final["version"] == 4
+    assert final["stats"]["hunger"] == 0
+    energy_after_13h = 0  # 80 - 13 * 8 is clamped at 0
+    assert final["stats"]["energy"] == energy_after_13h + 3 * 5
+
+
+async def test_pets_are_listed_in_pages_with_opaque_cursors(
+    client: GraphQLClient, clock: ManualClock
+) -> None:
+    names = [f"pet{i}" for i in range(5)]
+    for name in names:
+        await create_pet(client, name=name)
+        clock.advance(timedelta(milliseconds=1 if name != "pet2" else 0))  # a tie in creation time too
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = (await client.execute(LIST, {"first": 2, "after": after})).data["pets"]
+        seen += [edge["node"]["name"] for edge in page["edges"]]
+        pages += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+        assert after == page["edges"][-1]["cursor"]
+    assert (seen, pages) == (names, 3)
+
+
+async def test_page_size_and_cursors_are_validated(client: GraphQLClient) -> None:
+    too_big = await client.execute(LIST, {"first": 101})
+    assert too_big.code == "BAD_USER_INPUT"
+    bogus = await client.execute(LIST, {"first": 2, "after": "not-a-cursor"})
+    assert bogus.code == "BAD_USER_INPUT"
+
+
+async def test_owners_never_see_each_others_pets(client: GraphQLClient) -> None:
+    pet = await create_pet(client)
+    mallory = client.as_owner("mallory")
+    hidden = await mallory.execute(GET, {"id": pet["id"]})
+    assert hidden.code == "NOT_FOUND"
+    assert hidden.body["data"] == {"pet": None}
+    assert (await mallory.execute(FEED, {"id": pet["id"]})).code == "NOT_FOUND"
+    assert (
+        await mallory.execute("mutation($id: ID!) { deletePet(id: $id) }", {"id": pet["id"]})
+    ).code == "NOT_FOUND"
+    assert (await mallory.execute(LIST)).data["pets"]["edges"] == []
+    assert (await client.execute(GET, {"id": pet["id"]})).data["pet"]["version"] == 1
+
+
+async def test_requests_without_a_valid_token_are_unauthenticated(client: GraphQLClient) -> None:
+    anonymous = client.as_owner(None)
+    assert (await anonymous.execute(LIST)).code == "UNAUTHENTICATED"
+    forged = await anonymous.execute(LIST, headers={"Authorization": "Bearer not.a.jwt"})
+    assert forged.code == "UNAUTHENTICATED"
+
+
+async def test_a_deleted_pet_is_gone(client: GraphQLClient) -> None:
+    pet = await create_pet(client)
+    deleted = await client.execute("mutation($id: ID!) { deletePet(id: $id) }", {"id": pet["id"]})
+    assert deleted.data == {"deletePet": pet["id"]}
+    assert (await client.execute(GET, {"id": pet["id"]})).code == "NOT_FOUND"
+    again = await client.execute("mutation($id: ID!) { deletePet(id: $id) }", {"id": pet["id"]})
+    assert again.code == "NOT_FOUND"
+
+
+async def test_bad_input_gets_typed_errors(client: GraphQLClient) -> None:
+    assert (await client.execute(GET, {"id": "nope"})).code == "BAD_USER_INPUT"
+    empty_name = await client.execute('mutation { createPet(input: {name: "   ", species: CAT}) { id } }')
+    assert empty_name.code == "BAD_USER_INPUT"
+    unknown_species = await client.execute(
+        "mutation($input: CreatePetInput!) { createPet(input: $input) { id } }",
+        {"input": {"name": "x", "species": "UNICORN"}},
+    )
+    assert unknown_species.code == "BAD_USER_INPUT"
+    assert "UNICORN" in unknown_species.error["message"]
+
+
+async def test_syntax_and_validation_errors_stay_readable(client: GraphQLClient) -> None:
+    syntax = await client.execute("{ pets { ")
+    assert syntax.code == "GRAPHQL_PARSE_FAILED"
+    assert "Syntax Error" in syntax.error["message"]
+    unknown = await client.execute("{ pets { edges { node { wings } } } }")
+    assert unknown.code == "GRAPHQL_VALIDATION_FAILED"
+    assert "wings" in unknown.error["message"]
+
+
+async def test_deep_and_alias_heavy_queries_are_refused(client: GraphQLClient) -> None:
+    deep = "{ pets { edges { node { stats { asOf } } } } }"
+    assert not (await client.execute(deep)).body.get("errors")
+    aliases = " ".join(f"a{i}: pets {{ pageInfo {{ hasNextPage }} }}" for i in range(16))
+    refused = await client.execute(f"{{ {aliases} }}")
+    assert refused.body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_the_same_idempotency_key_returns_the_same_pet(client: GraphQLClient) -> None:
+    first = await create_pet(client, idempotencyKey="k-1")
+    retries = await asyncio.gather(*(create_pet(client, idempotencyKey="k-2") for _ in range(10)))
+    assert (await create_pet(client, idempotencyKey="k-1"))["id"] == first["id"]
+    assert len({pet["id"] for pet in retries}) == 1
+    listed = (await client.execute(LIST, {"first": 100})).data["pets"]["edges"]
+    assert len(listed) == 2
+
+
+async def test_an_idempotency_key_reused_for_another_pet_is_a_conflict(client: GraphQLClient) -> None:
+    await create_pet(client, name="Mochi", idempotencyKey="k")
+    response = await client.execute(
+        "mutation($input: CreatePetInput!) { createPet(input: $input) { id } }",
+        {"input": {"name": "Other", "species": "CAT", "idempotencyKey": "k"}},
+    )
+    assert response.code == "CONFLICT"
+
+
+async def _create_many(client: GraphQLClient, count: int) -> list[dict[str, Any]]:
+    query = "mutation($input: CreatePetInput!) { createPet(input: $input) { id } }"
+    return [
+        r.body
+        for r in await asyncio.gather(
+            *(client.execute(query, {"input": {"name": f"p{i}", "species": "DOG"}}) for i in range(count))
+        )
+    ]

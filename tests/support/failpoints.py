@@ -1,0 +1,19 @@
+"""Server-side fault injection through MongoDB's ``failCommand`` failpoint (SecantusDB supports it)."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+
+@contextlib.asynccontextmanager
+async def fail_command(uri: str, **data: Any) -> AsyncIterator[None]:
+    """Arm ``failCommand`` with ``data`` (failCommands, errorCode, appName, ...) for the block."""
+    admin: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=2000)
+    try:
+        await admin.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn", "data": data})
+        yield
+    finally:
+        await admin.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        await admin.close()

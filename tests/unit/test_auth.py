@@ -1,0 +1,116 @@
+"""Bearer tokens: development HS256, production RS256 from a PEM or a JWKS URL."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from pixelpet.auth import TokenVerifier, mint_development_token
+from pixelpet.cli import main as cli_main
+from pixelpet.errors import Unauthenticated
+from pixelpet.settings import DEVELOPMENT_SECRET, AuthSettings
+from tests.support.server import running_server
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+async def test_a_development_token_names_its_owner() -> None:
+    token = mint_development_token(
+        secret=DEVELOPMENT_SECRET, subject="alice", now=NOW, ttl=timedelta(hours=1)
+    )
+    assert await TokenVerifier(AuthSettings()).owner_from_header(f"Bearer {token}") == "alice"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Basic abc", "Bearer ", "Bearer garbage"],
+)
+async def test_missing_or_malformed_credentials_are_unauthenticated(header: str | None) -> None:
+    with pytest.raises(Unauthenticated):
+        await TokenVerifier(AuthSettings()).owner_from_header(header)
+
+
+async def test_expired_tokens_and_foreign_signatures_are_refused() -> None:
+    verifier = TokenVerifier(AuthSettings(leeway_s=0))
+    expired = mint_development_token(
+        secret=DEVELOPMENT_SECRET, subject="alice", now=NOW - timedelta(hours=2), ttl=timedelta(hours=1)
+    )
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier.owner_from_token(expired)
+    forged = mint_development_token(
+        secret="another-secret-of-32-bytes-or-more!", subject="alice", now=NOW, ttl=timedelta(hours=1)
+    )
+    with pytest.raises(Unauthenticated, match="Signature"):
+        await verifier.owner_from_token(forged)
+
+
+async def test_a_token_without_subject_or_expiry_is_refused() -> None:
+    no_exp = jwt.encode({"sub": "alice"}, DEVELOPMENT_SECRET, algorithm="HS256")
+    with pytest.raises(Unauthenticated, match="exp"):
+        await TokenVerifier(AuthSettings()).owner_from_token(no_exp)
+
+
+async def test_production_verifies_rs256_with_a_pem_key_and_refuses_hs256(rsa_key: rsa.RSAPrivateKey) -> None:
+    settings = AuthSettings(
+        public_key_pem=SecretStr(public_pem(rsa_key)), algorithms=["RS256"], issuer="https://id"
+    )
+    verifier = TokenVerifier(settings)
+    claims = {"sub": "carol", "exp": NOW + timedelta(minutes=5), "iss": "https://id"}
+    assert await verifier.owner_from_token(jwt.encode(claims, rsa_key, algorithm="RS256")) == "carol"
+    hs256 = mint_development_token(
+        secret=DEVELOPMENT_SECRET, subject="carol", now=NOW, ttl=timedelta(hours=1)
+    )
+    with pytest.raises(Unauthenticated):
+        await verifier.owner_from_token(hs256)
+    wrong_issuer = jwt.encode({**claims, "iss": "https://evil"}, rsa_key, algorithm="RS256")
+    with pytest.raises(Unauthenticated, match="issuer"):
+        await verifier.owner_from_token(wrong_issuer)
+
+
+@pytest.fixture
+async def jwks_url(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[str]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    jwk.update(kid="k1", use="sig", alg="RS256")
+
+    async def keys(_: object) -> JSONResponse:
+        return JSONResponse({"keys": [jwk]})
+
+    async with running_server(Starlette(routes=[Route("/jwks.json", keys)])) as url:
+        yield f"{url}/jwks.json"
+
+
+async def test_production_verifies_keys_from_a_jwks_url(rsa_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+    verifier = TokenVerifier(AuthSettings(jwks_url=jwks_url, algorithms=["RS256"]))
+    token = jwt.encode(
+        {"sub": "dave", "exp": NOW + timedelta(minutes=5)}, rsa_key, algorithm="RS256", headers={"kid": "k1"}
+    )
+    assert await verifier.owner_from_token(token) == "dave"
+
+
+def test_the_cli_mints_a_token_the_service_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["token", "--sub", "erin"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = jwt.decode(token, DEVELOPMENT_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "erin"
+    assert claims["exp"] - claims["iat"] == 24 * 3600

@@ -91,7 +91,8 @@ async def test_unexpected_database_errors_are_masked(
     assert response.error["message"] == "Internal server error."
     body = json.dumps(response.body)
     assert "Traceback" not in body
-    assert "failCommand" not in body and "BadValue" not in body
+    assert "failCommand" not in body
+    assert "BadValue" not in body
     assert any(record.levelname == "ERROR" and record.exc_info for record in caplog.records)
 
 

@@ -13,7 +13,9 @@ PLAY = f"mutation($id: ID!) {{ playWithPet(id: $id) {{ {PET_FIELDS} }} }}"
 SLEEP = f"mutation($id: ID!) {{ putPetToSleep(id: $id) {{ {PET_FIELDS} }} }}"
 WAKE = f"mutation($id: ID!) {{ wakePet(id: $id) {{ {PET_FIELDS} }} }}"
 GET = f"query($id: ID!) {{ pet(id: $id) {{ {PET_FIELDS} }} }}"
-LIST = "query($first: Int, $after: String) { pets(first: $first, after: $after) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } } }"
+LIST = """query($first: Int, $after: String) {
+  pets(first: $first, after: $after) { edges { cursor node { id name } } pageInfo { hasNextPage endCursor } }
+}"""
 
 
 async def test_a_new_pet_can_be_read_back(client: GraphQLClient) -> None:

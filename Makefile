@@ -1,0 +1,44 @@
+# Pixel Pet tasks. `make help` lists them. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# uv from PATH, or the PyPI package installed into the machine's Python by `make deps`.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## Install uv (if missing) and the locked Python dependencies
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.9'
+	$(UV) sync --frozen
+
+.PHONY: run
+run: deps ## Run the service on http://127.0.0.1:8000 (embedded dev database unless PIXELPET_MONGODB_URI is set)
+	$(UV) run --frozen pixelpet serve
+
+.PHONY: token
+token: deps ## Print a development bearer token for owner SUB (default dev-player)
+	@$(UV) run --frozen pixelpet token --sub "$${SUB:-dev-player}"
+
+.PHONY: test
+test: deps ## Run every check: lint, types and the whole test suite
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen pytest
+
+.PHONY: lint
+lint: deps ## Lint and type-check only
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+
+.PHONY: fmt
+fmt: deps ## Format and auto-fix
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+.PHONY: schema
+schema: deps ## Regenerate schema.graphql from the code
+	$(UV) run --frozen pixelpet schema > schema.graphql

@@ -1,10 +1,16 @@
 """The composition root: ``create_app`` wires everything; the lifespan builds and tears it down."""
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from importlib.metadata import version as package_version
 
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from pixelpet import db, health
@@ -13,20 +19,43 @@ from pixelpet.clock import Clock, SystemClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.graphql.schema import build_schema
 from pixelpet.graphql.view import GraphQLView
+from pixelpet.lifecycle import Lifecycle
 from pixelpet.pets.repository import PetRepository
 from pixelpet.pets.service import PetService
 from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
+from pixelpet.telemetry.graphql import OperationTelemetry
+from pixelpet.telemetry.loop import watch_event_loop_lag
+from pixelpet.telemetry.metrics import Metrics
+from pixelpet.telemetry.mongo import listeners
+from pixelpet.telemetry.tracing import Tracing
 
 logger = logging.getLogger("pixelpet")
 
+# Probes and scrapes are neither traced nor counted in the SLO metrics.
+UNOBSERVED_PATHS = ("/livez", "/readyz", "/metrics")
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
-    """Build the ASGI app. Nothing connects until the lifespan starts."""
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, span_exporter: SpanExporter | None = None
+) -> Starlette:
+    """Build the ASGI app. Nothing connects until the lifespan starts.
+
+    ``span_exporter`` replaces the configured trace exporter (tests pass an in-memory one).
+    """
     settings = settings or Settings()
     clock = clock or SystemClock()
-    schema = build_schema(settings.limits)
+    version = package_version("pixelpet")
+    metrics = Metrics(version=version, environment=settings.environment.value)
+    tracing = Tracing(
+        settings.telemetry, version=version, environment=settings.environment.value, exporter=span_exporter
+    )
+    lifecycle = Lifecycle()
+    schema = build_schema(
+        settings.limits,
+        extra_extensions=(lambda: OperationTelemetry(tracer=tracing.tracer, metrics=metrics),),
+    )
     graphql = GraphQLView(
         schema,
         graphql_ide="graphiql" if settings.environment is Environment.DEVELOPMENT else None,
@@ -36,10 +65,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            tracing.start()
+            stack.callback(tracing.shutdown)  # runs after the client closes: flushes its last spans
             uri = await _database_uri(settings, stack)
-            client = db.create_client(uri, settings.mongo)
+            client = db.create_client(
+                uri, settings.mongo, listeners=[tracing.mongo_listener(), *listeners(metrics)]
+            )
             stack.push_async_callback(client.close)
             await db.init_storage(client, settings.mongo.database)
+            lag_watch = asyncio.create_task(watch_event_loop_lag(metrics.event_loop_lag))
+            stack.callback(lag_watch.cancel)
             limiter = TokenBucketLimiter(
                 rate_per_second=settings.limits.mutations_per_second,
                 burst=settings.limits.mutation_burst,
@@ -50,6 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 clock=clock,
                 limits=settings.limits,
                 mutation_limiter=limiter,
+                events=metrics,
             )
             app.state.runtime = Runtime(
                 settings=settings,
@@ -57,17 +93,34 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 client=client,
                 pets=pets,
                 verifier=TokenVerifier(settings.auth),
+                tracer=tracing.tracer,
             )
-            logger.info("pixelpet ready", extra={"environment": settings.environment.value})
+            logger.info(
+                "pixelpet ready", extra={"environment": settings.environment.value, "version": version}
+            )
             yield
+            logger.info("pixelpet stopping: closing the database client and flushing spans")
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
+        Route("/metrics", metrics.endpoint),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(
+            OpenTelemetryMiddleware,
+            excluded_urls=",".join(UNOBSERVED_PATHS),
+            tracer_provider=tracing.provider,
+            meter_provider=NoOpMeterProvider(),
+            exclude_spans=["receive", "send"],
+        )
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.lifecycle = lifecycle
+    app.state.metrics = metrics
+    return app
 
 
 async def _database_uri(settings: Settings, stack: contextlib.AsyncExitStack) -> str:

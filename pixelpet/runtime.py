@@ -1,8 +1,9 @@
 """Everything the lifespan builds for one process, in one place (stored on ``app.state``)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from pymongo import AsyncMongoClient
 
 from pixelpet.auth import TokenVerifier
@@ -18,5 +19,4 @@ class Runtime:
     client: AsyncMongoClient[Any]
     pets: PetService
     verifier: TokenVerifier
-    # Set when shutdown begins: readiness fails so load balancers stop sending traffic.
-    draining: bool = field(default=False)
+    tracer: Tracer

@@ -1,20 +1,29 @@
-"""Runs the app under uvicorn."""
+"""Runs the app under uvicorn with JSON logs and podinfo-style graceful shutdown."""
 
 import uvicorn
 
 from pixelpet.app import create_app
+from pixelpet.lifecycle import DrainingServer
 from pixelpet.settings import Settings
+from pixelpet.telemetry.logging import configure_logging
 
 
 def serve(settings: Settings) -> int:
+    configure_logging(settings.log_level)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         lifespan="on",
+        log_config=None,  # configure_logging already routed uvicorn's loggers
         proxy_headers=False,
         server_header=False,
         ws="websockets-sansio",
+        timeout_graceful_shutdown=settings.lifecycle.shutdown_grace_s,
     )
-    uvicorn.Server(config).run()
+    server = DrainingServer(
+        config, lifecycle=app.state.lifecycle, drain_delay_s=settings.lifecycle.drain_delay_s
+    )
+    server.run()
     return 0

@@ -5,7 +5,7 @@ Tests build ``Settings(...)`` with explicit values and never touch ``os.environ`
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,25 @@ class AuthSettings(BaseModel):
     leeway_s: float = Field(30.0, ge=0)
 
 
+class TelemetrySettings(BaseModel):
+    """Tracing. OTLP endpoint, headers and timeouts come from the standard OTEL_EXPORTER_OTLP_* variables."""
+
+    service_name: str = "pixelpet"
+    # "otlp" exports to a Collector; "none" keeps spans in process (development without a Collector).
+    traces_exporter: Literal["otlp", "none"] = "none"
+    # Share of new traces to keep; a caller's sampling decision (traceparent) always wins.
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+
+
+class LifecycleSettings(BaseModel):
+    """Graceful shutdown, as podinfo does it."""
+
+    # After SIGTERM, keep serving while readiness fails, so load balancers stop routing here first.
+    drain_delay_s: float = Field(3.0, ge=0)
+    # Then stop accepting and give in-flight requests this long to finish.
+    shutdown_grace_s: int = Field(5, ge=1)
+
+
 class LimitSettings(BaseModel):
     """Abuse limits."""
 
@@ -80,7 +99,10 @@ class Settings(BaseSettings):
     devdb: DevDatabaseSettings = DevDatabaseSettings()
     auth: AuthSettings = AuthSettings()
     limits: LimitSettings = LimitSettings()
-    log_level: str = "INFO"
+    telemetry: TelemetrySettings = TelemetrySettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    # INFO: one line per request and lifecycle events; see docs/observability.md.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

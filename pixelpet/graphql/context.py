@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
@@ -17,6 +18,7 @@ class Context:
     pets: PetService
     verifier: TokenVerifier
     clock: Clock
+    tracer: Tracer
     # Set by strawberry from the graphql-transport-ws connection_init payload.
     connection_params: dict[str, Any] | None = None
     _owner: str | None = field(default=None, repr=False)

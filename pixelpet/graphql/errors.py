@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
+from opentelemetry import trace
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
 from pixelpet.errors import ErrorCode, PixelPetError, Unavailable
@@ -55,6 +56,10 @@ def classify_in_place(errors: list[GraphQLError]) -> None:
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        # Support can find the whole request from what the client saw.
+        extensions = {**extensions, "traceId": format(span_context.trace_id, "032x")}
     return GraphQLError(
         message,
         nodes=error.nodes,

@@ -12,4 +12,10 @@ from pixelpet.runtime import Runtime
 class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         runtime: Runtime = request.app.state.runtime
-        return Context(request=request, pets=runtime.pets, verifier=runtime.verifier, clock=runtime.clock)
+        return Context(
+            request=request,
+            pets=runtime.pets,
+            verifier=runtime.verifier,
+            clock=runtime.clock,
+            tracer=runtime.tracer,
+        )

@@ -10,6 +10,7 @@ from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument
 from pixelpet.pets.pagination import decode_cursor, encode_cursor
 from pixelpet.pets.rules import Action, Activity, Species
+from pixelpet.telemetry.graphql import TracedResolver
 
 Info = strawberry.Info[Context, None]
 
@@ -109,15 +110,19 @@ class CreatePetInput:
 @strawberry.type(description="Reading pets. Every field requires a bearer token.")
 class PetQuery:
     @strawberry.field(
+        extensions=[TracedResolver()],
         description="One of the caller's pets. A pet that does not exist or belongs to someone else gives "
-        "null and a NOT_FOUND error, so other owners' pets stay invisible."
+        "null and a NOT_FOUND error, so other owners' pets stay invisible.",
     )
     async def pet(self, info: Info, id: strawberry.ID) -> Pet | None:
         context = info.context
         pet = await context.pets.get(owner=await context.owner(), pet_id=id)
         return Pet.at(pet, context.pets.now())
 
-    @strawberry.field(description="The caller's pets, oldest first, in pages of `first` (at most 100).")
+    @strawberry.field(
+        extensions=[TracedResolver()],
+        description="The caller's pets, oldest first, in pages of `first` (at most 100).",
+    )
     async def pets(self, info: Info, first: int = 20, after: str | None = None) -> PetConnection:
         context = info.context
         position = decode_cursor(after) if after is not None else None
@@ -140,7 +145,10 @@ async def _act(info: Info, pet_id: strawberry.ID, action: Action, expected_versi
 
 @strawberry.type(description="Changing pets. Every field requires a bearer token.")
 class PetMutation:
-    @strawberry.mutation(description="Adopt a new pet. Refused with PET_LIMIT_REACHED at the per-owner cap.")
+    @strawberry.mutation(
+        extensions=[TracedResolver()],
+        description="Adopt a new pet. Refused with PET_LIMIT_REACHED at the per-owner cap.",
+    )
     async def create_pet(self, info: Info, input: CreatePetInput) -> Pet:
         context = info.context
         pet = await context.pets.create(
@@ -151,13 +159,16 @@ class PetMutation:
         )
         return Pet.at(pet, context.pets.now())
 
-    @strawberry.mutation(description="Give a pet a new name.")
+    @strawberry.mutation(extensions=[TracedResolver()], description="Give a pet a new name.")
     async def rename_pet(self, info: Info, id: strawberry.ID, name: str) -> Pet:
         context = info.context
         pet = await context.pets.rename(owner=await context.owner(), pet_id=id, name=name)
         return Pet.at(pet, context.pets.now())
 
-    @strawberry.mutation(description="Feed a pet: less hunger, a little happier. Refused if asleep or full.")
+    @strawberry.mutation(
+        extensions=[TracedResolver()],
+        description="Feed a pet: less hunger, a little happier. Refused if asleep or full.",
+    )
     async def feed_pet(
         self,
         info: Info,
@@ -167,8 +178,9 @@ class PetMutation:
         return await _act(info, id, Action.FEED, expected_version)
 
     @strawberry.mutation(
+        extensions=[TracedResolver()],
         description="Play with a pet: much happier, hungrier and more tired. Refused if asleep, too tired or "
-        "too hungry."
+        "too hungry.",
     )
     async def play_with_pet(
         self,
@@ -179,7 +191,8 @@ class PetMutation:
         return await _act(info, id, Action.PLAY, expected_version)
 
     @strawberry.mutation(
-        description="Put a pet to sleep; it wakes by itself once rested. Refused if not tired."
+        extensions=[TracedResolver()],
+        description="Put a pet to sleep; it wakes by itself once rested. Refused if not tired.",
     )
     async def put_pet_to_sleep(
         self,
@@ -189,7 +202,10 @@ class PetMutation:
     ) -> Pet:
         return await _act(info, id, Action.SLEEP, expected_version)
 
-    @strawberry.mutation(description="Wake a sleeping pet early; it is a little grumpy about it.")
+    @strawberry.mutation(
+        extensions=[TracedResolver()],
+        description="Wake a sleeping pet early; it is a little grumpy about it.",
+    )
     async def wake_pet(
         self,
         info: Info,
@@ -199,7 +215,8 @@ class PetMutation:
         return await _act(info, id, Action.WAKE, expected_version)
 
     @strawberry.mutation(
-        description="Delete a pet for good. Returns its id; NOT_FOUND if there is no such pet."
+        extensions=[TracedResolver()],
+        description="Delete a pet for good. Returns its id; NOT_FOUND if there is no such pet.",
     )
     async def delete_pet(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         context = info.context

@@ -5,12 +5,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from pixelpet.clock import Clock
-from pixelpet.errors import InvalidInput, NotFound, VersionConflict
+from pixelpet.errors import ActionRefused, InvalidInput, NotFound, VersionConflict
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument, snapshot_fields
 from pixelpet.pets.repository import DuplicateIdempotencyKey, PagePosition, PetRepository
@@ -36,6 +37,16 @@ def truncate_to_storage(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+class PetEvents(Protocol):
+    """Business outcomes, reported where they are decided (metrics implement this)."""
+
+    def action_finished(self, action: str, outcome: str) -> None: ...
+
+    def pet_created(self) -> None: ...
+
+    def pet_deleted(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PetPage:
     pets: list[PetDocument]
@@ -52,7 +63,9 @@ class PetService:
         clock: Clock,
         limits: LimitSettings,
         mutation_limiter: TokenBucketLimiter,
+        events: PetEvents,
     ) -> None:
+        self._events = events
         self._repository = repository
         self._clock = clock
         self._limits = limits
@@ -100,7 +113,9 @@ class PetService:
             idempotency_key=idempotency_key,
         )
         try:
-            return await self._repository.create(pet, max_pets_per_owner=self._limits.max_pets_per_owner)
+            created = await self._repository.create(pet, max_pets_per_owner=self._limits.max_pets_per_owner)
+            self._events.pet_created()
+            return created
         except DuplicateIdempotencyKey:
             # A concurrent retry with the same key won the race: answer with its pet.
             assert idempotency_key is not None
@@ -124,12 +139,22 @@ class PetService:
         def decide(pet: PetDocument, now: datetime) -> dict[str, object]:
             return snapshot_fields(domain.apply_action(pet.state(), action, at=max(now, pet.as_of)))
 
-        return await self._update(owner, pet_id, expected_version, decide)
+        try:
+            pet = await self._update(owner, pet_id, expected_version, decide)
+        except ActionRefused as refusal:
+            self._events.action_finished(action.value, f"refused:{refusal.reason}")
+            raise
+        except VersionConflict:
+            self._events.action_finished(action.value, "conflict")
+            raise
+        self._events.action_finished(action.value, "ok")
+        return pet
 
     async def delete(self, *, owner: str, pet_id: str) -> str:
         self._mutation_limiter.acquire(owner)
         if not await self._repository.delete(owner=owner, pet_id=parse_pet_id(pet_id)):
             raise NotFound("No such pet.")
+        self._events.pet_deleted()
         return pet_id
 
     async def _update(

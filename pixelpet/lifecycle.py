@@ -1,0 +1,63 @@
+"""Graceful shutdown in podinfo's order: readiness off, drain, stop accepting, finish, flush, close.
+
+``DrainingServer`` changes what uvicorn does with signals:
+
+1. the first SIGTERM/SIGINT marks the app as draining, so ``/readyz`` fails at once while requests
+   are still served, and load balancers take the pod out of rotation;
+2. after ``drain_delay_s`` uvicorn stops accepting connections, closes WebSockets with 1012
+   ("service restart": clients reconnect elsewhere) and waits up to ``shutdown_grace_s`` for
+   in-flight requests;
+3. the lifespan then flushes spans and closes the MongoDB client;
+
+and a second signal exits at once.
+"""
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from types import FrameType
+
+import uvicorn
+
+logger = logging.getLogger("pixelpet.lifecycle")
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    """Process-wide shutdown state, shared by the probes and the server."""
+
+    draining: bool = False
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, *, lifecycle: Lifecycle, drain_delay_s: float) -> None:
+        super().__init__(config)
+        self._lifecycle = lifecycle
+        self._drain_delay_s = drain_delay_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)  # type: ignore[arg-type]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._lifecycle.draining or self.should_exit:
+            logger.warning("second signal: exiting now", extra={"signal": signal.Signals(sig).name})
+            self.force_exit = True
+            self.should_exit = True
+            return
+        self._lifecycle.draining = True
+        logger.info(
+            "draining: readiness fails now, shutdown in %.1f s",
+            self._drain_delay_s,
+            extra={"signal": signal.Signals(sig).name},
+        )
+        if self._loop is None:  # a signal before startup finished: nothing to drain
+            self.should_exit = True
+            return
+        self._loop.call_soon_threadsafe(self._loop.call_later, self._drain_delay_s, self._stop_accepting)
+
+    def _stop_accepting(self) -> None:
+        logger.info("drain delay over: closing listeners and waiting for in-flight requests")
+        self.should_exit = True

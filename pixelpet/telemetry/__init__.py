@@ -1,0 +1,1 @@
+"""Traces, metrics and logs: what an engineer on call sees."""

@@ -1,0 +1,135 @@
+"""Per-operation telemetry for GraphQL: a span, RED metrics and one log line.
+
+Everything hooks in at the operation level and on the few root resolvers that do I/O. Strawberry's
+async ``resolve`` hook (as in its ``OpenTelemetryExtension``) would wrap every field of every pet
+in a coroutine, about 10x the cost of a list query; see docs/observability.md for the numbers.
+"""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types import Info
+from strawberry.types.execution import ExecutionContext
+
+from pixelpet.errors import ErrorCode
+from pixelpet.telemetry.metrics import Metrics
+
+logger = logging.getLogger("pixelpet.requests")
+
+OK = "OK"
+# Codes that mean the service failed, rather than the client asking for something refused.
+SERVER_FAULTS = {ErrorCode.INTERNAL_SERVER_ERROR.value, ErrorCode.UNAVAILABLE.value}
+_CLIENT_NAME_MAX = 100
+
+
+def root_field(context: ExecutionContext) -> tuple[str, str]:
+    """(operation type, root field) with bounded values, for span names and metric labels.
+
+    The root field is a name from the schema, "introspection", "multiple" (several root fields or
+    fragments) or "invalid" (unparsable, or a name the schema does not have): never free text.
+    """
+    document = context.graphql_document
+    operation = get_operation_ast(document, context.operation_name) if document else None
+    if not isinstance(operation, OperationDefinitionNode):
+        return "unknown", "invalid"
+    operation_type = operation.operation.value
+    selections = operation.selection_set.selections
+    names = {node.name.value for node in selections if isinstance(node, FieldNode)}
+    if len(names) != 1 or not all(isinstance(node, FieldNode) for node in selections):
+        return operation_type, "multiple"
+    (name,) = names
+    if name.startswith("__"):
+        return operation_type, "introspection"
+    root_type = context.schema._schema.get_root_type(operation.operation)
+    return operation_type, name if root_type is not None and name in root_type.fields else "invalid"
+
+
+def outcome_code(context: ExecutionContext) -> str:
+    errors = context.result.errors if context.result is not None else None
+    if not errors:
+        return OK
+    extensions = errors[0].extensions or {}
+    return str(extensions.get("code", ErrorCode.INTERNAL_SERVER_ERROR.value))
+
+
+class OperationTelemetry(SchemaExtension):
+    """A span, a request count, a latency observation and a log line for each operation."""
+
+    def __init__(self, *, tracer: Tracer, metrics: Metrics) -> None:
+        super().__init__()
+        self._tracer = tracer
+        self._metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        context = self.execution_context
+        with self._tracer.start_as_current_span("graphql operation", kind=SpanKind.INTERNAL) as span:
+            parse_failed = False
+            try:
+                yield
+            except GraphQLError:
+                parse_failed = True  # the parser cache raises syntax errors through the hooks
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                if parse_failed:
+                    operation_type, operation, code = (
+                        "unknown",
+                        "invalid",
+                        ErrorCode.GRAPHQL_PARSE_FAILED.value,
+                    )
+                else:
+                    operation_type, operation = root_field(context)
+                    code = outcome_code(context)
+                self._record(span, operation_type, operation, code, elapsed)
+
+    def _record(
+        self, span: trace.Span, operation_type: str, operation: str, code: str, elapsed: float
+    ) -> None:
+        span.update_name(f"{operation_type} {operation}")
+        span.set_attribute("graphql.operation.type", operation_type)
+        span.set_attribute("graphql.root_field", operation)
+        if self.execution_context.operation_name:
+            span.set_attribute(
+                "graphql.operation.name", self.execution_context.operation_name[:_CLIENT_NAME_MAX]
+            )
+        span.set_attribute("pixelpet.outcome", code)
+        if code in SERVER_FAULTS:
+            span.set_status(Status(StatusCode.ERROR, code))
+        self._metrics.graphql_requests.labels(operation_type, operation, code).inc()
+        span_context = span.get_span_context()
+        if operation_type != "subscription":  # a subscription's duration is its lifetime, not a latency
+            exemplar = (
+                {"trace_id": format(span_context.trace_id, "032x")}
+                if span_context.trace_flags.sampled
+                else None
+            )
+            self._metrics.graphql_duration.labels(operation_type, operation).observe(
+                elapsed, exemplar=exemplar
+            )
+        logger.info(
+            "graphql request",
+            extra={
+                "operation_type": operation_type,
+                "operation": operation,
+                "code": code,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+
+
+class TracedResolver(FieldExtension):
+    """A span around one root resolver (the ones that do I/O), parent of its MongoDB spans."""
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Any, Any], **kwargs: Any
+    ) -> Any:
+        tracer: Tracer = info.context.tracer
+        with tracer.start_as_current_span(f"{info.path.typename}.{info.field_name}"):
+            return await next_(source, info, **kwargs)

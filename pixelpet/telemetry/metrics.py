@@ -1,0 +1,122 @@
+"""Every Prometheus metric the service exports, on a registry of its own (one per app).
+
+Naming follows Prometheus conventions: the ``pixelpet_`` prefix, base units, ``_total`` on
+counters. No label ever holds a pet or owner id. docs/metrics.md says why each one exists and what
+to do when it moves.
+"""
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from starlette.requests import Request
+from starlette.responses import Response
+
+# Request latencies: dense where the SLO threshold (250 ms) sits.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.175, 0.25, 0.5, 1.0, 2.5, 5.0)
+_DB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """The service's metrics. Built once per app by ``create_app``."""
+
+    def __init__(self, *, version: str, environment: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+
+        self.build_info = Gauge(
+            "pixelpet_build_info",
+            "Always 1; the labels say which build is running.",
+            ["version", "python_version", "environment"],
+            registry=registry,
+        )
+        self.build_info.labels(version, platform.python_version(), environment).set(1)
+
+        # GraphQL RED. `operation` is the root field (from the schema, so bounded), or "multiple"/"invalid".
+        self.graphql_requests = Counter(
+            "pixelpet_graphql_requests_total",
+            "GraphQL operations by type, root field and outcome code (OK or the first error's code).",
+            ["operation_type", "operation", "code"],
+            registry=registry,
+        )
+        self.graphql_duration = Histogram(
+            "pixelpet_graphql_request_duration_seconds",
+            "GraphQL operation latency; exemplars carry the trace id.",
+            ["operation_type", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+        # MongoDB, from PyMongo's monitoring listeners.
+        self.mongo_command_duration = Histogram(
+            "pixelpet_mongodb_command_duration_seconds",
+            "MongoDB command round trips, by command name.",
+            ["command"],
+            buckets=_DB_BUCKETS,
+            registry=registry,
+        )
+        self.mongo_command_errors = Counter(
+            "pixelpet_mongodb_command_errors_total",
+            "MongoDB commands that failed, by command name.",
+            ["command"],
+            registry=registry,
+        )
+        self.mongo_pool_checkout_wait = Histogram(
+            "pixelpet_mongodb_pool_checkout_wait_seconds",
+            "Time spent waiting for a pooled connection: pool saturation shows here first.",
+            buckets=_DB_BUCKETS,
+            registry=registry,
+        )
+        self.mongo_pool_checkout_failures = Counter(
+            "pixelpet_mongodb_pool_checkout_failures_total",
+            "Connection checkouts that failed, by reason (timeout, connectionError, poolClosed).",
+            ["reason"],
+            registry=registry,
+        )
+        self.mongo_connections_in_use = Gauge(
+            "pixelpet_mongodb_connections_in_use",
+            "Connections checked out of the pool right now.",
+            registry=registry,
+        )
+
+        # The event loop: every coroutine shares it, so a blocked loop delays everything.
+        self.event_loop_lag = Histogram(
+            "pixelpet_event_loop_lag_seconds",
+            "How late a periodic timer fires: time the loop spent blocked or saturated.",
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+
+        # Business.
+        self.pet_actions = Counter(
+            "pixelpet_pet_actions_total",
+            "Pet actions by action and outcome (ok, refused:<reason>, conflict).",
+            ["action", "outcome"],
+            registry=registry,
+        )
+        self.pets_created = Counter("pixelpet_pets_created_total", "Pets created.", registry=registry)
+        self.pets_deleted = Counter("pixelpet_pets_deleted_total", "Pets deleted.", registry=registry)
+
+    async def endpoint(self, request: Request) -> Response:
+        """``/metrics``: OpenMetrics (with exemplars) when Prometheus asks for it, text 0.0.4 otherwise."""
+        if "application/openmetrics-text" in request.headers.get("accept", ""):
+            body = generate_openmetrics(self.registry)  # type: ignore[no-untyped-call]  # untyped upstream
+            return Response(body, media_type=OPENMETRICS_CONTENT_TYPE)
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+    # PetEvents (see pixelpet.pets.service): business outcomes, counted where they are decided.
+    def action_finished(self, action: str, outcome: str) -> None:
+        self.pet_actions.labels(action, outcome).inc()
+
+    def pet_created(self) -> None:
+        self.pets_created.inc()
+
+    def pet_deleted(self) -> None:
+        self.pets_deleted.inc()

@@ -20,11 +20,13 @@ from pixelpet.devdb import DevDatabase
 from pixelpet.graphql.schema import build_schema
 from pixelpet.graphql.view import GraphQLView
 from pixelpet.lifecycle import Lifecycle
+from pixelpet.pets.broker import ChangeStreamBroker
+from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.repository import PetRepository
 from pixelpet.pets.service import PetService
 from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
-from pixelpet.settings import Environment, Settings
+from pixelpet.settings import Settings
 from pixelpet.telemetry.graphql import OperationTelemetry
 from pixelpet.telemetry.loop import watch_event_loop_lag
 from pixelpet.telemetry.metrics import Metrics
@@ -56,11 +58,7 @@ def create_app(
         settings.limits,
         extra_extensions=(lambda: OperationTelemetry(tracer=tracing.tracer, metrics=metrics),),
     )
-    graphql = GraphQLView(
-        schema,
-        graphql_ide="graphiql" if settings.environment is Environment.DEVELOPMENT else None,
-        allow_queries_via_get=False,
-    )
+    graphql = GraphQLView(schema, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,8 +78,12 @@ def create_app(
                 burst=settings.limits.mutation_burst,
                 clock=clock,
             )
+            repository = PetRepository(client)
+            broker = ChangeStreamBroker(client, settings.mongo.database, settings.subscriptions, metrics)
+            await broker.start()
+            stack.push_async_callback(broker.stop)
             pets = PetService(
-                repository=PetRepository(client),
+                repository=repository,
                 clock=clock,
                 limits=settings.limits,
                 mutation_limiter=limiter,
@@ -92,6 +94,14 @@ def create_app(
                 clock=clock,
                 client=client,
                 pets=pets,
+                broker=broker,
+                watcher=PetWatcher(
+                    repository=repository,
+                    broker=broker,
+                    clock=clock,
+                    settings=settings.subscriptions,
+                    metrics=metrics,
+                ),
                 verifier=TokenVerifier(settings.auth),
                 tracer=tracing.tracer,
             )

@@ -33,6 +33,7 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except (TimeoutError, PyMongoError) as error:
         checks["database"] = f"failing: {type(error).__name__}"
+    checks["change_stream"] = runtime.broker.health()
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503

@@ -8,6 +8,8 @@ from pymongo import AsyncMongoClient
 
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock
+from pixelpet.pets.broker import ChangeStreamBroker
+from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.service import PetService
 from pixelpet.settings import Settings
 
@@ -18,5 +20,7 @@ class Runtime:
     clock: Clock
     client: AsyncMongoClient[Any]
     pets: PetService
+    broker: ChangeStreamBroker
+    watcher: PetWatcher
     verifier: TokenVerifier
     tracer: Tracer

@@ -20,6 +20,8 @@ def serve(settings: Settings) -> int:
         proxy_headers=False,
         server_header=False,
         ws="websockets-sansio",
+        ws_ping_interval=settings.subscriptions.ping_interval_s,
+        ws_ping_timeout=settings.subscriptions.ping_timeout_s,
         timeout_graceful_shutdown=settings.lifecycle.shutdown_grace_s,
     )
     server = DrainingServer(

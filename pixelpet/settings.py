@@ -71,6 +71,26 @@ class LifecycleSettings(BaseModel):
     shutdown_grace_s: int = Field(5, ge=1)
 
 
+class SubscriptionSettings(BaseModel):
+    """Live subscriptions over graphql-transport-ws."""
+
+    max_per_connection: int = Field(10, gt=0)
+    max_per_process: int = Field(5000, gt=0)
+    # Time-based snapshots are sent at most this often per subscription (changes are sent at once).
+    min_snapshot_interval_s: float = Field(1.0, ge=0)
+    # A subscriber that has not taken its pending update for this long is disconnected.
+    stall_timeout_s: float = Field(10.0, gt=0)
+    # The reference graphql-ws server waits 3 s for connection_init; strawberry's default is 60 s.
+    connection_init_timeout_s: float = Field(3.0, gt=0)
+    # Browser pages on these origins may connect (same-origin always may). "*" allows any.
+    allowed_origins: list[str] = []
+    # WebSocket-level keepalive (uvicorn): a peer that does not answer a ping in time is dropped.
+    ping_interval_s: float = Field(20.0, gt=0)
+    ping_timeout_s: float = Field(20.0, gt=0)
+    # The change stream is unhealthy if it has not heard from the database for this long.
+    change_stream_stale_after_s: float = Field(10.0, gt=0)
+
+
 class LimitSettings(BaseModel):
     """Abuse limits."""
 
@@ -99,6 +119,7 @@ class Settings(BaseSettings):
     devdb: DevDatabaseSettings = DevDatabaseSettings()
     auth: AuthSettings = AuthSettings()
     limits: LimitSettings = LimitSettings()
+    subscriptions: SubscriptionSettings = SubscriptionSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     # INFO: one line per request and lifecycle events; see docs/observability.md.

@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket
 
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock
+from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.service import PetService
 
 
@@ -16,6 +17,7 @@ from pixelpet.pets.service import PetService
 class Context:
     request: Request | WebSocket
     pets: PetService
+    watcher: PetWatcher
     verifier: TokenVerifier
     clock: Clock
     tracer: Tracer

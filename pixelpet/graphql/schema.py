@@ -15,7 +15,7 @@ from strawberry.extensions import ValidationCache as StrawberryValidationCache
 from strawberry.types.execution import ExecutionContext
 
 from pixelpet.graphql.errors import classify_in_place
-from pixelpet.pets.schema import PetMutation, PetQuery
+from pixelpet.pets.schema import PetMutation, PetQuery, PetSubscription
 from pixelpet.settings import LimitSettings
 
 
@@ -26,6 +26,11 @@ class Query(PetQuery):
 
 @strawberry.type(description="Create, care for and delete your pets.")
 class Mutation(PetMutation):
+    pass
+
+
+@strawberry.type(description="Watch your pets live.")
+class Subscription(PetSubscription):
     pass
 
 
@@ -55,7 +60,7 @@ def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = (
         StrawberryValidationCache,
         *extra_extensions,
     ]
-    return PixelPetSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return PixelPetSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 def sdl(limits: LimitSettings | None = None) -> str:

@@ -1,5 +1,8 @@
 """GraphQL types and thin resolvers for pets. The descriptions here are the API documentation."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
 
@@ -221,3 +224,43 @@ class PetMutation:
     async def delete_pet(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         context = info.context
         return strawberry.ID(await context.pets.delete(owner=await context.owner(), pet_id=id))
+
+
+# Close code for a client cut off for not reading: 1008, "policy violation" (RFC 6455).
+SLOW_CLIENT_CLOSE_CODE = 1008
+_CLOSE_TIMEOUT_S = 5.0
+
+
+@strawberry.type(description="Live updates over graphql-transport-ws. Every field requires a bearer token.")
+class PetSubscription:
+    @strawberry.subscription(
+        description="Watch one of your pets. Sends its current state at once, then every committed change "
+        "(from any device or server), and a fresh snapshot whenever time changes what a client would show "
+        "(rounded stats, mood, needs, waking up). Deleting the pet sends a NOT_FOUND error and ends the "
+        "subscription; a server restart closes the connection with 1012 (reconnect and resubscribe)."
+    )
+    async def pet_stats(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Pet, None]:
+        context = info.context
+        owner = await context.owner()
+        operation = asyncio.current_task()
+        websocket = context.request
+
+        def cutoff() -> None:
+            # The client stopped reading: end this operation now, and close its connection in the
+            # background (the close frame itself may wait on the stalled socket).
+            if operation is not None:
+                operation.cancel()
+            asyncio.get_running_loop().create_task(_close_quietly(websocket))
+
+        updates = context.watcher.watch(owner=owner, pet_id=id, connection=websocket, cutoff=cutoff)
+        async with contextlib.aclosing(updates):
+            async for pet, at in updates:
+                yield Pet.at(pet, at)
+
+
+async def _close_quietly(websocket: object) -> None:
+    close = getattr(websocket, "close", None)
+    if close is None:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(close(code=SLOW_CLIENT_CLOSE_CODE, reason="client too slow"), _CLOSE_TIMEOUT_S)

@@ -94,6 +94,39 @@ class Metrics:
             registry=registry,
         )
 
+        # Live subscriptions.
+        self.subscriptions_active = Gauge(
+            "pixelpet_subscriptions_active", "Open pet subscriptions in this process.", registry=registry
+        )
+        self.subscription_events_delivered = Counter(
+            "pixelpet_subscription_events_delivered_total",
+            "Pet states handed to subscribers, by cause (initial, change, time, resync).",
+            ["cause"],
+            registry=registry,
+        )
+        self.subscription_events_coalesced = Counter(
+            "pixelpet_subscription_events_coalesced_total",
+            "Updates replaced by a newer one before a slow subscriber took them.",
+            registry=registry,
+        )
+        self.subscription_clients_dropped = Counter(
+            "pixelpet_subscription_clients_dropped_total",
+            "Subscribers cut off because they stopped reading.",
+            registry=registry,
+        )
+        self.subscription_delivery_lag = Histogram(
+            "pixelpet_subscription_delivery_lag_seconds",
+            "From a change's commit to its hand-over to the subscriber.",
+            buckets=_DB_BUCKETS,
+            registry=registry,
+        )
+        self.change_stream_restarts = Counter(
+            "pixelpet_change_stream_restarts_total",
+            "Change stream reopenings, by reason (error: resumed from its token; history_lost: resynced).",
+            ["reason"],
+            registry=registry,
+        )
+
         # Business.
         self.pet_actions = Counter(
             "pixelpet_pet_actions_total",

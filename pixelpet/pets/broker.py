@@ -1,0 +1,257 @@
+"""One MongoDB change stream per process, fanned out in memory to the subscribers of each pet.
+
+Every replica runs one broker. A write made through any replica reaches the change stream of every
+replica, so a subscriber sees every committed change whichever replica serves it.
+
+Backpressure: a subscriber holds at most one pending update (the newest wins; older ones are
+counted as coalesced). A subscriber that leaves an update pending longer than ``stall_timeout_s``
+(its client stopped reading) is cut off and counted, so it never holds memory or delays anyone:
+the broker itself never waits for a subscriber.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pymongo
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+from pixelpet.errors import TooManySubscriptions
+from pixelpet.pets.documents import PetDocument
+from pixelpet.settings import SubscriptionSettings
+from pixelpet.telemetry.metrics import Metrics
+
+logger = logging.getLogger("pixelpet.subscriptions")
+
+_PIPELINE = [{"$match": {"operationType": {"$in": ["insert", "update", "replace", "delete"]}}}]
+# getMore waits at most this long for a change, so the loop hears from the database regularly.
+_MAX_AWAIT_MS = 1000
+# Server codes meaning the resume token can no longer be used (history lost, token invalid).
+_UNRESUMABLE = {260, 280, 286}
+_RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PetChanged:
+    pet: PetDocument
+    committed_at: float | None  # wall-clock seconds of the commit, when the server says
+
+
+@dataclass(frozen=True, slots=True)
+class PetDeleted:
+    committed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """The stream restarted without its history: re-read the pet, something may have been missed."""
+
+
+Update = PetChanged | PetDeleted | Resync
+
+
+class Subscriber:
+    """One subscription's mailbox: a single slot where the newest update replaces older ones."""
+
+    def __init__(
+        self, broker: "ChangeStreamBroker", pet_id: ObjectId, owner: str, connection: object
+    ) -> None:
+        self.pet_id = pet_id
+        self.owner = owner
+        self.connection = connection
+        self._broker = broker
+        self._pending: Update | None = None
+        self._pending_since: float | None = None
+        self._ready = asyncio.Event()
+        self._stalled = False
+        self.cutoff: Callable[[], None] = lambda: None  # set by the consumer: how to drop its client
+
+    def offer(self, update: Update) -> None:
+        if self._pending is not None:
+            self._broker.metrics.subscription_events_coalesced.inc()
+        else:
+            self._pending_since = time.monotonic()
+        self._pending = update
+        self._ready.set()
+
+    def take(self) -> Update | None:
+        update, self._pending, self._pending_since = self._pending, None, None
+        self._ready.clear()
+        return update
+
+    async def wait(self) -> None:
+        await self._ready.wait()
+
+    def stalled_for(self, now: float) -> float:
+        return 0.0 if self._pending_since is None else now - self._pending_since
+
+
+class ChangeStreamBroker:
+    def __init__(
+        self, client: AsyncMongoClient[Any], database: str, settings: SubscriptionSettings, metrics: Metrics
+    ) -> None:
+        self._collection = client[database][PetDocument.Settings.name]
+        self._settings = settings
+        self.metrics = metrics
+        self._subscribers: dict[ObjectId, set[Subscriber]] = {}
+        self._per_connection: dict[int, int] = {}
+        self._count = 0
+        self._resume_token: Any = None
+        self._last_heard: float | None = None
+        self._running = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._opened = asyncio.Event()
+
+    # Lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._running = True
+        self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_for_stalls())]
+        # Wait for the first open so that no write made after startup can be missed.
+        await asyncio.wait_for(self._opened.wait(), timeout=30)
+
+    async def stop(self) -> None:
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def health(self) -> str:
+        """ "ok", or why readiness should fail."""
+        if not self._running or self._last_heard is None:
+            return "failing: change stream not running"
+        silent_for = time.monotonic() - self._last_heard
+        if silent_for > self._settings.change_stream_stale_after_s:
+            return f"failing: change stream silent for {silent_for:.0f} s"
+        return "ok"
+
+    # Subscribers ---------------------------------------------------------------------------
+
+    def subscribe(self, pet_id: ObjectId, owner: str, connection: object) -> Subscriber:
+        if self._count >= self._settings.max_per_process:
+            raise TooManySubscriptions("This server has too many live subscriptions; retry on another.")
+        if self._per_connection.get(id(connection), 0) >= self._settings.max_per_connection:
+            raise TooManySubscriptions(
+                f"At most {self._settings.max_per_connection} subscriptions per connection."
+            )
+        subscriber = Subscriber(self, pet_id, owner, connection)
+        self._subscribers.setdefault(pet_id, set()).add(subscriber)
+        self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
+        self._count += 1
+        self.metrics.subscriptions_active.inc()
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        group = self._subscribers.get(subscriber.pet_id)
+        if group is None or subscriber not in group:
+            return
+        group.discard(subscriber)
+        if not group:
+            del self._subscribers[subscriber.pet_id]
+        key = id(subscriber.connection)
+        self._per_connection[key] -= 1
+        if not self._per_connection[key]:
+            del self._per_connection[key]
+        self._count -= 1
+        self.metrics.subscriptions_active.dec()
+
+    def _publish(self, pet_id: ObjectId, update: Update) -> None:
+        for subscriber in self._subscribers.get(pet_id, ()):
+            subscriber.offer(update)
+
+    def _publish_to_all(self, update: Update) -> None:
+        for group in self._subscribers.values():
+            for subscriber in group:
+                subscriber.offer(update)
+
+    # The stream ----------------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        """Follow the change stream for as long as the broker runs, resuming after any error."""
+        failures = 0
+        while self._running:
+            try:
+                await self._stream_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except OperationFailure as error:
+                if error.code in _UNRESUMABLE:
+                    logger.warning(
+                        "change stream history lost; restarting from now and resyncing subscribers"
+                    )
+                    self._resume_token = None
+                    self.metrics.change_stream_restarts.labels("history_lost").inc()
+                    self._publish_to_all(Resync())
+                else:
+                    failures += 1
+                    self.metrics.change_stream_restarts.labels("error").inc()
+                    logger.warning("change stream failed, resuming", extra={"error": type(error).__name__})
+            except PyMongoError as error:
+                failures += 1
+                self.metrics.change_stream_restarts.labels("error").inc()
+                logger.warning("change stream interrupted, resuming", extra={"error": type(error).__name__})
+            if failures:
+                await asyncio.sleep(_RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S)) - 1])
+
+    async def _stream_once(self) -> None:
+        # A change stream is open-ended: no whole-operation timeout. Each getMore still returns
+        # within _MAX_AWAIT_MS, which is how health() knows the database is answering.
+        with pymongo.timeout(None):
+            stream = await self._collection.watch(
+                _PIPELINE,
+                full_document="updateLookup",
+                resume_after=self._resume_token,
+                max_await_time_ms=_MAX_AWAIT_MS,
+            )
+            async with stream:
+                fresh_start = self._resume_token is None and self._opened.is_set()
+                self._opened.set()
+                self._last_heard = time.monotonic()
+                if fresh_start:
+                    self._publish_to_all(Resync())
+                while self._running and stream.alive:
+                    change = await stream.try_next()
+                    self._last_heard = time.monotonic()
+                    self._resume_token = stream.resume_token
+                    if change is not None:
+                        self._dispatch(change)
+
+    def _dispatch(self, change: dict[str, Any]) -> None:
+        pet_id = change["documentKey"]["_id"]
+        if pet_id not in self._subscribers:
+            return
+        committed_at = _commit_time(change)
+        if change["operationType"] == "delete":
+            self._publish(pet_id, PetDeleted(committed_at))
+            return
+        document = change.get("fullDocument")
+        if document is None:  # updated, then deleted before the lookup: the delete event follows
+            return
+        self._publish(pet_id, PetChanged(PetDocument.model_validate(document), committed_at))
+
+    async def _watch_for_stalls(self) -> None:
+        while self._running:
+            await asyncio.sleep(min(1.0, self._settings.stall_timeout_s / 2))
+            now = time.monotonic()
+            for group in list(self._subscribers.values()):
+                for subscriber in list(group):
+                    if subscriber.stalled_for(now) > self._settings.stall_timeout_s:
+                        logger.warning("dropping a subscriber that stopped reading")
+                        self.metrics.subscription_clients_dropped.inc()
+                        self.unsubscribe(subscriber)
+                        subscriber.cutoff()
+
+
+def _commit_time(change: dict[str, Any]) -> float | None:
+    wall_time = change.get("wallTime")
+    if isinstance(wall_time, datetime):
+        return wall_time.timestamp()
+    cluster_time = change.get("clusterTime")
+    return float(cluster_time.time) if cluster_time is not None else None

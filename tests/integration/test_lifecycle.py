@@ -1,0 +1,173 @@
+"""Health probes, graceful shutdown under load, and riding out a database outage."""
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from pixelpet.app import create_app
+from pixelpet.devdb import DevDatabase, free_port
+from tests.conftest import make_settings, unique_database
+from tests.support.failpoints import fail_command
+from tests.support.graphql import GraphQLClient, create_pet, token_for
+from tests.support.server import running_server
+from tests.support.service import ServiceProcess
+
+pytestmark = pytest.mark.slow
+GET = "query($id: ID!) { pet(id: $id) { id version } }"
+
+
+@pytest.fixture
+def service(database: DevDatabase, tmp_path: Path) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(
+        env={
+            "PIXELPET_MONGODB_URI": database.uri,
+            "PIXELPET_MONGO__DATABASE": unique_database(),
+            "PIXELPET_MONGO__APP_NAME": "pixelpet-shutdown",
+            "PIXELPET_LIFECYCLE__DRAIN_DELAY_S": "1.5",
+            "PIXELPET_LIFECYCLE__SHUTDOWN_GRACE_S": "5",
+        },
+        log_file=tmp_path / "service.log",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+async def test_liveness_never_touches_the_database(service: ServiceProcess) -> None:
+    async with httpx.AsyncClient(base_url=service.url) as http:
+        live = await http.get("/livez")
+        ready = await http.get("/readyz")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"shutdown": "ok", "database": "ok", "change_stream": "ok"},
+    }
+
+
+async def test_sigterm_drains_without_failing_in_flight_requests(
+    service: ServiceProcess, database: DevDatabase
+) -> None:
+    async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+        client = GraphQLClient(http)
+        pet = await create_pet(client)
+        removed_from_rotation = asyncio.Event()
+        outcomes: list[str] = []
+
+        async def player() -> None:
+            # Like a load balancer: keep sending until readiness says this pod is going away.
+            async with httpx.AsyncClient(base_url=service.url, timeout=10) as own:
+                player_client = GraphQLClient(own)
+                while not removed_from_rotation.is_set():
+                    response = await player_client.execute(GET, {"id": pet["id"]})
+                    outcomes.append("ok" if response.data["pet"]["id"] == pet["id"] else "wrong")
+
+        websocket = await websockets.connect(
+            service.url.replace("http", "ws") + "/graphql",
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+        )
+        await websocket.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token_for('alice')}"}}
+            )
+        )
+        assert json.loads(await websocket.recv())["type"] == "connection_ack"
+
+        # Every find now takes 400 ms, so requests are in flight when the listener closes.
+        async with fail_command(
+            database.uri,
+            failCommands=["find"],
+            blockConnection=True,
+            blockTimeMS=400,
+            appName="pixelpet-shutdown",
+        ):
+            players = [asyncio.create_task(player()) for _ in range(20)]
+            await asyncio.sleep(1.0)
+            signalled = time.monotonic()
+            service.signal(signal.SIGTERM)
+            while (await http.get("/readyz")).status_code == 200:
+                await asyncio.sleep(0.02)
+            readiness_flipped_after = time.monotonic() - signalled
+            removed_from_rotation.set()
+            await asyncio.gather(*players)
+            exit_code = await asyncio.to_thread(service.wait, 15)
+
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await websocket.recv()
+    assert readiness_flipped_after < 0.5
+    assert outcomes.count("ok") == len(outcomes) > 20, outcomes
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1012, "1012 (service restart) tells clients to reconnect elsewhere"
+    assert exit_code in (0, -signal.SIGTERM)
+    messages = [json.loads(line)["msg"] for line in service.log_lines() if line.startswith("{")]
+    drain = next(i for i, m in enumerate(messages) if m.startswith("draining"))
+    close = next(i for i, m in enumerate(messages) if m.startswith("drain delay over"))
+    flush = next(i for i, m in enumerate(messages) if m.startswith("pixelpet stopping"))
+    assert drain < close < flush
+
+
+async def test_a_second_signal_exits_at_once(service: ServiceProcess) -> None:
+    service.signal(signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    service.signal(signal.SIGINT)
+    await asyncio.to_thread(service.wait, 5)
+    assert time.monotonic() - started < 1.0, "the 1.5 s drain delay was not waited out"
+
+
+@pytest.fixture
+def own_database(tmp_path: Path) -> Iterator[DevDatabase]:
+    server = DevDatabase(
+        storage=tmp_path / "outage-db", port=free_port(), log_file=tmp_path / "outage-db.log"
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def outage_client(own_database: DevDatabase) -> AsyncIterator[GraphQLClient]:
+    settings = make_settings(own_database.uri)
+    async with (
+        running_server(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        yield GraphQLClient(http)
+
+
+async def _wait_for_status(http: httpx.AsyncClient, status: int, timeout_s: float) -> float:
+    started = time.monotonic()
+    while (await http.get("/readyz")).status_code != status:
+        assert time.monotonic() - started < timeout_s, f"/readyz never answered {status}"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def test_a_database_outage_fails_readiness_fast_and_recovers_without_restart(
+    outage_client: GraphQLClient, own_database: DevDatabase
+) -> None:
+    http = outage_client._http
+    pet = await create_pet(outage_client)
+    await asyncio.to_thread(own_database.stop)
+
+    assert await _wait_for_status(http, 503, timeout_s=5) < 3
+    body = (await http.get("/readyz")).json()
+    assert body["checks"]["database"].startswith("failing")
+    assert (await http.get("/livez")).status_code == 200, (
+        "liveness must not restart pods over a database outage"
+    )
+    started = time.monotonic()
+    response = await outage_client.execute(GET, {"id": pet["id"]})
+    assert response.code == "UNAVAILABLE"
+    assert time.monotonic() - started < 3
+
+    await asyncio.to_thread(own_database.start)
+    await _wait_for_status(http, 200, timeout_s=20)
+    recovered = await outage_client.execute(GET, {"id": pet["id"]})
+    assert recovered.data["pet"]["id"] == pet["id"]

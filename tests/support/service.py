@@ -1,0 +1,62 @@
+"""The service as a real child process (`python -m pixelpet serve`), as deployments run it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from pixelpet.devdb import free_port
+
+
+class ServiceProcess:
+    def __init__(self, *, env: dict[str, str], log_file: Path) -> None:
+        self.port = free_port()
+        self.log_file = log_file
+        # Only what the test sets: no PIXELPET_* from the developer's shell leaks in.
+        base = {key: value for key, value in os.environ.items() if not key.startswith("PIXELPET_")}
+        self._env = {**base, "PIXELPET_PORT": str(self.port), **env}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout_s: float = 30.0) -> None:
+        with open(self.log_file, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "pixelpet", "serve"],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"service exited early:\n{self.log_file.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"service not ready in {timeout_s} s:\n{self.log_file.read_text()}")
+
+    def signal(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        assert self._process is not None
+        self._process.send_signal(sig)
+
+    def wait(self, timeout_s: float) -> int:
+        assert self._process is not None
+        return self._process.wait(timeout=timeout_s)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def log_lines(self) -> list[str]:
+        return self.log_file.read_text().splitlines()

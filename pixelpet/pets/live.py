@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime, timedelta
 
 from bson import ObjectId
@@ -38,7 +38,7 @@ class PetWatcher:
 
     async def watch(
         self, *, owner: str, pet_id: str, connection: object, cutoff: Callable[[], None]
-    ) -> AsyncIterator[tuple[PetDocument, datetime]]:
+    ) -> AsyncGenerator[tuple[PetDocument, datetime], None]:
         """Yields (pet, moment to render it at). Ends with NotFound when the pet is deleted."""
         oid = parse_pet_id(pet_id)
         # Subscribe before the first read, so a change committed in between is not missed.

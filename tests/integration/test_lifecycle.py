@@ -91,7 +91,7 @@ async def test_sigterm_drains_without_failing_in_flight_requests(
             await asyncio.sleep(1.0)
             signalled = time.monotonic()
             service.signal(signal.SIGTERM)
-            while (await http.get("/readyz")).status_code == 200:
+            while (await http.get("/readyz")).status_code == 200:  # noqa: ASYNC110 - polling another process
                 await asyncio.sleep(0.02)
             readiness_flipped_after = time.monotonic() - signalled
             removed_from_rotation.set()

@@ -1,0 +1,168 @@
+"""Live subscriptions through a real uvicorn, a real WebSocket client and a real change stream."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import websockets
+
+from pixelpet.app import create_app
+from pixelpet.clock import ManualClock
+from pixelpet.devdb import DevDatabase
+from pixelpet.settings import Settings, SubscriptionSettings
+from tests.conftest import make_settings
+from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.server import running_server
+from tests.support.ws import SubscriptionClient
+
+FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
+RENAME = 'mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }'
+
+
+@pytest.fixture
+def subscription_settings() -> SubscriptionSettings:
+    return SubscriptionSettings(
+        max_per_connection=3, max_per_process=5, min_snapshot_interval_s=0, connection_init_timeout_s=0.5,
+        allowed_origins=["https://play.example"],
+    )
+
+
+@pytest.fixture
+def settings(database: DevDatabase, subscription_settings: SubscriptionSettings) -> Settings:
+    return make_settings(database.uri, subscriptions=subscription_settings)
+
+
+@pytest.fixture
+async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[str, GraphQLClient]]:
+    async with running_server(create_app(settings, clock=clock)) as url, httpx.AsyncClient(base_url=url) as http:
+        yield url, GraphQLClient(http)
+
+
+async def test_a_subscriber_gets_the_current_state_then_each_change(server: tuple[str, GraphQLClient]) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    await watcher.subscribe(pet["id"])
+    first = await watcher.next_pet()
+    assert (first["id"], first["version"], first["stats"]["hunger"]) == (pet["id"], 1, 20)
+    await client.execute(FEED, {"id": pet["id"]})
+    fed = await watcher.next_pet()
+    assert (fed["version"], fed["stats"]["hunger"]) == (2, 0)
+    await client.execute(RENAME, {"id": pet["id"], "name": "Renamed"})
+    assert (await watcher.next_pet())["name"] == "Renamed"
+    await watcher.close()
+
+
+async def test_time_alone_sends_a_snapshot_when_the_view_changes(
+    server: tuple[str, GraphQLClient], clock: ManualClock
+) -> None:
+    url, client = server
+    pet = await create_pet(client, species="CAT")  # energy 80, falling 8 per hour: shows 79 after 3.75 min
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    await watcher.subscribe(pet["id"])
+    assert (await watcher.next_pet())["stats"]["energy"] == 80
+    clock.advance(timedelta(minutes=3))  # energy 79.6 still shows 80: nothing to send
+    assert await watcher.nothing_within(0.3)
+    clock.advance(timedelta(minutes=1))  # energy 79.47 shows 79
+    snapshot = await watcher.next_pet(timeout=5)
+    assert snapshot["stats"]["energy"] == 79
+    assert snapshot["version"] == 1, "time writes nothing"
+    await watcher.close()
+
+
+async def test_deleting_the_pet_ends_the_subscription_with_not_found(server: tuple[str, GraphQLClient]) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    operation = await watcher.subscribe(pet["id"])
+    await watcher.next_pet()
+    await client.execute("mutation($id: ID!) { deletePet(id: $id) }", {"id": pet["id"]})
+    ended = await watcher.receive()
+    assert ended["type"] == "next"
+    assert ended["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await watcher.receive() == {"id": operation, "type": "complete"}
+    await watcher.close()
+
+
+async def test_an_unauthenticated_connection_is_closed_with_4403(server: tuple[str, GraphQLClient]) -> None:
+    url, _ = server
+    for client in (
+        await SubscriptionClient.connect(url, owner=None),
+        await SubscriptionClient.connect(url, token="forged.token.value"),
+    ):
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await client.receive()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+
+
+async def test_another_owners_pet_cannot_be_watched(server: tuple[str, GraphQLClient]) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    mallory = await (await SubscriptionClient.connect(url, owner="mallory")).acknowledged()
+    await mallory.subscribe(pet["id"])
+    message = await mallory.receive()
+    assert message["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    await mallory.close()
+
+
+async def test_subscription_caps_give_a_typed_error(server: tuple[str, GraphQLClient]) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    first = await (await SubscriptionClient.connect(url)).acknowledged()
+    for _ in range(3):
+        await first.subscribe(pet["id"])
+        await first.next_pet()
+    await first.subscribe(pet["id"])
+    refused = await first.receive()
+    assert refused["payload"]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert "per connection" in refused["payload"]["errors"][0]["message"]
+
+    second = await (await SubscriptionClient.connect(url)).acknowledged()
+    for _ in range(2):
+        await second.subscribe(pet["id"])
+        await second.next_pet()
+    await second.subscribe(pet["id"])  # the sixth in this process
+    refused = await second.receive()
+    assert refused["payload"]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    await first.close()
+    await second.close()
+
+
+async def test_connection_init_must_come_quickly(server: tuple[str, GraphQLClient]) -> None:
+    url, _ = server
+    connection = await websockets.connect(
+        url.replace("http", "ws") + "/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+    )
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(connection.recv(), 3)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4408
+
+
+async def test_protocol_pings_are_answered(server: tuple[str, GraphQLClient]) -> None:
+    url, _ = server
+    client = await (await SubscriptionClient.connect(url)).acknowledged()
+    await client.send({"type": "ping"})
+    assert await client.receive() == {"type": "pong"}
+    await client.close()
+
+
+async def test_browser_origins_are_checked(server: tuple[str, GraphQLClient]) -> None:
+    url, _ = server
+    with pytest.raises(websockets.InvalidStatus):
+        await SubscriptionClient.connect(url, origin=websockets.Origin("https://evil.example"))
+    allowed = await SubscriptionClient.connect(url, origin=websockets.Origin("https://play.example"))
+    await allowed.acknowledged()
+    await allowed.close()
+
+
+async def test_the_legacy_graphql_ws_protocol_is_off(server: tuple[str, GraphQLClient]) -> None:
+    url, _ = server
+    with pytest.raises((websockets.InvalidStatus, websockets.InvalidHandshake, websockets.ConnectionClosed)):
+        connection = await websockets.connect(
+            url.replace("http", "ws") + "/graphql", subprotocols=[websockets.Subprotocol("graphql-ws")]
+        )
+        await connection.recv()

@@ -183,12 +183,13 @@ class ChangeStreamBroker:
                 raise
             except OperationFailure as error:
                 if error.code in _UNRESUMABLE:
+                    # Reopen from now. _stream_once resyncs every subscriber once the new stream is
+                    # open, so nothing committed in between can be missed.
                     logger.warning(
                         "change stream history lost; restarting from now and resyncing subscribers"
                     )
                     self._resume_token = None
                     self.metrics.change_stream_restarts.labels("history_lost").inc()
-                    self._publish_to_all(Resync())
                 else:
                     failures += 1
                     self.metrics.change_stream_restarts.labels("error").inc()

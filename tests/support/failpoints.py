@@ -8,11 +8,20 @@ from pymongo import AsyncMongoClient
 
 
 @contextlib.asynccontextmanager
-async def fail_command(uri: str, **data: Any) -> AsyncIterator[None]:
-    """Arm ``failCommand`` with ``data`` (failCommands, errorCode, appName, ...) for the block."""
+async def fail_command(uri: str, *, times: int | None = None, **data: Any) -> AsyncIterator[None]:
+    """Arm ``failCommand`` with ``data`` (failCommands, errorCode, appName, ...) for the block.
+
+    With ``times`` it fires that many times only; otherwise on every matching command.
+    """
     admin: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=2000)
     try:
-        await admin.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn", "data": data})
+        await admin.admin.command(
+            {
+                "configureFailPoint": "failCommand",
+                "mode": {"times": times} if times else "alwaysOn",
+                "data": data,
+            }
+        )
         yield
     finally:
         await admin.admin.command({"configureFailPoint": "failCommand", "mode": "off"})

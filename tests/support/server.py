@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -9,21 +10,30 @@ from starlette.types import ASGIApp
 
 
 @contextlib.asynccontextmanager
-async def running_server(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve ``app`` over TCP until the block ends; yields the base URL."""
+async def running_server(app: ASGIApp, *, send_buffer_bytes: int | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` over TCP until the block ends; yields the base URL.
+
+    ``send_buffer_bytes`` shrinks the kernel send buffer of every accepted connection (Linux
+    copies it from the listening socket), standing in for a slow network path.
+    """
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    listener = socket.socket()
+    if send_buffer_bytes is not None:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
+    listener.bind(("127.0.0.1", 0))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
             task.result()
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = listener.getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+        listener.close()

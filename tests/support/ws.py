@@ -3,10 +3,15 @@
 import asyncio
 import itertools
 import json
+import socket
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.client import ClientProtocol
+from websockets.frames import Frame
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from tests.support.graphql import token_for
 
@@ -42,17 +47,23 @@ class SubscriptionClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.connection.send(json.dumps(message))
 
-    async def receive(self, timeout: float = 10) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+    async def receive(self, seconds: float = 10) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), seconds))
         return message
 
     async def subscribe(self, pet_id: str, query: str = PET_STATS) -> str:
         operation_id = str(next(self._ids))
-        await self.send({"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": {"id": pet_id}}})
+        await self.send(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": {"id": pet_id}},
+            }
+        )
         return operation_id
 
-    async def next_pet(self, timeout: float = 10) -> dict[str, Any]:
-        message = await self.receive(timeout)
+    async def next_pet(self, seconds: float = 10) -> dict[str, Any]:
+        message = await self.receive(seconds)
         assert message["type"] == "next", message
         assert not message["payload"].get("errors"), message
         pet: dict[str, Any] = message["payload"]["data"]["petStats"]
@@ -67,3 +78,36 @@ class SubscriptionClient:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+async def stalled_subscriber(base_url: str, pet_id: str, *, owner: str = "alice") -> socket.socket:
+    """Subscribe over a raw socket with a tiny receive buffer, read the first state, then never read again.
+
+    Client libraries keep reading into their own queues; this one stops at the TCP level, as a frozen
+    browser tab or a dead mobile radio does.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (host, int(port)))
+    protocol = ClientProtocol(parse_uri(f"ws://{host}:{port}/graphql"), subprotocols=[PROTOCOL])
+    protocol.send_request(protocol.connect())
+    for data in protocol.data_to_send():
+        await loop.sock_sendall(sock, data)
+    while protocol.state is State.CONNECTING:  # the handshake response
+        protocol.receive_data(await loop.sock_recv(sock, 65536))
+    assert protocol.state is State.OPEN, protocol.handshake_exc
+    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token_for(owner)}"}}
+    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": PET_STATS, "variables": {"id": pet_id}}}
+    protocol.send_text(json.dumps(init).encode())
+    protocol.send_text(json.dumps(subscribe).encode())
+    for data in protocol.data_to_send():
+        await loop.sock_sendall(sock, data)
+    texts: list[str] = []
+    while len(texts) < 2:  # connection_ack, then the first state
+        protocol.receive_data(await loop.sock_recv(sock, 65536))
+        texts += [event.data.decode() for event in protocol.events_received() if isinstance(event, Frame)]
+    assert json.loads(texts[1])["type"] == "next", texts
+    return sock

@@ -1,0 +1,190 @@
+"""Subscriptions across replicas, at fan-out, through a database restart and with a stalled client."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pixelpet.app import create_app
+from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.settings import MongoSettings, Settings, SubscriptionSettings
+from tests.conftest import make_settings, unique_database
+from tests.support.failpoints import fail_command
+from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.server import running_server
+from tests.support.service import ServiceProcess
+from tests.support.ws import SubscriptionClient, stalled_subscriber
+
+pytestmark = pytest.mark.slow
+FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
+RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
+
+
+def metric(text: str, name: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+@pytest.fixture
+def replicas(database: DevDatabase, tmp_path: Path) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    shared = {"PIXELPET_MONGODB_URI": database.uri, "PIXELPET_MONGO__DATABASE": unique_database()}
+    a = ServiceProcess(env=shared, log_file=tmp_path / "a.log")
+    b = ServiceProcess(env=shared, log_file=tmp_path / "b.log")
+    a.start()
+    b.start()
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+async def test_a_change_through_one_replica_reaches_a_subscriber_on_another(
+    replicas: tuple[ServiceProcess, ServiceProcess],
+) -> None:
+    a, b = replicas
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        client = GraphQLClient(http)
+        pet = await create_pet(client)
+        watcher = await (await SubscriptionClient.connect(b.url)).acknowledged()
+        await watcher.subscribe(pet["id"])
+        assert (await watcher.next_pet())["version"] == 1
+        await client.execute(FEED, {"id": pet["id"]})
+        assert (await watcher.next_pet())["version"] == 2
+        await watcher.close()
+
+
+@pytest.fixture
+async def roomy(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient]]:
+    settings = make_settings(database.uri, subscriptions=SubscriptionSettings(max_per_process=1000))
+    async with running_server(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        yield url, GraphQLClient(http)
+
+
+async def test_two_hundred_subscribers_all_receive_a_change(roomy: tuple[str, GraphQLClient]) -> None:
+    url, client = roomy
+    pet = await create_pet(client)
+    watchers = await asyncio.gather(*(SubscriptionClient.connect(url) for _ in range(200)))
+    for watcher in watchers:
+        await watcher.acknowledged()
+        await watcher.subscribe(pet["id"])
+    assert {(await w.next_pet())["version"] for w in watchers} == {1}
+    await client.execute(RENAME, {"id": pet["id"], "name": "Famous"})
+    received = await asyncio.gather(*(w.next_pet() for w in watchers))
+    assert {(p["version"], p["name"]) for p in received} == {(2, "Famous")}
+    metrics = (await client._http.get("/metrics")).text
+    assert metric(metrics, "pixelpet_subscriptions_active") == 200
+    assert metric(metrics, "pixelpet_subscription_delivery_lag_seconds_count") == 200
+    await asyncio.gather(*(w.close() for w in watchers))
+
+
+@pytest.fixture
+def restartable(tmp_path: Path) -> Iterator[DevDatabase]:
+    server = DevDatabase(storage=tmp_path / "db", port=free_port(), log_file=tmp_path / "db.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_subscribers_keep_receiving_after_a_database_restart(restartable: DevDatabase) -> None:
+    settings = make_settings(restartable.uri)
+    async with (
+        running_server(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        client = GraphQLClient(http)
+        pet = await create_pet(client)
+        watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+        await watcher.subscribe(pet["id"])
+        await watcher.next_pet()
+
+        await asyncio.to_thread(restartable.stop)
+        await asyncio.to_thread(restartable.start)
+        # Writes made once the database is back reach the same subscription, without resubscribing.
+        for _ in range(50):
+            if not (await client.execute(RENAME, {"id": pet["id"], "name": "Survivor"})).body.get("errors"):
+                break
+            await asyncio.sleep(0.2)
+        seen = await watcher.next_pet(seconds=20)
+        while seen["name"] != "Survivor":
+            seen = await watcher.next_pet(seconds=20)
+        assert seen["version"] >= 2
+        assert (await http.get("/readyz")).json()["checks"]["change_stream"] == "ok"
+        await watcher.close()
+
+
+@pytest.fixture
+async def faulty(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient]]:
+    settings = make_settings(
+        database.uri, mongo=MongoSettings(database=unique_database(), app_name="pixelpet-stream")
+    )
+    async with running_server(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        yield url, GraphQLClient(http)
+
+
+async def test_a_stream_that_cannot_resume_resyncs_its_subscribers(
+    faulty: tuple[str, GraphQLClient], database: DevDatabase
+) -> None:
+    url, client = faulty
+    pet = await create_pet(client)
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    await watcher.subscribe(pet["id"])
+    await watcher.next_pet()
+    # ChangeStreamHistoryLost: the token is useless, so the broker starts afresh and every
+    # subscriber gets a fresh snapshot instead of silence.
+    async with fail_command(
+        database.uri, times=1, failCommands=["getMore"], errorCode=286, appName="pixelpet-stream"
+    ):
+        resynced = await watcher.next_pet(seconds=10)
+    assert resynced["id"] == pet["id"]
+    await client.execute(FEED, {"id": pet["id"]})
+    assert (await watcher.next_pet())["version"] == 2, "the restarted stream delivers changes"
+    metrics = (await client._http.get("/metrics")).text
+    assert metric(metrics, "pixelpet_change_stream_restarts_total") == 1
+    assert metric(metrics, "pixelpet_subscription_events_delivered_total") == 3
+    await watcher.close()
+
+
+@pytest.fixture
+async def strict(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient, Settings]]:
+    settings = make_settings(database.uri, subscriptions=SubscriptionSettings(stall_timeout_s=1.0))
+    async with (
+        running_server(create_app(settings), send_buffer_bytes=4096) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        yield url, GraphQLClient(http), settings
+
+
+async def test_a_stalled_client_is_cut_off_without_delaying_others(
+    strict: tuple[str, GraphQLClient, Settings],
+) -> None:
+    url, client, _ = strict
+    pet = await create_pet(client)
+    healthy = await (await SubscriptionClient.connect(url)).acknowledged()
+    await healthy.subscribe(pet["id"])
+    await healthy.next_pet()
+
+    sock = await stalled_subscriber(url, pet["id"])
+
+    dropped = 0.0
+    for round_number in range(1000):  # about 250 fill the buffers on the way to the stalled client
+        name = f"n{round_number:04d}-{'x' * 24}"
+        await client.execute(RENAME, {"id": pet["id"], "name": name})
+        # The healthy subscriber sees every change promptly, whatever the stalled one does.
+        assert (await healthy.next_pet(seconds=5))["name"] == name
+        if round_number % 50 == 49:
+            text = (await client._http.get("/metrics")).text
+            dropped = metric(text, "pixelpet_subscription_clients_dropped_total")
+            if dropped:
+                break
+    assert dropped == 1
+    metrics = (await client._http.get("/metrics")).text
+    assert metric(metrics, "pixelpet_subscription_events_coalesced_total") >= 1
+    assert metric(metrics, "pixelpet_subscriptions_active") == 1
+    await healthy.close()
+    sock.close()

@@ -13,11 +13,13 @@ import websockets
 
 from pixelpet.app import create_app
 from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.settings import SubscriptionSettings
 from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
-from tests.support.graphql import GraphQLClient, create_pet, token_for
+from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
 from tests.support.service import ServiceProcess
+from tests.support.ws import SubscriptionClient
 
 pytestmark = pytest.mark.slow
 GET = "query($id: ID!) { pet(id: $id) { id version } }"
@@ -68,16 +70,9 @@ async def test_sigterm_drains_without_failing_in_flight_requests(
                     response = await player_client.execute(GET, {"id": pet["id"]})
                     outcomes.append("ok" if response.data["pet"]["id"] == pet["id"] else "wrong")
 
-        websocket = await websockets.connect(
-            service.url.replace("http", "ws") + "/graphql",
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-        )
-        await websocket.send(
-            json.dumps(
-                {"type": "connection_init", "payload": {"authorization": f"Bearer {token_for('alice')}"}}
-            )
-        )
-        assert json.loads(await websocket.recv())["type"] == "connection_ack"
+        watcher = await (await SubscriptionClient.connect(service.url)).acknowledged()
+        await watcher.subscribe(pet["id"])
+        await watcher.next_pet()
 
         # Every find now takes 400 ms, so requests are in flight when the listener closes.
         async with fail_command(
@@ -99,7 +94,7 @@ async def test_sigterm_drains_without_failing_in_flight_requests(
             exit_code = await asyncio.to_thread(service.wait, 15)
 
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await websocket.recv()
+            await watcher.receive()
     assert readiness_flipped_after < 0.5
     assert outcomes.count("ok") == len(outcomes) > 20, outcomes
     assert closed.value.rcvd is not None
@@ -133,7 +128,9 @@ def own_database(tmp_path: Path) -> Iterator[DevDatabase]:
 
 @pytest.fixture
 async def outage_client(own_database: DevDatabase) -> AsyncIterator[GraphQLClient]:
-    settings = make_settings(own_database.uri)
+    settings = make_settings(
+        own_database.uri, subscriptions=SubscriptionSettings(change_stream_stale_after_s=1.5)
+    )
     async with (
         running_server(create_app(settings)) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as http,
@@ -159,6 +156,12 @@ async def test_a_database_outage_fails_readiness_fast_and_recovers_without_resta
     assert await _wait_for_status(http, 503, timeout_s=5) < 3
     body = (await http.get("/readyz")).json()
     assert body["checks"]["database"].startswith("failing")
+    await asyncio.sleep(1.5)
+    assert (
+        (await http.get("/readyz"))
+        .json()["checks"]["change_stream"]
+        .startswith("failing: change stream silent")
+    )
     assert (await http.get("/livez")).status_code == 200, (
         "liveness must not restart pods over a database outage"
     )

@@ -1,0 +1,299 @@
+"""`python -m bench [--smoke] [--write]`: the whole benchmark run, from nothing back to nothing.
+
+It starts its own SecantusDB and service processes, drives bounded workloads against each, stops
+everything, prints the results and (with --write) rewrites docs/performance.md. Numbers are only
+compared within one run: the machine is shared and noisy.
+"""
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+
+from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
+from bench.processes import Server, stats
+from bench.report import Measurement, render
+from bench.subscriptions import FanOutResult, measure_fan_out
+from pixelpet.auth import mint_development_token
+from pixelpet.clock import SystemClock
+from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.settings import DEVELOPMENT_SECRET
+
+OWNER = "bench"
+DATABASE = "bench"
+PET = "query($id: ID!) { pet(id: $id) { id name stats { hunger happiness energy } mood needs } }"
+LIST = (
+    "{ pets(first: 20) { edges { cursor node { id name stats { hunger happiness energy } mood needs } } } }"
+)
+FEED = "mutation($id: ID!) { feedPet(id: $id) { version stats { hunger } } }"
+CREATE = "mutation($n: String!) { createPet(input: {name: $n, species: DOG}) { id } }"
+DELETE = "mutation($id: ID!) { deletePet(id: $id) }"
+WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify", "commitTransaction"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    requests: int
+    concurrency: int
+    max_seconds: float
+    pets: int
+    fan_out: tuple[int, ...]
+    mutations: int
+    idle_s: float
+
+
+FULL = Plan(
+    requests=3000, concurrency=16, max_seconds=40, pets=1000, fan_out=(100, 1000), mutations=20, idle_s=5
+)
+SMOKE = Plan(requests=40, concurrency=4, max_seconds=20, pets=40, fan_out=(5, 10), mutations=2, idle_s=0.5)
+
+
+def _environment(database_uri: str) -> dict[str, str]:
+    return {
+        "PIXELPET_MONGODB_URI": database_uri,
+        "PIXELPET_MONGO__DATABASE": DATABASE,
+        "PIXELPET_LIMITS__MAX_PETS_PER_OWNER": "1000000",
+        "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "1000000",
+        "PIXELPET_LIMITS__MUTATION_BURST": "1000000",
+        "PIXELPET_SUBSCRIPTIONS__MAX_PER_PROCESS": "5000",
+    }
+
+
+async def _measure(server: Server, name: str, load: "asyncio.Future[LoadResult] | Any") -> Measurement:
+    before = stats(server.pid)
+    result: LoadResult = await load
+    after = stats(server.pid)
+    cpu_per_1000 = (after.cpu_seconds - before.cpu_seconds) / max(1, result.requests) * 1000
+    return Measurement(server.name, name, result, cpu_per_1000, after.peak_rss_bytes)
+
+
+class Run:
+    def __init__(self, plan: Plan, workdir: Path) -> None:
+        self.plan = plan
+        self.workdir = workdir
+        self.token = mint_development_token(
+            secret=DEVELOPMENT_SECRET, subject=OWNER, now=SystemClock().now(), ttl=timedelta(hours=2)
+        )
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self.pet_ids: list[str] = []
+        self.measurements: list[Measurement] = []
+        self.fan_out: list[FanOutResult] = []
+        self.idle: dict[str, float] = {}
+
+    def _load(self, url: str, step: Any, *, requests: int | None = None) -> Any:
+        return run_load(
+            url=url,
+            step=step,
+            requests=requests or self.plan.requests,
+            concurrency=self.plan.concurrency,
+            max_seconds=self.plan.max_seconds,
+            headers=self.headers,
+        )
+
+    def _pet_query(self, number: int) -> tuple[str, bytes]:
+        return "/graphql", graphql_body(PET, {"id": self.pet_ids[number % len(self.pet_ids)]})
+
+    async def _warm_up(self, url: str, step: Any) -> None:
+        await self._load(url, step, requests=max(10, self.plan.requests // 10))
+
+    async def seed(self, url: str, database_uri: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        connection = Connection(host, int(port), self.headers)
+        for number in range(self.plan.pets):
+            _, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"pet{number}"}))
+            self.pet_ids.append(json.loads(body)["data"]["createPet"]["id"])
+        await connection.close()
+        # Starving pets, so that feeding succeeds about three times per pet before they are full.
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_uri)
+        await client[DATABASE]["pets"].update_many({}, {"$set": {"hunger": 100.0}})
+        await client.close()
+
+    async def ours(self, database_uri: str) -> None:
+        server = Server("pixelpet", ["pixelpet", "serve"], _environment(database_uri), self.workdir)
+        server.start()
+        try:
+            await self.seed(server.url, database_uri)
+            random.shuffle(self.pet_ids)
+            pet_step = post(self._pet_query)
+            await self._warm_up(server.url, pet_step)
+            self.measurements.append(await _measure(server, "pet query", self._load(server.url, pet_step)))
+            list_step = post(lambda _: ("/graphql", graphql_body(LIST)))
+            self.measurements.append(await _measure(server, "list of 20", self._load(server.url, list_step)))
+            feed_step = post(
+                lambda n: ("/graphql", graphql_body(FEED, {"id": self.pet_ids[n % len(self.pet_ids)]}))
+            )
+            self.measurements.append(await _measure(server, "feedPet", self._load(server.url, feed_step)))
+            self.measurements.append(
+                await _measure(server, "create+delete", self._load(server.url, _create_then_delete))
+            )
+            await self._idle(server)
+            for subscribers in self.plan.fan_out:
+                self.fan_out.append(
+                    await measure_fan_out(
+                        url=server.url,
+                        pid=server.pid,
+                        token=self.token,
+                        pet_id=self.pet_ids[0],
+                        subscribers=subscribers,
+                        mutations=self.plan.mutations,
+                    )
+                )
+        finally:
+            server.stop()
+
+    async def _idle(self, server: Server) -> None:
+        """With every pet decaying and no traffic, count what the service asks of the database."""
+        before = await _command_counts(server.url)
+        await asyncio.sleep(self.plan.idle_s)
+        after = await _command_counts(server.url)
+        delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
+        self.idle = {
+            "seconds": self.plan.idle_s,
+            "pets": len(self.pet_ids),
+            "writes": sum(count for name, count in delta.items() if name in WRITE_COMMANDS),
+            **{f"command {name}": count for name, count in sorted(delta.items()) if count},
+        }
+
+    async def raw_pymongo(self, database_uri: str) -> None:
+        from pixelpet.db import create_client
+        from pixelpet.settings import MongoSettings
+
+        client = create_client(database_uri, MongoSettings(database=DATABASE))
+        pets = client[DATABASE]["pets"]
+        ids = [ObjectId(pet_id) for pet_id in self.pet_ids]
+        counter = iter(range(self.plan.requests))
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            for number in counter:
+                started = time.perf_counter()
+                await pets.find_one({"_id": ids[number % len(ids)], "owner": OWNER})
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(self.plan.concurrency)))
+        result = LoadResult(
+            len(latencies), time.perf_counter() - started, latencies, 0, {"OK": len(latencies)}
+        )
+        self.measurements.append(Measurement("(a) raw PyMongo", "pet query", result, float("nan"), 0))
+        await client.close()
+
+    async def baseline(self, variant: str, label: str, database_uri: str, workloads: list[str]) -> None:
+        server = Server(label, ["bench.baselines", variant], _environment(database_uri), self.workdir)
+        server.start()
+        try:
+            if variant == "starlette":
+                step = post(
+                    lambda n: (
+                        "/pet",
+                        json.dumps({"id": self.pet_ids[n % len(self.pet_ids)], "owner": OWNER}).encode(),
+                    ),
+                    classify=lambda status, _: "OK" if status == 200 else f"http_{status}",
+                )
+                await self._warm_up(server.url, step)
+                self.measurements.append(await _measure(server, "pet query", self._load(server.url, step)))
+                return
+            steps = {
+                "pet query": post(self._pet_query),
+                "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
+            }
+            await self._warm_up(server.url, steps[workloads[0]])
+            for workload in workloads:
+                self.measurements.append(
+                    await _measure(server, workload, self._load(server.url, steps[workload]))
+                )
+        finally:
+            server.stop()
+
+
+async def _create_then_delete(connection: Connection, number: int) -> str:
+    status, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"tmp{number}"}))
+    outcome = graphql_outcome(status, body)
+    if outcome != "OK":
+        return outcome
+    pet_id = json.loads(body)["data"]["createPet"]["id"]
+    status, body = await connection.post("/graphql", graphql_body(DELETE, {"id": pet_id}))
+    return graphql_outcome(status, body)
+
+
+async def _command_counts(url: str) -> dict[str, float]:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    text = (await reader.read()).decode()
+    writer.close()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("pixelpet_mongodb_command_duration_seconds_count{"):
+            name = line.split('command="')[1].split('"')[0]
+            counts[name] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?"
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": f"{model}, {cpuinfo.count('processor')} cores",
+        "memory": f"{memory_kib / 1024 / 1024:.0f} GiB",
+        "python": platform.python_version(),
+        "database": f"SecantusDB {version('secantusdb')} (a separate process on the same machine)",
+        "stack": f"strawberry {version('strawberry-graphql')}, uvicorn {version('uvicorn')}, pymongo {version('pymongo')}",
+    }
+
+
+async def run(plan: Plan, workdir: Path) -> Run:
+    database = DevDatabase(storage=workdir / "db", port=free_port(), log_file=workdir / "db.log")
+    await database.start_async()
+    bench = Run(plan, workdir)
+    try:
+        await bench.ours(database.uri)
+        await bench.raw_pymongo(database.uri)
+        await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
+        await bench.baseline(
+            "strawberry-default", "(c) strawberry defaults", database.uri, ["pet query", "list of 20"]
+        )
+        await bench.baseline(
+            "pixelpet-otel-async", "pixelpet + async field tracing", database.uri, ["list of 20"]
+        )
+        await bench.baseline(
+            "pixelpet-otel-sync", "pixelpet + sync field tracing", database.uri, ["list of 20"]
+        )
+    finally:
+        await database.stop_async()
+    return bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny counts: checks the harness, measures nothing"
+    )
+    parser.add_argument("--write", action="store_true", help="rewrite docs/performance.md with the results")
+    args = parser.parse_args()
+    plan = SMOKE if args.smoke else FULL
+    with tempfile.TemporaryDirectory(prefix="pixelpet-bench-") as workdir:
+        bench = asyncio.run(run(plan, Path(workdir)))
+    command = "make bench" if not args.smoke else "python -m bench --smoke"
+    text = render(bench.measurements, bench.fan_out, bench.idle, machine(), plan, command)
+    print(text)
+    if args.write:
+        Path(__file__).resolve().parent.parent.joinpath("docs", "performance.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

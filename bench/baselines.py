@@ -1,0 +1,111 @@
+"""Comparison servers for the benchmark, each run as `python -m bench.baselines VARIANT`.
+
+- ``starlette``: baseline (b), a hand-written Starlette JSON endpoint making the same PyMongo call as
+  the `pet` query: the ceiling for a Python HTTP service on this stack.
+- ``strawberry-default``: baseline (c), our types and resolvers under strawberry's defaults: no parser
+  or validation cache, and the async ``OpenTelemetryExtension``.
+- ``pixelpet-otel-async`` / ``pixelpet-otel-sync``: the service as shipped plus strawberry's
+  field-level tracing extension, to measure what that hook would cost.
+
+All read the same PIXELPET_* settings as the service.
+"""
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import strawberry
+import uvicorn
+from bson import ObjectId
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.extensions.tracing import OpenTelemetryExtension, OpenTelemetryExtensionSync
+
+from pixelpet.app import create_app
+from pixelpet.db import create_client
+from pixelpet.graphql.schema import Mutation, Query, Subscription
+from pixelpet.graphql.view import GraphQLView
+from pixelpet.settings import Settings
+
+
+def starlette_baseline(settings: Settings) -> Starlette:
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        assert settings.mongodb_uri is not None
+        client = create_client(settings.mongodb_uri.get_secret_value(), settings.mongo)
+        state["pets"] = client[settings.mongo.database]["pets"]
+        yield
+        await client.close()
+
+    async def pet(request: Request) -> JSONResponse:
+        payload = await request.json()
+        document = await state["pets"].find_one({"_id": ObjectId(payload["id"]), "owner": payload["owner"]})
+        if document is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return JSONResponse(
+            {
+                "id": str(document["_id"]),
+                "name": document["name"],
+                "hunger": document["hunger"],
+                "happiness": document["happiness"],
+                "energy": document["energy"],
+            }
+        )
+
+    async def ready(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[Route("/pet", pet, methods=["POST"]), Route("/readyz", ready)], lifespan=lifespan
+    )
+
+
+def _view(app: Starlette) -> GraphQLView:
+    for route in app.routes:
+        endpoint = getattr(route, "endpoint", None)
+        if isinstance(endpoint, GraphQLView):
+            return endpoint
+    raise LookupError("no GraphQL route")
+
+
+def strawberry_default(settings: Settings) -> Starlette:
+    # The extension reads the global tracer provider; give it a recording one, as ours records.
+    trace.set_tracer_provider(TracerProvider())
+    app = create_app(settings)
+    _view(app).schema = strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=[OpenTelemetryExtension]
+    )
+    return app
+
+
+def with_field_tracing(settings: Settings, extension: type) -> Starlette:
+    trace.set_tracer_provider(TracerProvider())
+    app = create_app(settings)
+    schema = _view(app).schema
+    schema.extensions = (*schema.extensions, extension)  # type: ignore[attr-defined]
+    return app
+
+
+VARIANTS = {
+    "starlette": starlette_baseline,
+    "strawberry-default": strawberry_default,
+    "pixelpet-otel-async": lambda settings: with_field_tracing(settings, OpenTelemetryExtension),
+    "pixelpet-otel-sync": lambda settings: with_field_tracing(settings, OpenTelemetryExtensionSync),
+}
+
+
+def main() -> None:
+    settings = Settings()
+    app = VARIANTS[sys.argv[1]](settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
+
+
+if __name__ == "__main__":
+    main()

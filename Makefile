@@ -39,6 +39,10 @@ fmt: deps ## Format and auto-fix
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+.PHONY: bench
+bench: deps ## Run the benchmark (a few minutes) and rewrite docs/performance.md
+	$(UV) run --frozen python -m bench --write
+
 .PHONY: schema
 schema: deps ## Regenerate schema.graphql from the code
 	$(UV) run --frozen pixelpet schema > schema.graphql

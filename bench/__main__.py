@@ -252,7 +252,9 @@ def machine() -> dict[str, str]:
         "memory": f"{memory_kib / 1024 / 1024:.0f} GiB",
         "python": platform.python_version(),
         "database": f"SecantusDB {version('secantusdb')} (a separate process on the same machine)",
-        "stack": f"strawberry {version('strawberry-graphql')}, uvicorn {version('uvicorn')}, pymongo {version('pymongo')}",
+        "stack": ", ".join(
+            f"{name} {version(name)}" for name in ("strawberry-graphql", "uvicorn", "pymongo")
+        ),
     }
 
 

@@ -30,7 +30,8 @@ from pixelpet.clock import SystemClock
 from pixelpet.devdb import DevDatabase, free_port
 from pixelpet.settings import DEVELOPMENT_SECRET
 
-OWNER = "bench"
+# Realistic data: owners hold at most 50 pets (the production cap), so 1,000 pets are 20 owners' worth.
+OWNERS = 20
 DATABASE = "bench"
 PET = "query($id: ID!) { pet(id: $id) { id name stats { hunger happiness energy } mood needs } }"
 LIST = (
@@ -63,7 +64,6 @@ def _environment(database_uri: str) -> dict[str, str]:
     return {
         "PIXELPET_MONGODB_URI": database_uri,
         "PIXELPET_MONGO__DATABASE": DATABASE,
-        "PIXELPET_LIMITS__MAX_PETS_PER_OWNER": "1000000",
         "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "1000000",
         "PIXELPET_LIMITS__MUTATION_BURST": "1000000",
         "PIXELPET_SUBSCRIPTIONS__MAX_PER_PROCESS": "5000",
@@ -82,38 +82,73 @@ class Run:
     def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
         self.workdir = workdir
-        self.token = mint_development_token(
-            secret=DEVELOPMENT_SECRET, subject=OWNER, now=SystemClock().now(), ttl=timedelta(hours=2)
-        )
-        self.headers = {"Authorization": f"Bearer {self.token}"}
-        self.pet_ids: list[str] = []
+        now = SystemClock().now()
+        self.tokens = [
+            mint_development_token(
+                secret=DEVELOPMENT_SECRET, subject=f"owner-{n}", now=now, ttl=timedelta(hours=2)
+            )
+            for n in range(OWNERS)
+        ]
+        self.headers = [{"Authorization": f"Bearer {token}"} for token in self.tokens]
+        self.pets_by_owner: list[list[str]] = [[] for _ in range(OWNERS)]
         self.measurements: list[Measurement] = []
         self.fan_out: list[FanOutResult] = []
         self.idle: dict[str, float] = {}
 
-    def _load(self, url: str, step: Any, *, requests: int | None = None) -> Any:
+    def _load(
+        self, url: str, step: Any, *, requests: int | None = None, headers: list[dict[str, str]] | None = None
+    ) -> Any:
         return run_load(
             url=url,
             step=step,
             requests=requests or self.plan.requests,
             concurrency=self.plan.concurrency,
             max_seconds=self.plan.max_seconds,
-            headers=self.headers,
+            headers=headers or self.headers,
         )
 
-    def _pet_query(self, number: int) -> tuple[str, bytes]:
-        return "/graphql", graphql_body(PET, {"id": self.pet_ids[number % len(self.pet_ids)]})
+    def _headers_for(self, prefix: str) -> list[dict[str, str]]:
+        now = SystemClock().now()
+        return [
+            {
+                "Authorization": "Bearer "
+                + mint_development_token(
+                    secret=DEVELOPMENT_SECRET, subject=f"{prefix}-{n}", now=now, ttl=timedelta(hours=2)
+                )
+            }
+            for n in range(self.plan.concurrency)
+        ]
+
+    @property
+    def pet_ids(self) -> list[str]:
+        return [pet for pets in self.pets_by_owner for pet in pets]
+
+    def _owned(self, connection: Connection, number: int) -> str:
+        """A pet of the connection's owner (worker i acts as owner i % OWNERS)."""
+        pets = self.pets_by_owner[connection.slot % OWNERS]
+        return pets[number % len(pets)]
+
+    async def _pet_query(self, connection: Connection, number: int) -> str:
+        variables = {"id": self._owned(connection, number)}
+        status, body = await connection.post("/graphql", graphql_body(PET, variables))
+        return graphql_outcome(status, body)
+
+    async def _feed(self, connection: Connection, number: int) -> str:
+        variables = {"id": self._owned(connection, number)}
+        status, body = await connection.post("/graphql", graphql_body(FEED, variables))
+        return graphql_outcome(status, body)
 
     async def _warm_up(self, url: str, step: Any) -> None:
         await self._load(url, step, requests=max(10, self.plan.requests // 10))
 
     async def seed(self, url: str, database_uri: str) -> None:
         host, port = url.removeprefix("http://").split(":")
-        connection = Connection(host, int(port), self.headers)
-        for number in range(self.plan.pets):
-            _, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"pet{number}"}))
-            self.pet_ids.append(json.loads(body)["data"]["createPet"]["id"])
-        await connection.close()
+        for owner, headers in enumerate(self.headers):
+            connection = Connection(host, int(port), headers)
+            for number in range(self.plan.pets // OWNERS):
+                _, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"pet{number}"}))
+                self.pets_by_owner[owner].append(json.loads(body)["data"]["createPet"]["id"])
+            await connection.close()
         # Starving pets, so that feeding succeeds about three times per pet before they are full.
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_uri)
         await client[DATABASE]["pets"].update_many({}, {"$set": {"hunger": 100.0}})
@@ -124,31 +159,20 @@ class Run:
         server.start()
         try:
             await self.seed(server.url, database_uri)
-            random.shuffle(self.pet_ids)
-            pet_step = post(self._pet_query)
+            for pets in self.pets_by_owner:
+                random.shuffle(pets)
+            pet_step = self._pet_query
             await self._warm_up(server.url, pet_step)
             self.measurements.append(await _measure(server, "pet query", self._load(server.url, pet_step)))
             list_step = post(lambda _: ("/graphql", graphql_body(LIST)))
             self.measurements.append(await _measure(server, "list of 20", self._load(server.url, list_step)))
-            feed_step = post(
-                lambda n: ("/graphql", graphql_body(FEED, {"id": self.pet_ids[n % len(self.pet_ids)]}))
-            )
-            self.measurements.append(await _measure(server, "feedPet", self._load(server.url, feed_step)))
-            self.measurements.append(
-                await _measure(server, "create+delete", self._load(server.url, _create_then_delete))
-            )
+            self.measurements.append(await _measure(server, "feedPet", self._load(server.url, self._feed)))
+            # Create+delete runs as owners of its own, so the per-owner cap never refuses it.
+            churn = self._load(server.url, _create_then_delete, headers=self._headers_for("churn"))
+            self.measurements.append(await _measure(server, "create+delete", churn))
             await self._idle(server)
             for subscribers in self.plan.fan_out:
-                self.fan_out.append(
-                    await measure_fan_out(
-                        url=server.url,
-                        pid=server.pid,
-                        token=self.token,
-                        pet_id=self.pet_ids[0],
-                        subscribers=subscribers,
-                        mutations=self.plan.mutations,
-                    )
-                )
+                await self._fan_out(server, subscribers)
         finally:
             server.stop()
 
@@ -165,24 +189,52 @@ class Run:
             **{f"command {name}": count for name, count in sorted(delta.items()) if count},
         }
 
+    async def fan_out_with_compression(self, database_uri: str) -> None:
+        server = Server(
+            "pixelpet + per-message deflate",
+            ["bench.baselines", "pixelpet-deflate"],
+            _environment(database_uri),
+            self.workdir,
+        )
+        server.start()
+        try:
+            await self._fan_out(server, max(self.plan.fan_out))
+        finally:
+            server.stop()
+
+    async def _fan_out(self, server: Server, subscribers: int) -> None:
+        """Every subscriber watches owner 0's first pet; see bench/subscriptions.py."""
+        self.fan_out.append(
+            await measure_fan_out(
+                server=server.name,
+                url=server.url,
+                pid=server.pid,
+                token=self.tokens[0],
+                pet_id=self.pets_by_owner[0][0],
+                subscribers=subscribers,
+                mutations=self.plan.mutations,
+            )
+        )
+
     async def raw_pymongo(self, database_uri: str) -> None:
         from pixelpet.db import create_client
         from pixelpet.settings import MongoSettings
 
         client = create_client(database_uri, MongoSettings(database=DATABASE))
         pets = client[DATABASE]["pets"]
-        ids = [ObjectId(pet_id) for pet_id in self.pet_ids]
+        ids = [[ObjectId(pet_id) for pet_id in owned] for owned in self.pets_by_owner]
         counter = iter(range(self.plan.requests))
         latencies: list[float] = []
 
-        async def worker() -> None:
+        async def worker(slot: int) -> None:
+            owned = ids[slot % OWNERS]
             for number in counter:
                 started = time.perf_counter()
-                await pets.find_one({"_id": ids[number % len(ids)], "owner": OWNER})
+                await pets.find_one({"_id": owned[number % len(owned)], "owner": f"owner-{slot % OWNERS}"})
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(self.plan.concurrency)))
+        await asyncio.gather(*(worker(slot) for slot in range(self.plan.concurrency)))
         result = LoadResult(
             len(latencies), time.perf_counter() - started, latencies, 0, {"OK": len(latencies)}
         )
@@ -194,18 +246,18 @@ class Run:
         server.start()
         try:
             if variant == "starlette":
-                step = post(
-                    lambda n: (
-                        "/pet",
-                        json.dumps({"id": self.pet_ids[n % len(self.pet_ids)], "owner": OWNER}).encode(),
-                    ),
-                    classify=lambda status, _: "OK" if status == 200 else f"http_{status}",
-                )
+
+                async def step(connection: Connection, number: int) -> str:
+                    owner = f"owner-{connection.slot % OWNERS}"
+                    body = json.dumps({"id": self._owned(connection, number), "owner": owner}).encode()
+                    status, _ = await connection.post("/pet", body)
+                    return "OK" if status == 200 else f"http_{status}"
+
                 await self._warm_up(server.url, step)
                 self.measurements.append(await _measure(server, "pet query", self._load(server.url, step)))
                 return
             steps = {
-                "pet query": post(self._pet_query),
+                "pet query": self._pet_query,
                 "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
             }
             await self._warm_up(server.url, steps[workloads[0]])
@@ -264,6 +316,7 @@ async def run(plan: Plan, workdir: Path) -> Run:
     bench = Run(plan, workdir)
     try:
         await bench.ours(database.uri)
+        await bench.fan_out_with_compression(database.uri)
         await bench.raw_pymongo(database.uri)
         await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
         await bench.baseline(

@@ -6,6 +6,8 @@
   or validation cache, and the async ``OpenTelemetryExtension``.
 - ``pixelpet-otel-async`` / ``pixelpet-otel-sync``: the service as shipped plus strawberry's
   field-level tracing extension, to measure what that hook would cost.
+- ``pixelpet-deflate``: the service under uvicorn's defaults, WebSocket compression included, to
+  measure what turning compression off saves per subscriber.
 
 All read the same PIXELPET_* settings as the service.
 """
@@ -98,6 +100,8 @@ VARIANTS = {
     "strawberry-default": strawberry_default,
     "pixelpet-otel-async": lambda settings: with_field_tracing(settings, OpenTelemetryExtension),
     "pixelpet-otel-sync": lambda settings: with_field_tracing(settings, OpenTelemetryExtensionSync),
+    # The service as shipped, but served with uvicorn's default permessage-deflate (see main()).
+    "pixelpet-deflate": create_app,
 }
 
 

@@ -42,8 +42,9 @@ class LoadResult:
 
 
 class Connection:
-    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+    def __init__(self, host: str, port: int, headers: dict[str, str], slot: int = 0) -> None:
         self._host, self._port = host, port
+        self.slot = slot  # which worker owns it: steps use it to act as that worker's owner
         self._headers = "".join(f"{key}: {value}\r\n" for key, value in headers.items())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -99,17 +100,20 @@ async def run_load(
     requests: int,
     concurrency: int,
     max_seconds: float,
-    headers: dict[str, str] | None = None,
+    headers: list[dict[str, str]] | None = None,
 ) -> LoadResult:
-    """Run ``requests`` steps from ``concurrency`` workers; stop early after ``max_seconds``."""
+    """Run ``requests`` steps from ``concurrency`` workers; stop early after ``max_seconds``.
+
+    Worker ``i`` sends ``headers[i % len(headers)]`` on every request.
+    """
     host, port = url.removeprefix("http://").split(":")
     counter = iter(range(requests))
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
     deadline = time.perf_counter() + max_seconds
 
-    async def worker() -> None:
-        connection = Connection(host, int(port), headers or {})
+    async def worker(slot: int) -> None:
+        connection = Connection(host, int(port), (headers or [{}])[slot % len(headers or [{}])], slot)
         try:
             for number in counter:
                 if time.perf_counter() > deadline:
@@ -122,7 +126,7 @@ async def run_load(
             await connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
     elapsed = time.perf_counter() - started
     errors = sum(count for outcome, count in outcomes.items() if outcome != "OK")
     return LoadResult(len(latencies), elapsed, latencies, errors, outcomes)

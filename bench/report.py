@@ -80,7 +80,8 @@ def render(
     default_list = _find(measurements, "(c)", "list of 20")
     async_list = _find(measurements, "pixelpet + async", "list of 20")
     sync_list = _find(measurements, "pixelpet + sync", "list of 20")
-    thousand = next((f for f in fan_out if f.subscribers == max(plan.fan_out)), None)
+    thousand = next((f for f in fan_out if f.server == OURS and f.subscribers == max(plan.fan_out)), None)
+    deflate = next((f for f in fan_out if f.server != OURS), None)
     lines += [
         "",
         "## Baselines (single-pet query)",
@@ -96,11 +97,11 @@ def render(
         "Every subscriber watches the same pet; each mutation's latency runs from its HTTP response to each",
         "subscriber's receipt (a delivery that beats the response counts as 0 ms; `early` counts them).",
         "",
-        "| subscribers | deliveries | p50 ms | p99 ms | early | RSS per idle subscriber |",
-        "|---|---|---|---|---|---|",
+        "| server | subscribers | deliveries | p50 ms | p99 ms | early | RSS per idle subscriber |",
+        "|---|---|---|---|---|---|---|",
         *[
-            f"| {f.subscribers} | {f.deliveries} | {f.p50_ms:.1f} | {f.p99_ms:.1f} | {f.early} | "
-            f"{f.rss_per_subscriber_bytes / 1024:.1f} KiB |"
+            f"| {f.server} | {f.subscribers} | {f.deliveries} | {f.p50_ms:.1f} | {f.p99_ms:.1f} "
+            f"| {f.early} | {f.rss_per_subscriber_bytes / 1024:.1f} KiB |"
             for f in fan_out
         ],
         "",
@@ -144,6 +145,14 @@ def render(
         f"**{_ratio(async_list, ours_list):.2f}x** of our throughput.",
         "- Adding the `OpenTelemetryExtensionSync` variant instead: "
         f"**{_ratio(sync_list, ours_list):.2f}x**.",
+        "- WebSocket per-message deflate (uvicorn's default) against ours with it off, per idle subscriber: "
+        + (
+            f"**{deflate.rss_per_subscriber_bytes / 1024:.0f} KiB vs "
+            f"{thousand.rss_per_subscriber_bytes / 1024:.0f} KiB**; p99 delivery {deflate.p99_ms:.0f} ms vs "
+            f"{thousand.p99_ms:.0f} ms."
+            if deflate and thousand
+            else "not measured."
+        ),
         "",
     ]
     return "\n".join(lines)

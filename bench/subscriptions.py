@@ -17,6 +17,7 @@ RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) {
 
 @dataclass
 class FanOutResult:
+    server: str
     subscribers: int
     deliveries: int
     p50_ms: float
@@ -43,7 +44,7 @@ async def _subscriber(url: str, token: str, pet_id: str) -> websockets.ClientCon
 
 
 async def measure_fan_out(
-    *, url: str, pid: int, token: str, pet_id: str, subscribers: int, mutations: int
+    *, server: str, url: str, pid: int, token: str, pet_id: str, subscribers: int, mutations: int
 ) -> FanOutResult:
     gc.collect()
     await asyncio.sleep(0.5)
@@ -79,6 +80,7 @@ async def measure_fan_out(
     await asyncio.gather(*(connection.close() for connection in connections))
     latencies.sort()
     return FanOutResult(
+        server=server,
         subscribers=subscribers,
         deliveries=len(latencies),
         p50_ms=latencies[len(latencies) // 2] * 1000,

@@ -1,16 +1,23 @@
 """Time as a dependency: the domain never asks the system what time it is."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
 class Clock(Protocol):
-    """Anything that can tell the current UTC time and wait for a moment."""
+    """Anything that can tell the current UTC time and run a callback at a moment."""
 
     def now(self) -> datetime: ...
 
-    async def sleep_until(self, moment: datetime) -> None: ...
+    def call_at(self, moment: datetime, callback: Callable[[], None]) -> Cancellable:
+        """Run ``callback`` on the event loop once ``moment`` has come."""
+        ...
 
 
 class SystemClock:
@@ -19,8 +26,19 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    async def sleep_until(self, moment: datetime) -> None:
-        await asyncio.sleep(max(0.0, (moment - self.now()).total_seconds()))
+    def call_at(self, moment: datetime, callback: Callable[[], None]) -> Cancellable:
+        delay = max(0.0, (moment - self.now()).total_seconds())
+        return asyncio.get_running_loop().call_later(delay, callback)
+
+
+class _ManualTimer:
+    def __init__(self, clock: "ManualClock", moment: datetime, callback: Callable[[], None]) -> None:
+        self.moment = moment
+        self.callback = callback
+        self._clock = clock
+
+    def cancel(self) -> None:
+        self._clock._discard(self)
 
 
 class ManualClock:
@@ -30,24 +48,26 @@ class ManualClock:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = start
-        self._sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
+        self._timers: list[_ManualTimer] = []
 
     def now(self) -> datetime:
         return self._now
 
-    async def sleep_until(self, moment: datetime) -> None:
+    def call_at(self, moment: datetime, callback: Callable[[], None]) -> Cancellable:
+        timer = _ManualTimer(self, moment, callback)
         if moment <= self._now:
-            return
-        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (moment, wake)
-        self._sleepers.append(entry)
-        try:
-            await wake
-        finally:
-            self._sleepers.remove(entry)
+            asyncio.get_running_loop().call_soon(callback)
+        else:
+            self._timers.append(timer)
+        return timer
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
-        for moment, wake in self._sleepers:
-            if moment <= self._now and not wake.done():
-                wake.set_result(None)
+        due = [timer for timer in self._timers if timer.moment <= self._now]
+        self._timers = [timer for timer in self._timers if timer.moment > self._now]
+        for timer in due:
+            timer.callback()
+
+    def _discard(self, timer: _ManualTimer) -> None:
+        if timer in self._timers:
+            self._timers.remove(timer)

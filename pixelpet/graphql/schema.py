@@ -4,16 +4,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
-from strawberry.extensions import ValidationCache as StrawberryValidationCache
+from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
+from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.pets.schema import PetMutation, PetQuery, PetSubscription
 from pixelpet.settings import LimitSettings
@@ -35,6 +29,8 @@ class Subscription(PetSubscription):
 
 
 class PixelPetSchema(strawberry.Schema):
+    document_cache: DocumentCache
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -45,22 +41,16 @@ class PixelPetSchema(strawberry.Schema):
         classify_in_place(errors)
 
 
-def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = ()) -> strawberry.Schema:
-    """The schema with parse and validation caching, depth and alias limits, and error classification."""
-    # Build the limiter rules once. Passed as per-request factories, QueryDepthLimiter and
-    # MaxAliasesLimiter would create new rule classes per request, and the validation cache is keyed
-    # on the rule classes: it would never hit (strawberry 0.341).
-    rules = (
-        *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
-    )
+def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = ()) -> "PixelPetSchema":
+    """The schema with cached parsing and validation, depth and alias limits, and error classification."""
+    document_cache = DocumentCache(limits)
     extensions: list[type[SchemaExtension] | Any] = [
-        lambda: AddValidationRules(list(rules)),
-        ParserCache,
-        StrawberryValidationCache,
+        lambda: CachedParseAndValidate(document_cache),
         *extra_extensions,
     ]
-    return PixelPetSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    schema = PixelPetSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    schema.document_cache = document_cache
+    return schema
 
 
 def sdl(limits: LimitSettings | None = None) -> str:

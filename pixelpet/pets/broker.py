@@ -22,6 +22,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from pixelpet.clock import Clock
 from pixelpet.errors import TooManySubscriptions
 from pixelpet.pets.documents import PetDocument
 from pixelpet.settings import SubscriptionSettings
@@ -85,8 +86,18 @@ class Subscriber:
         self._ready.clear()
         return update
 
-    async def wait(self) -> None:
-        await self._ready.wait()
+    async def next_update(self, *, due: datetime | None, clock: Clock) -> Update | None:
+        """The next update, or None once ``due`` has come with nothing new.
+
+        A timer sets the same event an update sets: no extra task per idle subscriber.
+        """
+        timer = clock.call_at(due, self._ready.set) if due is not None and self._pending is None else None
+        try:
+            await self._ready.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return self.take()
 
     def stalled_for(self, now: float) -> float:
         return 0.0 if self._pending_since is None else now - self._pending_since

@@ -1,6 +1,5 @@
 """Watching a pet: its current state, then every committed change, then time's effects as they show."""
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime, timedelta
@@ -10,7 +9,7 @@ from bson import ObjectId
 from pixelpet.clock import Clock
 from pixelpet.errors import NotFound
 from pixelpet.pets import domain
-from pixelpet.pets.broker import ChangeStreamBroker, PetChanged, PetDeleted, Resync, Subscriber, Update
+from pixelpet.pets.broker import ChangeStreamBroker, PetChanged, PetDeleted, Resync
 from pixelpet.pets.documents import PetDocument
 from pixelpet.pets.repository import PetRepository
 from pixelpet.pets.service import parse_pet_id
@@ -53,7 +52,7 @@ class PetWatcher:
                 due = domain.next_visible_change(pet.state(), at=shown_at)
                 if due is not None:
                     due = max(due, shown_at + self._min_interval)
-                update = await self._next(subscriber, due)
+                update = await subscriber.next_update(due=due, clock=self._clock)
                 if update is None:
                     cause = "time"
                 elif isinstance(update, PetDeleted):
@@ -79,18 +78,6 @@ class PetWatcher:
 
     def _now(self, pet: PetDocument) -> datetime:
         return max(self._clock.now(), pet.as_of)
-
-    async def _next(self, subscriber: Subscriber, due: datetime | None) -> Update | None:
-        """The next update, or None when ``due`` comes first."""
-        waiters: list[asyncio.Future[None]] = [asyncio.ensure_future(subscriber.wait())]
-        if due is not None:
-            waiters.append(asyncio.ensure_future(self._clock.sleep_until(due)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-        return subscriber.take()
 
     def _observe_lag(self, update: PetChanged) -> None:
         if update.committed_at is not None:

@@ -33,7 +33,9 @@ class PetRepository:
         self._client = client
 
     async def get(self, *, owner: str, pet_id: ObjectId) -> PetDocument | None:
-        return await PetDocument.find_one({"_id": pet_id, "owner": owner})
+        # The hottest read: straight to PyMongo, skipping Beanie's query builder (4% of a request).
+        raw = await PetDocument.get_pymongo_collection().find_one({"_id": pet_id, "owner": owner})
+        return None if raw is None else PetDocument.model_validate(raw)
 
     async def get_by_idempotency_key(self, *, owner: str, key: str) -> PetDocument | None:
         return await PetDocument.find_one({"owner": owner, "idempotency_key": key})

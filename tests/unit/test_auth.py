@@ -1,5 +1,6 @@
 """Bearer tokens: development HS256, production RS256 from a PEM or a JWKS URL."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -114,3 +115,16 @@ def test_the_cli_mints_a_token_the_service_accepts(capsys: pytest.CaptureFixture
     claims = jwt.decode(token, DEVELOPMENT_SECRET, algorithms=["HS256"])
     assert claims["sub"] == "erin"
     assert claims["exp"] - claims["iat"] == 24 * 3600
+
+
+async def test_a_remembered_token_still_expires() -> None:
+    verifier = TokenVerifier(AuthSettings(leeway_s=0))
+    now = datetime.now(UTC)
+    token = mint_development_token(
+        secret=DEVELOPMENT_SECRET, subject="alice", now=now, ttl=timedelta(seconds=1)
+    )
+    assert await verifier.owner_from_token(token) == "alice"
+    assert await verifier.owner_from_token(token) == "alice"  # from the cache
+    await asyncio.sleep(2.1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier.owner_from_token(token)

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from graphql import GraphQLInputObjectType, GraphQLObjectType
-from strawberry.extensions import ValidationCache
 
 from pixelpet.graphql.schema import build_schema, sdl
 from pixelpet.settings import LimitSettings
@@ -29,15 +28,20 @@ def test_every_public_type_and_field_has_a_description() -> None:
     assert missing == []
 
 
-async def test_validation_is_cached_across_requests_despite_the_limiters() -> None:
+async def test_parsing_and_validation_are_cached_across_requests_despite_the_limiters() -> None:
     schema = build_schema(LimitSettings())
     query = "query Cached { pets(first: 1) { pageInfo { hasNextPage } } }"
-    # Strawberry keeps one shared LRU per cache size; a fresh extension hands us that same function.
-    cache = ValidationCache().cached_validate_document
     await schema.execute(query)
-    before = cache.cache_info()
+    parsed, validated = schema.document_cache.parse.cache_info(), schema.document_cache.validate.cache_info()  # type: ignore[attr-defined]
     await schema.execute(query)
     await schema.execute(query)
-    after = cache.cache_info()
-    assert after.hits - before.hits == 2
-    assert after.misses == before.misses
+    assert schema.document_cache.parse.cache_info().hits - parsed.hits == 2  # type: ignore[attr-defined]
+    after = schema.document_cache.validate.cache_info()  # type: ignore[attr-defined]
+    assert (after.hits - validated.hits, after.misses - validated.misses) == (2, 0)
+
+
+async def test_the_limits_still_apply_through_the_cache() -> None:
+    schema = build_schema(LimitSettings(max_query_depth=2))
+    result = await schema.execute("{ pets { edges { node { stats { asOf } } } } }")
+    assert result.errors
+    assert "exceeds maximum operation depth" in result.errors[0].message

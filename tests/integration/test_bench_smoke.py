@@ -1,0 +1,39 @@
+"""The benchmark harness runs end to end with tiny counts. Timings are never asserted here."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_benchmark_harness_runs_and_reports_every_workload(repo_root: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = completed.stdout
+    for row in (
+        "| pixelpet | pet query |",
+        "| pixelpet | list of 20 |",
+        "| pixelpet | feedPet |",
+        "| pixelpet | create+delete |",
+        "| (a) raw PyMongo | pet query |",
+        "| (b) Starlette + PyMongo | pet query |",
+        "| (c) strawberry defaults | pet query |",
+        "| pixelpet + async field tracing | list of 20 |",
+        "| pixelpet | 5 |",
+        "| pixelpet | 10 |",
+        "| pixelpet + per-message deflate | 10 |",
+    ):
+        assert row in report, row
+    assert "http_" not in report, "every request got an HTTP answer"
+    # Time passing must never write to the database: a behaviour, not a timing.
+    assert "**0 database writes**" in report

@@ -91,7 +91,6 @@ def create_app(
             )
             app.state.runtime = Runtime(
                 settings=settings,
-                clock=clock,
                 client=client,
                 pets=pets,
                 broker=broker,

@@ -4,6 +4,8 @@ import argparse
 import sys
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
 from pixelpet.settings import Environment, Settings
@@ -24,7 +26,13 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(sdl())
         return 0
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        # Operators get the reasons, not a stack trace.
+        reasons = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
+        sys.stderr.write(f"pixelpet: invalid configuration: {reasons}\n")
+        return 2
     if args.command == "token":
         if settings.environment is Environment.PRODUCTION:
             parser.error("development tokens are refused in production")

@@ -7,7 +7,6 @@ from opentelemetry.trace import Tracer
 from pymongo import AsyncMongoClient
 
 from pixelpet.auth import TokenVerifier
-from pixelpet.clock import Clock
 from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.service import PetService
@@ -17,7 +16,6 @@ from pixelpet.settings import Settings
 @dataclass(slots=True)
 class Runtime:
     settings: Settings
-    clock: Clock
     client: AsyncMongoClient[Any]
     pets: PetService
     broker: ChangeStreamBroker

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from pixelpet.auth import TokenVerifier
-from pixelpet.clock import Clock
 from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.service import PetService
 
@@ -19,7 +18,6 @@ class Context:
     pets: PetService
     watcher: PetWatcher
     verifier: TokenVerifier
-    clock: Clock
     tracer: Tracer
     # Set by strawberry from the graphql-transport-ws connection_init payload.
     connection_params: dict[str, Any] | None = None

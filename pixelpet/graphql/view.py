@@ -40,7 +40,6 @@ class GraphQLView(GraphQL[Context, None]):
             pets=runtime.pets,
             watcher=runtime.watcher,
             verifier=runtime.verifier,
-            clock=runtime.clock,
             tracer=runtime.tracer,
         )
 

@@ -179,3 +179,22 @@ async def test_the_legacy_graphql_ws_protocol_is_off(server: tuple[str, GraphQLC
         await connection.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4406, "Subprotocol not acceptable"
+
+
+async def test_time_based_snapshots_respect_the_frequency_bound(
+    database: DevDatabase, clock: ManualClock
+) -> None:
+    settings = make_settings(database.uri, subscriptions=SubscriptionSettings(min_snapshot_interval_s=3600))
+    async with (
+        running_server(create_app(settings, clock=clock)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        pet = await create_pet(GraphQLClient(http), species="CAT")
+        watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+        await watcher.subscribe(pet["id"])
+        assert (await watcher.next_pet())["stats"]["energy"] == 80
+        clock.advance(timedelta(minutes=30))  # energy shows 76 now, but the last snapshot is 30 min old
+        assert await watcher.nothing_within(0.3)
+        clock.advance(timedelta(minutes=30))
+        assert (await watcher.next_pet(seconds=5))["stats"]["energy"] == 72
+        await watcher.close()

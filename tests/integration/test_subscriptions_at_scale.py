@@ -79,6 +79,15 @@ async def test_two_hundred_subscribers_all_receive_a_change(roomy: tuple[str, Gr
     assert {(p["version"], p["name"]) for p in received} == {(2, "Famous")}
     metrics = (await client._http.get("/metrics")).text
     assert metric(metrics, "pixelpet_subscriptions_active") == 200
+    # One change stream for the process, whatever the number of subscribers.
+    streams = [
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "pixelpet_mongodb_command_duration_seconds_count"
+        and sample.labels["command"] == "aggregate"
+    ]
+    assert streams == [1]
     assert metric(metrics, "pixelpet_subscription_delivery_lag_seconds_count") == 200
     await asyncio.gather(*(w.close() for w in watchers))
 

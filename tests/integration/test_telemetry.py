@@ -14,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pixelpet.app import create_app
 from pixelpet.clock import ManualClock
-from pixelpet.settings import Settings
+from pixelpet.devdb import DevDatabase
+from pixelpet.settings import Settings, TelemetrySettings
 from pixelpet.telemetry.logging import JsonFormatter
+from tests.conftest import make_settings
 from tests.support.graphql import PET_FIELDS, GraphQLClient, create_pet, token_for
 from tests.support.server import running_server
 
@@ -215,3 +217,21 @@ async def test_latency_exemplars_link_to_traces(traced: GraphQLClient, spans: In
     trace_ids = {format(span.context.trace_id, "032x") for span in spans.get_finished_spans()}
     exemplar_trace = exemplar_lines[0].split('trace_id="')[1].split('"')[0]
     assert exemplar_trace in trace_ids
+
+
+async def test_sampling_follows_the_ratio_unless_the_caller_decided(
+    database: DevDatabase, clock: ManualClock, spans: InMemorySpanExporter
+) -> None:
+    settings = make_settings(database.uri, telemetry=TelemetrySettings(sample_ratio=0.0))
+    async with (
+        running_server(create_app(settings, clock=clock, span_exporter=spans)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        client = GraphQLClient(http)
+        await client.execute("{ pets { edges { cursor } } }")
+        assert list(spans.get_finished_spans()) == [], "a ratio of 0 keeps no new traces"
+        await client.execute(
+            "{ pets { edges { cursor } } }", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"}
+        )
+        kept = {format(span.context.trace_id, "032x") for span in spans.get_finished_spans()}
+        assert kept == {TRACE_ID}, "a sampled caller's trace is always kept"

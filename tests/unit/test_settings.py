@@ -1,5 +1,9 @@
 """Configuration: environment variables, and refusal of unsafe production settings."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -39,3 +43,19 @@ def test_production_starts_with_a_database_and_verification_keys() -> None:
 def test_unknown_settings_are_errors_not_silently_ignored() -> None:
     with pytest.raises(ValidationError):
         Settings(mongo_uri="typo", _env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_service_refuses_to_start_in_production_and_says_why() -> None:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PIXELPET_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "pixelpet", "serve"],
+        env={**environment, "PIXELPET_ENVIRONMENT": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("pixelpet: invalid configuration: refusing to start in production")
+    assert "PIXELPET_MONGODB_URI is required" in completed.stderr
+    assert "Traceback" not in completed.stderr

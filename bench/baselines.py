@@ -108,7 +108,14 @@ VARIANTS = {
 def main() -> None:
     settings = Settings()
     app = VARIANTS[sys.argv[1]](settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_ping_interval=settings.subscriptions.ping_interval_s,
+    )
 
 
 if __name__ == "__main__":

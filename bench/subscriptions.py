@@ -6,11 +6,15 @@ import json
 import time
 from dataclasses import dataclass
 
-import websockets
+from websockets.client import ClientProtocol
+from websockets.frames import Frame
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from bench.loadgen import Connection, graphql_body
 from bench.processes import stats
 
+PROTOCOL = "graphql-transport-ws"
 SUBSCRIBE = "subscription($id: ID!) { petStats(id: $id) { version } }"
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
 
@@ -26,21 +30,54 @@ class FanOutResult:
     rss_per_subscriber_bytes: float
 
 
-async def _subscriber(url: str, token: str, pet_id: str) -> websockets.ClientConnection:
-    connection = await websockets.connect(
-        url.replace("http", "ws", 1) + "/graphql",
-        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-        ping_interval=None,
-        max_queue=None,
-    )
-    await connection.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    assert json.loads(await connection.recv())["type"] == "connection_ack"
+class _Probe(asyncio.Protocol):
+    """One subscriber's socket. After setup it only timestamps arrivals: parsing a thousand clients'
+    frames in Python would put the measuring process's own backlog into the latencies."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.received = bytearray()
+        self.arrivals: list[float] = []
+        self.changed = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.arrivals.append(time.perf_counter())
+        self.received += data
+        self.changed.set()
+
+
+async def _subscriber(url: str, token: str, pet_id: str) -> _Probe:
+    host, port = url.removeprefix("http://").split(":")
+    loop = asyncio.get_running_loop()
+    _, probe = await loop.create_connection(_Probe, host, int(port))
+    assert probe.transport is not None
+    protocol = ClientProtocol(parse_uri(f"ws://{host}:{port}/graphql"), subprotocols=[PROTOCOL])
+    protocol.send_request(protocol.connect())
+    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
     subscribe = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": pet_id}}}
-    await connection.send(json.dumps(subscribe))
-    assert json.loads(await connection.recv())["type"] == "next"
-    return connection
+    texts: list[str] = []
+    sent_frames = False
+    while len(texts) < 2:  # connection_ack, then the pet's current state
+        for data in protocol.data_to_send():
+            probe.transport.write(data)
+        if protocol.state is State.OPEN and not sent_frames:
+            protocol.send_text(json.dumps(init).encode())
+            protocol.send_text(json.dumps(subscribe).encode())
+            sent_frames = True
+            continue
+        await probe.changed.wait()
+        probe.changed.clear()
+        protocol.receive_data(bytes(probe.received))
+        probe.received.clear()
+        texts += [event.data.decode() for event in protocol.events_received() if isinstance(event, Frame)]
+    assert json.loads(texts[0])["type"] == "connection_ack", texts
+    assert json.loads(texts[1])["type"] == "next", texts
+    probe.arrivals.clear()
+    return probe
 
 
 async def measure_fan_out(
@@ -49,7 +86,7 @@ async def measure_fan_out(
     gc.collect()
     await asyncio.sleep(0.5)
     before = stats(pid).rss_bytes
-    connections: list[websockets.ClientConnection] = []
+    connections: list[_Probe] = []
     for start in range(0, subscribers, 100):  # open in waves so the accept queue never overflows
         connections += await asyncio.gather(
             *(_subscriber(url, token, pet_id) for _ in range(start, min(subscribers, start + 100)))
@@ -62,22 +99,21 @@ async def measure_fan_out(
     latencies: list[float] = []
     early = 0
     for number in range(mutations):
-        receipts: list[float] = []
-
-        async def receive(connection: websockets.ClientConnection, sink: list[float] = receipts) -> None:
-            await connection.recv()
-            sink.append(time.perf_counter())
-
-        waiting = [asyncio.create_task(receive(connection)) for connection in connections]
-        await asyncio.sleep(0)
+        started = [len(probe.arrivals) for probe in connections]
         _, body = await http.post("/graphql", graphql_body(RENAME, {"id": pet_id, "name": f"bench-{number}"}))
         acknowledged = time.perf_counter()
         assert b'"errors"' not in body, body
-        await asyncio.wait_for(asyncio.gather(*waiting), timeout=60)
+        deadline = time.monotonic() + 60
+        while any(len(p.arrivals) <= before for p, before in zip(connections, started, strict=True)):
+            assert time.monotonic() < deadline, "a subscriber never received the change"
+            await asyncio.sleep(0.005)
+        receipts = [p.arrivals[before] for p, before in zip(connections, started, strict=True)]
         early += sum(1 for moment in receipts if moment < acknowledged)
         latencies += [max(0.0, moment - acknowledged) for moment in receipts]
     await http.close()
-    await asyncio.gather(*(connection.close() for connection in connections))
+    for probe in connections:
+        assert probe.transport is not None
+        probe.transport.close()
     latencies.sort()
     return FanOutResult(
         server=server,

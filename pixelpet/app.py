@@ -6,8 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import version as package_version
 
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +25,7 @@ from pixelpet.pets.service import PetService
 from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Settings
+from pixelpet.telemetry.asgi import TracingMiddleware
 from pixelpet.telemetry.graphql import OperationTelemetry
 from pixelpet.telemetry.loop import watch_event_loop_lag
 from pixelpet.telemetry.metrics import Metrics
@@ -118,13 +117,7 @@ def create_app(
         Route("/metrics", metrics.endpoint),
     ]
     middleware = [
-        Middleware(
-            OpenTelemetryMiddleware,
-            excluded_urls=",".join(UNOBSERVED_PATHS),
-            tracer_provider=tracing.provider,
-            meter_provider=NoOpMeterProvider(),
-            exclude_spans=["receive", "send"],
-        )
+        Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS)
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.lifecycle = lifecycle

@@ -1,5 +1,6 @@
 """Traces, metrics and logs, checked against a real server and database."""
 
+import asyncio
 import io
 import json
 import logging
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
 from pixelpet.app import create_app
@@ -20,6 +22,7 @@ from pixelpet.telemetry.logging import JsonFormatter
 from tests.conftest import make_settings
 from tests.support.graphql import PET_FIELDS, GraphQLClient, create_pet, token_for
 from tests.support.server import running_server
+from tests.support.ws import SubscriptionClient
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"
@@ -235,3 +238,24 @@ async def test_sampling_follows_the_ratio_unless_the_caller_decided(
         )
         kept = {format(span.context.trace_id, "032x") for span in spans.get_finished_spans()}
         assert kept == {TRACE_ID}, "a sampled caller's trace is always kept"
+
+
+async def test_a_websocket_connection_is_one_server_span_continuing_the_callers_trace(
+    traced: GraphQLClient, spans: InMemorySpanExporter
+) -> None:
+    pet = await create_pet(traced)
+    url = str(traced._http.base_url).rstrip("/")
+    watcher = await SubscriptionClient.connect(
+        url, additional_headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"}
+    )
+    await watcher.acknowledged()
+    await watcher.subscribe(pet["id"])
+    await watcher.next_pet()
+    await watcher.close()
+    for _ in range(50):  # the server finishes the span once it sees the close
+        if any(span.name == "WebSocket /graphql" for span in spans.get_finished_spans()):
+            break
+        await asyncio.sleep(0.05)
+    connection = span_named(list(spans.get_finished_spans()), "WebSocket /graphql")
+    assert format(connection.context.trace_id, "032x") == TRACE_ID
+    assert connection.kind is SpanKind.SERVER

@@ -23,6 +23,8 @@ token: deps ## Print a development bearer token for owner SUB (default dev-playe
 
 .PHONY: test
 test: deps ## Run every check: lint, types and the whole test suite
+	@# The README test runs its curl example as printed.
+	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy

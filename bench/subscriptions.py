@@ -7,14 +7,16 @@ import time
 from dataclasses import dataclass
 
 from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame
 from websockets.protocol import State
+from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from bench.loadgen import Connection, graphql_body
 from bench.processes import stats
 
-PROTOCOL = "graphql-transport-ws"
+PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIBE = "subscription($id: ID!) { petStats(id: $id) { version } }"
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
 
@@ -55,7 +57,12 @@ async def _subscriber(url: str, token: str, pet_id: str) -> _Probe:
     loop = asyncio.get_running_loop()
     _, probe = await loop.create_connection(_Probe, host, int(port))
     assert probe.transport is not None
-    protocol = ClientProtocol(parse_uri(f"ws://{host}:{port}/graphql"), subprotocols=[PROTOCOL])
+    # Offer compression as browsers do; the server decides whether to use it.
+    protocol = ClientProtocol(
+        parse_uri(f"ws://{host}:{port}/graphql"),
+        subprotocols=[PROTOCOL],
+        extensions=[ClientPerMessageDeflateFactory()],
+    )
     protocol.send_request(protocol.connect())
     init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
     subscribe = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": pet_id}}}

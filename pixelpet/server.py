@@ -23,7 +23,7 @@ def serve(settings: Settings) -> int:
         ws_ping_interval=settings.subscriptions.ping_interval_s,
         ws_ping_timeout=settings.subscriptions.ping_timeout_s,
         # Pet updates are a few hundred bytes: compression saves little, and its zlib state cost about
-        # 40 KiB per connection (measured: 105 -> 64 KiB per idle subscriber, docs/performance.md).
+        # 50 KiB per connection (the fan-out rows of docs/performance.md measure both settings).
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=settings.lifecycle.shutdown_grace_s,
     )

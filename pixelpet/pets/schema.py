@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -138,12 +138,17 @@ class PetQuery:
         )
 
 
-async def _act(info: Info, pet_id: strawberry.ID, action: Action, expected_version: int | None) -> Pet:
-    context = info.context
-    pet = await context.pets.act(
-        owner=await context.owner(), pet_id=pet_id, action=action, expected_version=expected_version
-    )
-    return Pet.at(pet, pet.as_of)
+def _action_mutation(action: Action, description: str) -> Any:
+    """A mutation field for one game action: the four differ only in the action and its description."""
+
+    async def act(info: Info, id: strawberry.ID, expected_version: ExpectedVersion = None) -> Pet:
+        context = info.context
+        pet = await context.pets.act(
+            owner=await context.owner(), pet_id=id, action=action, expected_version=expected_version
+        )
+        return Pet.at(pet, pet.as_of)
+
+    return strawberry.mutation(resolver=act, extensions=[TracedResolver()], description=description)
 
 
 @strawberry.type(description="Changing pets. Every field requires a bearer token.")
@@ -168,54 +173,17 @@ class PetMutation:
         pet = await context.pets.rename(owner=await context.owner(), pet_id=id, name=name)
         return Pet.at(pet, context.pets.now())
 
-    @strawberry.mutation(
-        extensions=[TracedResolver()],
-        description="Feed a pet: less hunger, a little happier. Refused if asleep or full.",
+    feed_pet = _action_mutation(
+        Action.FEED, "Feed a pet: less hunger, a little happier. Refused if asleep or full."
     )
-    async def feed_pet(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        expected_version: ExpectedVersion = None,
-    ) -> Pet:
-        return await _act(info, id, Action.FEED, expected_version)
-
-    @strawberry.mutation(
-        extensions=[TracedResolver()],
-        description="Play with a pet: much happier, hungrier and more tired. Refused if asleep, too tired or "
-        "too hungry.",
+    play_with_pet = _action_mutation(
+        Action.PLAY,
+        "Play with a pet: much happier, hungrier and more tired. Refused if asleep, too tired or too hungry.",
     )
-    async def play_with_pet(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        expected_version: ExpectedVersion = None,
-    ) -> Pet:
-        return await _act(info, id, Action.PLAY, expected_version)
-
-    @strawberry.mutation(
-        extensions=[TracedResolver()],
-        description="Put a pet to sleep; it wakes by itself once rested. Refused if not tired.",
+    put_pet_to_sleep = _action_mutation(
+        Action.SLEEP, "Put a pet to sleep; it wakes by itself once rested. Refused if not tired."
     )
-    async def put_pet_to_sleep(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        expected_version: ExpectedVersion = None,
-    ) -> Pet:
-        return await _act(info, id, Action.SLEEP, expected_version)
-
-    @strawberry.mutation(
-        extensions=[TracedResolver()],
-        description="Wake a sleeping pet early; it is a little grumpy about it.",
-    )
-    async def wake_pet(
-        self,
-        info: Info,
-        id: strawberry.ID,
-        expected_version: ExpectedVersion = None,
-    ) -> Pet:
-        return await _act(info, id, Action.WAKE, expected_version)
+    wake_pet = _action_mutation(Action.WAKE, "Wake a sleeping pet early; it is a little grumpy about it.")
 
     @strawberry.mutation(
         extensions=[TracedResolver()],

@@ -9,6 +9,8 @@ from pymongo import ASCENDING, IndexModel
 from pixelpet.pets.domain import PetState
 from pixelpet.pets.rules import Activity, Species
 
+IDEMPOTENCY_INDEX = "owner_idempotency_key"
+
 
 class PetDocument(Document):
     """A pet: its owner, a snapshot of its stats at ``as_of``, and a version for optimistic locking."""
@@ -38,7 +40,7 @@ class PetDocument(Document):
             # createPet(idempotencyKey): a retry finds the pet it created, and a race cannot make two.
             IndexModel(
                 [("owner", ASCENDING), ("idempotency_key", ASCENDING)],
-                name="owner_idempotency_key",
+                name=IDEMPOTENCY_INDEX,
                 unique=True,
                 partialFilterExpression={"idempotency_key": {"$type": "string"}},
             ),

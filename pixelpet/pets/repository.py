@@ -11,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from pixelpet.errors import ActionRefused
-from pixelpet.pets.documents import OwnerDocument, PetDocument
+from pixelpet.pets.documents import IDEMPOTENCY_INDEX, OwnerDocument, PetDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,13 @@ class PetRepository:
         return None if raw is None else PetDocument.model_validate(raw)
 
     async def get_by_idempotency_key(self, *, owner: str, key: str) -> PetDocument | None:
-        return await PetDocument.find_one({"owner": owner, "idempotency_key": key})
+        # Spelling out the partial index's own filter ($type) makes the index eligible, and the hint
+        # makes planners that do not prove that by themselves (SecantusDB) use it instead of a scan.
+        raw = await PetDocument.get_pymongo_collection().find_one(
+            {"owner": owner, "idempotency_key": {"$eq": key, "$type": "string"}},
+            hint=IDEMPOTENCY_INDEX,
+        )
+        return None if raw is None else PetDocument.model_validate(raw)
 
     async def list_page(self, *, owner: str, after: PagePosition | None, limit: int) -> list[PetDocument]:
         query: dict[str, Any] = {"owner": owner}

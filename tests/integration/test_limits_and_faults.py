@@ -16,6 +16,7 @@ from pixelpet.settings import LimitSettings, MongoSettings, Settings
 from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
 from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.logs import captured_json_logs
 from tests.support.server import running_server
 
 CREATE = "mutation($input: CreatePetInput!) { createPet(input: $input) { id } }"
@@ -80,20 +81,24 @@ async def test_a_burst_of_mutations_is_rate_limited_per_owner(
 
 
 async def test_unexpected_database_errors_are_masked(
-    limited: tuple[GraphQLClient, Settings], database: DevDatabase, caplog: pytest.LogCaptureFixture
+    limited: tuple[GraphQLClient, Settings], database: DevDatabase
 ) -> None:
     client, settings = limited
-    async with fail_command(
-        database.uri, failCommands=["find"], errorCode=2, appName=settings.mongo.app_name
-    ):
-        response = await client.execute(LIST)
+    with captured_json_logs() as logs:
+        async with fail_command(
+            database.uri, failCommands=["find"], errorCode=2, appName=settings.mongo.app_name
+        ):
+            response = await client.execute(LIST)
     assert response.code == "INTERNAL_SERVER_ERROR"
     assert response.error["message"] == "Internal server error."
     body = json.dumps(response.body)
     assert "Traceback" not in body
     assert "failCommand" not in body
     assert "BadValue" not in body
-    assert any(record.levelname == "ERROR" and record.exc_info for record in caplog.records)
+    errors = [line for line in logs.records() if line["level"] == "ERROR"]
+    assert errors, "the unexpected error is logged"
+    assert "OperationFailure" in errors[0]["exception"], "with its stack trace, for engineers only"
+    assert errors[0]["trace_id"] == response.error["extensions"]["traceId"]
 
 
 async def test_an_unresponsive_database_is_unavailable_fast(

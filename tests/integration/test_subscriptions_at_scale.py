@@ -197,3 +197,33 @@ async def test_a_stalled_client_is_cut_off_without_delaying_others(
     assert metric(metrics, "pixelpet_subscriptions_active") == 1
     await healthy.close()
     sock.close()
+
+
+async def test_a_client_that_stops_answering_pings_is_disconnected(
+    database: DevDatabase, tmp_path: Path
+) -> None:
+    service = ServiceProcess(
+        env={
+            "PIXELPET_MONGODB_URI": database.uri,
+            "PIXELPET_MONGO__DATABASE": unique_database(),
+            "PIXELPET_SUBSCRIPTIONS__PING_INTERVAL_S": "0.3",
+            "PIXELPET_SUBSCRIPTIONS__PING_TIMEOUT_S": "0.3",
+        },
+        log_file=tmp_path / "service.log",
+    )
+    service.start()
+    try:
+        async with httpx.AsyncClient(base_url=service.url) as http:
+            pet = await create_pet(GraphQLClient(http))
+        sock = await stalled_subscriber(service.url, pet["id"])  # never answers a ping
+        loop = asyncio.get_running_loop()
+        received = b""
+        async with asyncio.timeout(5):
+            while chunk := await loop.sock_recv(sock, 65536):
+                received += chunk
+        sock.close()
+    finally:
+        service.stop()
+    assert b"keepalive ping timeout" in received, (
+        "the server closed with code 1011 after its ping went unanswered"
+    )

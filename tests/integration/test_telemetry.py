@@ -1,9 +1,6 @@
 """Traces, metrics and logs, checked against a real server and database."""
 
 import asyncio
-import io
-import json
-import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -18,9 +15,9 @@ from pixelpet.app import create_app
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import Settings, TelemetrySettings
-from pixelpet.telemetry.logging import JsonFormatter
 from tests.conftest import make_settings
 from tests.support.graphql import PET_FIELDS, GraphQLClient, create_pet, token_for
+from tests.support.logs import JsonLines, captured_json_logs
 from tests.support.server import running_server
 from tests.support.ws import SubscriptionClient
 
@@ -45,17 +42,9 @@ async def traced(
 
 
 @pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    previous = root.level
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
+def json_logs() -> Iterator[JsonLines]:
+    with captured_json_logs() as stream:
+        yield stream
 
 
 def tree(spans: list[ReadableSpan], trace_id: int) -> dict[str, list[str]]:
@@ -128,7 +117,7 @@ async def test_probes_and_metrics_are_not_traced(
 
 
 async def test_errors_carry_the_trace_id_that_logs_and_spans_share(
-    traced: GraphQLClient, spans: InMemorySpanExporter, json_logs: io.StringIO
+    traced: GraphQLClient, spans: InMemorySpanExporter, json_logs: JsonLines
 ) -> None:
     pet = await create_pet(traced)
     spans.clear()
@@ -136,7 +125,7 @@ async def test_errors_carry_the_trace_id_that_logs_and_spans_share(
     refused = await traced.execute("mutation($id: ID!) { feedPet(id: $id) { version } }", {"id": pet["id"]})
     trace_id = refused.error["extensions"]["traceId"]
     assert any(format(span.context.trace_id, "032x") == trace_id for span in spans.get_finished_spans())
-    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    lines = json_logs.records()
     requests = [line for line in lines if line["msg"] == "graphql request"]
     assert requests, lines
     for line in requests:
@@ -146,7 +135,7 @@ async def test_errors_carry_the_trace_id_that_logs_and_spans_share(
     assert matching[0]["operation"] == "feedPet"
 
 
-async def test_tokens_never_reach_the_logs(traced: GraphQLClient, json_logs: io.StringIO) -> None:
+async def test_tokens_never_reach_the_logs(traced: GraphQLClient, json_logs: JsonLines) -> None:
     await create_pet(traced)
     await traced.as_owner(None).execute(
         "{ pets { edges { cursor } } }", headers={"Authorization": "Bearer abc.def.ghi"}

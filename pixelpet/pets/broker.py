@@ -60,17 +60,13 @@ Update = PetChanged | PetDeleted | Resync
 class Subscriber:
     """One subscription's mailbox: a single slot where the newest update replaces older ones."""
 
-    def __init__(
-        self, broker: "ChangeStreamBroker", pet_id: ObjectId, owner: str, connection: object
-    ) -> None:
+    def __init__(self, broker: "ChangeStreamBroker", pet_id: ObjectId, connection: object) -> None:
         self.pet_id = pet_id
-        self.owner = owner
         self.connection = connection
         self._broker = broker
         self._pending: Update | None = None
         self._pending_since: float | None = None
         self._ready = asyncio.Event()
-        self._stalled = False
         self.cutoff: Callable[[], None] = lambda: None  # set by the consumer: how to drop its client
 
     def offer(self, update: Update) -> None:
@@ -144,14 +140,14 @@ class ChangeStreamBroker:
 
     # Subscribers ---------------------------------------------------------------------------
 
-    def subscribe(self, pet_id: ObjectId, owner: str, connection: object) -> Subscriber:
+    def subscribe(self, pet_id: ObjectId, connection: object) -> Subscriber:
         if self._count >= self._settings.max_per_process:
             raise TooManySubscriptions("This server has too many live subscriptions; retry on another.")
         if self._per_connection.get(id(connection), 0) >= self._settings.max_per_connection:
             raise TooManySubscriptions(
                 f"At most {self._settings.max_per_connection} subscriptions per connection."
             )
-        subscriber = Subscriber(self, pet_id, owner, connection)
+        subscriber = Subscriber(self, pet_id, connection)
         self._subscribers.setdefault(pet_id, set()).add(subscriber)
         self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
         self._count += 1

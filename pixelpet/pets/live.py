@@ -41,7 +41,7 @@ class PetWatcher:
         """Yields (pet, moment to render it at). Ends with NotFound when the pet is deleted."""
         oid = parse_pet_id(pet_id)
         # Subscribe before the first read, so a change committed in between is not missed.
-        subscriber = self._broker.subscribe(oid, owner, connection)
+        subscriber = self._broker.subscribe(oid, connection)
         subscriber.cutoff = cutoff
         try:
             pet = await self._read(owner, oid)

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from starlette.requests import Request
+from starlette.websockets import WebSocket
 
 from pixelpet.graphql.context import Context
 from pixelpet.pets import domain
@@ -226,9 +228,11 @@ class PetSubscription:
                 yield Pet.at(pet, at)
 
 
-async def _close_quietly(websocket: object) -> None:
-    close = getattr(websocket, "close", None)
-    if close is None:
+async def _close_quietly(connection: Request | WebSocket) -> None:
+    if not isinstance(connection, WebSocket):
         return
+    # Best effort: the peer stopped reading, so the close frame may never get through.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(close(code=SLOW_CLIENT_CLOSE_CODE, reason="client too slow"), _CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(
+            connection.close(code=SLOW_CLIENT_CLOSE_CODE, reason="client too slow"), _CLOSE_TIMEOUT_S
+        )

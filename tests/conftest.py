@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from pydantic import SecretStr
 
 from pixelpet.app import create_app
@@ -17,6 +18,10 @@ from tests.support.graphql import GraphQLClient
 from tests.support.server import running_server
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+# Properties are about values, not speed: a per-example deadline would only make a shared CI machine flaky.
+hypothesis_settings.register_profile("pixelpet", deadline=None)
+hypothesis_settings.load_profile("pixelpet")
 
 
 @pytest.fixture(scope="session")

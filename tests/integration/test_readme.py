@@ -2,8 +2,10 @@
 
 import json
 import os
+import queue
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,13 +89,20 @@ def test_the_readme_quick_start_and_subscription_work_as_printed(
         ["bash", "-c", watch.replace(README_PORT, service_from_readme)],
         cwd=repo_root,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
-    time.sleep(6)  # uv run, connect, subscribe
-    os.killpg(watcher.pid, 15)
-    output, errors = watcher.communicate(timeout=10)
-    messages = [json.loads(line) for line in output.splitlines()]
-    assert messages[0]["type"] == "connection_ack", errors
-    assert messages[1]["payload"]["data"]["petStats"]["version"] == 1
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout or ()], daemon=True)
+    reader.start()
+    try:
+        first, second = (json.loads(lines.get(timeout=60)) for _ in range(2))
+    finally:
+        os.killpg(watcher.pid, 15)
+        watcher.wait(timeout=10)
+        reader.join(timeout=10)  # it ends at EOF, once the process is gone
+        if watcher.stdout is not None:
+            watcher.stdout.close()
+    assert first["type"] == "connection_ack"
+    assert second["payload"]["data"]["petStats"]["version"] == 1

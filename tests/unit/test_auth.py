@@ -121,10 +121,10 @@ async def test_a_remembered_token_still_expires() -> None:
     verifier = TokenVerifier(AuthSettings(leeway_s=0))
     now = datetime.now(UTC)
     token = mint_development_token(
-        secret=DEVELOPMENT_SECRET, subject="alice", now=now, ttl=timedelta(seconds=1)
+        secret=DEVELOPMENT_SECRET, subject="alice", now=now, ttl=timedelta(seconds=2)
     )
     assert await verifier.owner_from_token(token) == "alice"
     assert await verifier.owner_from_token(token) == "alice"  # from the cache
-    await asyncio.sleep(2.1)
+    await asyncio.sleep(3.1)  # exp is whole seconds, at least 1 s away when minted
     with pytest.raises(Unauthenticated, match="expired"):
         await verifier.owner_from_token(token)

@@ -89,7 +89,6 @@ def create_app(
                 events=metrics,
             )
             app.state.runtime = Runtime(
-                settings=settings,
                 client=client,
                 pets=pets,
                 broker=broker,
@@ -121,7 +120,6 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.lifecycle = lifecycle
-    app.state.metrics = metrics
     return app
 
 

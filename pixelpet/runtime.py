@@ -10,12 +10,10 @@ from pixelpet.auth import TokenVerifier
 from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.service import PetService
-from pixelpet.settings import Settings
 
 
 @dataclass(slots=True)
 class Runtime:
-    settings: Settings
     client: AsyncMongoClient[Any]
     pets: PetService
     broker: ChangeStreamBroker

@@ -78,7 +78,9 @@ def create_app(
                 clock=clock,
             )
             repository = PetRepository(client)
-            broker = ChangeStreamBroker(client, settings.mongo.database, settings.subscriptions, metrics)
+            broker = ChangeStreamBroker(
+                client, settings.mongo.database, settings=settings.subscriptions, clock=clock, metrics=metrics
+            )
             await broker.start()
             stack.push_async_callback(broker.stop)
             pets = PetService(
@@ -92,13 +94,7 @@ def create_app(
                 client=client,
                 pets=pets,
                 broker=broker,
-                watcher=PetWatcher(
-                    repository=repository,
-                    broker=broker,
-                    clock=clock,
-                    settings=settings.subscriptions,
-                    metrics=metrics,
-                ),
+                watcher=PetWatcher(repository=repository, broker=broker, metrics=metrics),
                 verifier=TokenVerifier(settings.auth),
                 tracer=tracing.tracer,
             )

@@ -12,6 +12,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from pixelpet.errors import Unauthenticated
 from pixelpet.graphql.context import Context
+from pixelpet.graphql.sharing import encode_message
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
 
@@ -32,6 +33,9 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=2 * subscriptions.max_per_connection,
             allowed_origins=subscriptions.allowed_origins,
         )
+
+    def encode_json(self, data: object) -> str:
+        return encode_message(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         runtime: Runtime = request.app.state.runtime

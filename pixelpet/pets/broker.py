@@ -1,20 +1,16 @@
-"""One MongoDB change stream per process, fanned out in memory to the subscribers of each pet.
+"""One MongoDB change stream per process, fanned out in memory to the feeds of watched pets.
 
 Every replica runs one broker. A write made through any replica reaches the change stream of every
-replica, so a subscriber sees every committed change whichever replica serves it.
-
-Backpressure: a subscriber holds at most one pending update (the newest wins; older ones are
-counted as coalesced). A subscriber that leaves an update pending longer than ``stall_timeout_s``
-(its client stopped reading) is cut off and counted, so it never holds memory or delays anyone:
-the broker itself never waits for a subscriber.
+replica, so a subscriber sees every committed change whichever replica serves it. Each watched pet
+has one feed (see feed.py) shared by all its subscribers; the broker never waits for a subscriber,
+and cuts off one that leaves an update pending longer than ``stall_timeout_s`` (its client stopped
+reading), so a stalled client never holds memory or delays anyone.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pymongo
@@ -25,6 +21,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from pixelpet.clock import Clock
 from pixelpet.errors import TooManySubscriptions
 from pixelpet.pets.documents import PetDocument
+from pixelpet.pets.feed import PetFeed, Subscriber
 from pixelpet.settings import SubscriptionSettings
 from pixelpet.telemetry.metrics import Metrics
 
@@ -38,75 +35,22 @@ _UNRESUMABLE = {260, 280, 286}
 _RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
-@dataclass(frozen=True, slots=True)
-class PetChanged:
-    pet: PetDocument
-    committed_at: float | None  # wall-clock seconds of the commit, when the server says
-
-
-@dataclass(frozen=True, slots=True)
-class PetDeleted:
-    committed_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Resync:
-    """The stream restarted without its history: re-read the pet, something may have been missed."""
-
-
-Update = PetChanged | PetDeleted | Resync
-
-
-class Subscriber:
-    """One subscription's mailbox: a single slot where the newest update replaces older ones."""
-
-    def __init__(self, broker: "ChangeStreamBroker", pet_id: ObjectId, connection: object) -> None:
-        self.pet_id = pet_id
-        self.connection = connection
-        self._broker = broker
-        self._pending: Update | None = None
-        self._pending_since: float | None = None
-        self._ready = asyncio.Event()
-        self.cutoff: Callable[[], None] = lambda: None  # set by the consumer: how to drop its client
-
-    def offer(self, update: Update) -> None:
-        if self._pending is not None:
-            self._broker.metrics.subscription_events_coalesced.inc()
-        else:
-            self._pending_since = time.monotonic()
-        self._pending = update
-        self._ready.set()
-
-    def take(self) -> Update | None:
-        update, self._pending, self._pending_since = self._pending, None, None
-        self._ready.clear()
-        return update
-
-    async def next_update(self, *, due: datetime | None, clock: Clock) -> Update | None:
-        """The next update, or None once ``due`` has come with nothing new.
-
-        A timer sets the same event an update sets: no extra task per idle subscriber.
-        """
-        timer = clock.call_at(due, self._ready.set) if due is not None and self._pending is None else None
-        try:
-            await self._ready.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
-        return self.take()
-
-    def stalled_for(self, now: float) -> float:
-        return 0.0 if self._pending_since is None else now - self._pending_since
-
-
 class ChangeStreamBroker:
     def __init__(
-        self, client: AsyncMongoClient[Any], database: str, settings: SubscriptionSettings, metrics: Metrics
+        self,
+        client: AsyncMongoClient[Any],
+        database: str,
+        *,
+        settings: SubscriptionSettings,
+        clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self._collection = client[database][PetDocument.Settings.name]
         self._settings = settings
-        self.metrics = metrics
-        self._subscribers: dict[ObjectId, set[Subscriber]] = {}
+        self._clock = clock
+        self._min_interval = timedelta(seconds=settings.min_snapshot_interval_s)
+        self._metrics = metrics
+        self._feeds: dict[ObjectId, PetFeed] = {}
         self._per_connection: dict[int, int] = {}
         self._count = 0
         self._resume_token: Any = None
@@ -147,35 +91,32 @@ class ChangeStreamBroker:
             raise TooManySubscriptions(
                 f"At most {self._settings.max_per_connection} subscriptions per connection."
             )
-        subscriber = Subscriber(self, pet_id, connection)
-        self._subscribers.setdefault(pet_id, set()).add(subscriber)
+        feed = self._feeds.get(pet_id)
+        if feed is None:
+            feed = self._feeds[pet_id] = PetFeed(
+                pet_id, clock=self._clock, min_interval=self._min_interval, metrics=self._metrics
+            )
+        subscriber = Subscriber(feed, connection)
+        feed.members.add(subscriber)
         self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
         self._count += 1
-        self.metrics.subscriptions_active.inc()
+        self._metrics.subscriptions_active.inc()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        group = self._subscribers.get(subscriber.pet_id)
-        if group is None or subscriber not in group:
+        feed = subscriber.feed
+        if subscriber not in feed.members:
             return
-        group.discard(subscriber)
-        if not group:
-            del self._subscribers[subscriber.pet_id]
+        feed.members.discard(subscriber)
+        if not feed.members:
+            feed.close()
+            del self._feeds[feed.pet_id]
         key = id(subscriber.connection)
         self._per_connection[key] -= 1
         if not self._per_connection[key]:
             del self._per_connection[key]
         self._count -= 1
-        self.metrics.subscriptions_active.dec()
-
-    def _publish(self, pet_id: ObjectId, update: Update) -> None:
-        for subscriber in self._subscribers.get(pet_id, ()):
-            subscriber.offer(update)
-
-    def _publish_to_all(self, update: Update) -> None:
-        for group in self._subscribers.values():
-            for subscriber in group:
-                subscriber.offer(update)
+        self._metrics.subscriptions_active.dec()
 
     # The stream ----------------------------------------------------------------------------
 
@@ -196,14 +137,14 @@ class ChangeStreamBroker:
                         "change stream history lost; restarting from now and resyncing subscribers"
                     )
                     self._resume_token = None
-                    self.metrics.change_stream_restarts.labels("history_lost").inc()
+                    self._metrics.change_stream_restarts.labels("history_lost").inc()
                 else:
                     failures += 1
-                    self.metrics.change_stream_restarts.labels("error").inc()
+                    self._metrics.change_stream_restarts.labels("error").inc()
                     logger.warning("change stream failed, resuming", extra={"error": type(error).__name__})
             except PyMongoError as error:
                 failures += 1
-                self.metrics.change_stream_restarts.labels("error").inc()
+                self._metrics.change_stream_restarts.labels("error").inc()
                 logger.warning("change stream interrupted, resuming", extra={"error": type(error).__name__})
             if failures:
                 await asyncio.sleep(_RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S)) - 1])
@@ -223,7 +164,8 @@ class ChangeStreamBroker:
                 self._opened.set()
                 self._last_heard = time.monotonic()
                 if fresh_start:
-                    self._publish_to_all(Resync())
+                    for feed in self._feeds.values():
+                        feed.resync()
                 while self._running and stream.alive:
                     change = await stream.try_next()
                     self._last_heard = time.monotonic()
@@ -232,27 +174,27 @@ class ChangeStreamBroker:
                         self._dispatch(change)
 
     def _dispatch(self, change: dict[str, Any]) -> None:
-        pet_id = change["documentKey"]["_id"]
-        if pet_id not in self._subscribers:
+        feed = self._feeds.get(change["documentKey"]["_id"])
+        if feed is None:
             return
         committed_at = _commit_time(change)
         if change["operationType"] == "delete":
-            self._publish(pet_id, PetDeleted(committed_at))
+            feed.deleted(committed_at)
             return
         document = change.get("fullDocument")
         if document is None:  # updated, then deleted before the lookup: the delete event follows
             return
-        self._publish(pet_id, PetChanged(PetDocument.model_validate(document), committed_at))
+        feed.learn(PetDocument.model_validate(document), committed_at=committed_at)
 
     async def _watch_for_stalls(self) -> None:
         while self._running:
             await asyncio.sleep(min(1.0, self._settings.stall_timeout_s / 2))
             now = time.monotonic()
-            for group in list(self._subscribers.values()):
-                for subscriber in list(group):
+            for feed in list(self._feeds.values()):
+                for subscriber in list(feed.members):
                     if subscriber.stalled_for(now) > self._settings.stall_timeout_s:
                         logger.warning("dropping a subscriber that stopped reading")
-                        self.metrics.subscription_clients_dropped.inc()
+                        self._metrics.subscription_clients_dropped.inc()
                         self.unsubscribe(subscriber)
                         subscriber.cutoff()
 

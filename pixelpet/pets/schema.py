@@ -61,6 +61,16 @@ class Pet:
     version: int = strawberry.field(description="Increases by one with every change; use as expectedVersion.")
     created_at: datetime = strawberry.field(description="When it was created (UTC).")
     updated_at: datetime = strawberry.field(description="When an action last changed it (UTC).")
+    # Set on a pet sent to many subscribers at once: its execution results are shared through it
+    # (pixelpet/graphql/sharing.py). None for everything else.
+    shared_results: strawberry.Private[dict[Any, Any] | None] = None
+
+    @classmethod
+    def shared(cls, pet: PetDocument, moment: datetime) -> "Pet":
+        """Like ``at``, for an object many subscribers receive: executed and encoded once for all."""
+        view = cls.at(pet, moment)
+        view.shared_results = {}
+        return view
 
     @classmethod
     def at(cls, pet: PetDocument, moment: datetime) -> "Pet":
@@ -224,8 +234,8 @@ class PetSubscription:
 
         updates = context.watcher.watch(owner=owner, pet_id=id, connection=websocket, cutoff=cutoff)
         async with contextlib.aclosing(updates):
-            async for pet, at in updates:
-                yield Pet.at(pet, at)
+            async for snapshot in updates:
+                yield snapshot.view(Pet.shared)
 
 
 async def _close_quietly(connection: Request | WebSocket) -> None:

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
@@ -50,8 +51,7 @@ def root_field(context: ExecutionContext) -> tuple[str, str]:
     return operation_type, name if root_type is not None and name in root_type.fields else "invalid"
 
 
-def outcome_code(context: ExecutionContext) -> str:
-    errors = context.result.errors if context.result is not None else None
+def outcome_code(errors: list[GraphQLError] | None) -> str:
     if not errors:
         return OK
     extensions = errors[0].extensions or {}
@@ -59,39 +59,56 @@ def outcome_code(context: ExecutionContext) -> str:
 
 
 class OperationTelemetry(SchemaExtension):
-    """A span, a request count, a latency observation and a log line for each operation."""
+    """A span, a request count, a latency observation and a log line for each operation.
+
+    A subscription is recorded once it has sent its first result (or failed to): that is its
+    latency as a client feels it, and its span reaches the Collector then, not when the client
+    leaves hours later. Its later deliveries are counted by the subscription metrics.
+    """
 
     def __init__(self, *, tracer: Tracer, metrics: Metrics) -> None:
         super().__init__()
         self._tracer = tracer
         self._metrics = metrics
+        self._span: trace.Span | None = None
+        self._started = 0.0
 
     def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        context = self.execution_context
-        with self._tracer.start_as_current_span("graphql operation", kind=SpanKind.INTERNAL) as span:
-            parse_failed = False
-            try:
-                yield
-            except GraphQLError:
-                parse_failed = True  # the parser cache raises syntax errors through the hooks
-                raise
-            finally:
-                elapsed = time.perf_counter() - started
-                if parse_failed:
-                    operation_type, operation, code = (
-                        "unknown",
-                        "invalid",
-                        ErrorCode.GRAPHQL_PARSE_FAILED.value,
-                    )
-                else:
-                    operation_type, operation = root_field(context)
-                    code = outcome_code(context)
-                self._record(span, operation_type, operation, code, elapsed)
+        self._started = time.perf_counter()
+        self._span = self._tracer.start_span("graphql operation", kind=SpanKind.INTERNAL)
+        # Children need the span's identity, not the span: it may end long before the operation.
+        token = otel_context.attach(
+            trace.set_span_in_context(NonRecordingSpan(self._span.get_span_context()))
+        )
+        parse_failed = False
+        try:
+            yield
+        except GraphQLError:
+            parse_failed = True  # the parser cache raises syntax errors through the hooks
+            raise
+        finally:
+            otel_context.detach(token)
+            if parse_failed:
+                self._finish("unknown", "invalid", ErrorCode.GRAPHQL_PARSE_FAILED.value)
+            else:
+                result = self.execution_context.result
+                self._finish(
+                    *root_field(self.execution_context),
+                    outcome_code(result.errors if result is not None else None),
+                )
 
-    def _record(
-        self, span: trace.Span, operation_type: str, operation: str, code: str, elapsed: float
-    ) -> None:
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        if self._span is not None:
+            operation_type, operation = root_field(self.execution_context)
+            if operation_type == "subscription":
+                self._finish(operation_type, operation, outcome_code(getattr(result, "errors", None)))
+        yield
+
+    def _finish(self, operation_type: str, operation: str, code: str) -> None:
+        span, self._span = self._span, None
+        if span is None:
+            return  # a subscription, recorded at its first result
+        elapsed = time.perf_counter() - self._started
         span.update_name(f"{operation_type} {operation}")
         span.set_attribute("graphql.operation.type", operation_type)
         span.set_attribute("graphql.root_field", operation)
@@ -102,17 +119,13 @@ class OperationTelemetry(SchemaExtension):
         span.set_attribute("pixelpet.outcome", code)
         if code in SERVER_FAULTS:
             span.set_status(Status(StatusCode.ERROR, code))
-        self._metrics.graphql_requests.labels(operation_type, operation, code).inc()
         span_context = span.get_span_context()
-        if operation_type != "subscription":  # a subscription's duration is its lifetime, not a latency
-            exemplar = (
-                {"trace_id": format(span_context.trace_id, "032x")}
-                if span_context.trace_flags.sampled
-                else None
-            )
-            self._metrics.graphql_duration.labels(operation_type, operation).observe(
-                elapsed, exemplar=exemplar
-            )
+        span.end()
+        self._metrics.graphql_requests.labels(operation_type, operation, code).inc()
+        exemplar = (
+            {"trace_id": format(span_context.trace_id, "032x")} if span_context.trace_flags.sampled else None
+        )
+        self._metrics.graphql_duration.labels(operation_type, operation).observe(elapsed, exemplar=exemplar)
         logger.info(
             "graphql request",
             extra={

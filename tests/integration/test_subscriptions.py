@@ -80,6 +80,31 @@ async def test_time_alone_sends_a_snapshot_when_the_view_changes(
     await watcher.close()
 
 
+async def test_subscribers_of_one_pet_each_get_their_own_selection(
+    server: tuple[str, GraphQLClient], clock: ManualClock
+) -> None:
+    """Deliveries are executed once per distinct operation and shared: sharing must never mix them up."""
+    url, client = server
+    pet = await create_pet(client, species="CAT")
+    narrow = "subscription($id: ID!) { petStats(id: $id) { version stats { energy } } }"
+    full, slim = [await (await SubscriptionClient.connect(url)).acknowledged() for _ in range(2)]
+    await full.subscribe(pet["id"])
+    await slim.subscribe(pet["id"], narrow)
+    assert (await full.next_pet())["name"] == pet["name"]
+    assert await slim.next_pet() == {"version": 1, "stats": {"energy": 80}}
+    await client.execute(RENAME, {"id": pet["id"], "name": "Shared"})
+    assert ((await full.next_pet())["name"], (await slim.next_pet())["version"]) == ("Shared", 2)
+    late = await (await SubscriptionClient.connect(url)).acknowledged()
+    await late.subscribe(pet["id"], narrow)
+    assert await late.next_pet() == {"version": 2, "stats": {"energy": 80}}
+    clock.advance(timedelta(minutes=4))  # energy shows 79: one time-based snapshot for everyone
+    assert (await full.next_pet(seconds=5))["stats"]["energy"] == 79
+    expected = {"version": 2, "stats": {"energy": 79}}
+    assert (await slim.next_pet(seconds=5), await late.next_pet(seconds=5)) == (expected, expected)
+    for watcher in (full, slim, late):
+        await watcher.close()
+
+
 async def test_deleting_the_pet_ends_the_subscription_with_not_found(
     server: tuple[str, GraphQLClient],
 ) -> None:

@@ -1,6 +1,5 @@
 """Traces, metrics and logs, checked against a real server and database."""
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -229,22 +228,36 @@ async def test_sampling_follows_the_ratio_unless_the_caller_decided(
         assert kept == {TRACE_ID}, "a sampled caller's trace is always kept"
 
 
-async def test_a_websocket_connection_is_one_server_span_continuing_the_callers_trace(
-    traced: GraphQLClient, spans: InMemorySpanExporter
+async def test_a_subscription_is_traced_from_the_callers_trace_and_reported_while_it_runs(
+    traced: GraphQLClient, spans: InMemorySpanExporter, settings: Settings
 ) -> None:
+    """Handshake and setup spans end at once: a subscription's trace must not wait for its client to leave."""
     pet = await create_pet(traced)
     url = str(traced._http.base_url).rstrip("/")
+    spans.clear()
     watcher = await SubscriptionClient.connect(
         url, additional_headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"}
     )
     await watcher.acknowledged()
     await watcher.subscribe(pet["id"])
     await watcher.next_pet()
-    await watcher.close()
-    for _ in range(50):  # the server finishes the span once it sees the close
-        if any(span.name == "WebSocket /graphql" for span in spans.get_finished_spans()):
-            break
-        await asyncio.sleep(0.05)
-    connection = span_named(list(spans.get_finished_spans()), "WebSocket /graphql")
+    finished = list(spans.get_finished_spans())  # the subscription is still open
+    connection = span_named(finished, "WebSocket /graphql")
     assert format(connection.context.trace_id, "032x") == TRACE_ID
     assert connection.kind is SpanKind.SERVER
+    assert connection.attributes is not None
+    assert connection.attributes["pixelpet.websocket.accepted"]
+    find = f"{settings.mongo.database}.find"
+    assert tree(finished, connection.context.trace_id) == {
+        "WebSocket /graphql": ["subscription petStats"],
+        "subscription petStats": [find],
+        find: [],
+    }
+    samples = {
+        (sample.labels.get("operation_type"), sample.labels.get("operation"), sample.labels.get("code"))
+        for family in text_string_to_metric_families((await traced._http.get("/metrics")).text)
+        for sample in family.samples
+        if sample.name == "pixelpet_graphql_requests_total"
+    }
+    assert ("subscription", "petStats", "OK") in samples
+    await watcher.close()

@@ -1,0 +1,155 @@
+"""One pet's live state in this process, shared by every subscriber watching it.
+
+A feed turns what the process learns about a pet (a change from the change stream, a subscriber's
+own read) into snapshots, and schedules the next time-based snapshot from the domain: one timer per
+watched pet, not one per subscriber. Every subscriber of the pet receives the very same snapshot
+object, so whatever is derived from it (the GraphQL object, its execution result, its JSON) is
+computed once and shared: fan-out to a thousand subscribers does the work of one.
+
+Backpressure: each subscriber holds at most one pending update (the newest wins; replaced ones are
+counted as coalesced). The broker cuts off a subscriber that leaves an update pending too long.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+from bson import ObjectId
+
+from pixelpet.clock import Cancellable, Clock
+from pixelpet.pets import domain
+from pixelpet.pets.documents import PetDocument
+from pixelpet.telemetry.metrics import Metrics
+
+T = TypeVar("T")
+Cause = Literal["change", "time", "resync"]
+
+
+class Snapshot:
+    """A pet as shown at a moment. Shared by all subscribers of the pet: never mutate it."""
+
+    __slots__ = ("_views", "at", "cause", "committed_at", "pet")
+
+    def __init__(
+        self, pet: PetDocument, at: datetime, cause: Cause, committed_at: float | None = None
+    ) -> None:
+        self.pet = pet
+        self.at = max(at, pet.as_of)
+        self.cause = cause
+        self.committed_at = committed_at  # wall-clock seconds of the commit, for changes the server dated
+        self._views: dict[object, object] = {}
+
+    def newer_than(self, other: "Snapshot") -> bool:
+        return (self.pet.version, self.at) > (other.pet.version, other.at)
+
+    def view(self, build: Callable[[PetDocument, datetime], T]) -> T:
+        """``build(pet, at)``, computed once per snapshot whoever asks."""
+        if build not in self._views:
+            self._views[build] = build(self.pet, self.at)
+        return self._views[build]  # type: ignore[return-value]  # keyed by the builder that made it
+
+
+class PetDeleted:
+    __slots__ = ("committed_at",)
+
+    def __init__(self, committed_at: float | None) -> None:
+        self.committed_at = committed_at
+
+
+class Resync:
+    """The change stream restarted without its history: re-read the pet, something may be missed."""
+
+    __slots__ = ()
+
+
+Update = Snapshot | PetDeleted | Resync
+
+
+class Subscriber:
+    """One subscription's mailbox: a single slot where the newest update replaces older ones."""
+
+    __slots__ = ("_pending", "_pending_since", "_ready", "connection", "cutoff", "feed")
+
+    def __init__(self, feed: "PetFeed", connection: object) -> None:
+        self.feed = feed
+        self.connection = connection
+        self.cutoff: Callable[[], None] = _nothing  # set by the consumer: how to drop its client
+        self._pending: Update | None = None
+        self._pending_since = 0.0
+        self._ready = asyncio.Event()
+
+    def offer(self, update: Update) -> None:
+        if self._pending is not None:
+            self.feed.metrics.subscription_events_coalesced.inc()
+        else:
+            self._pending_since = time.monotonic()
+        self._pending = update
+        self._ready.set()
+
+    async def next_update(self) -> Update:
+        await self._ready.wait()
+        update, self._pending = self._pending, None
+        self._ready.clear()
+        assert update is not None
+        return update
+
+    def stalled_for(self, now: float) -> float:
+        return 0.0 if self._pending is None else now - self._pending_since
+
+
+class PetFeed:
+    def __init__(self, pet_id: ObjectId, *, clock: Clock, min_interval: timedelta, metrics: Metrics) -> None:
+        self.pet_id = pet_id
+        self.metrics = metrics
+        self.members: set[Subscriber] = set()
+        self.latest: Snapshot | None = None
+        self._clock = clock
+        self._min_interval = min_interval
+        self._timer: Cancellable | None = None
+
+    def learn(
+        self, pet: PetDocument, *, cause: Cause = "change", committed_at: float | None = None
+    ) -> Snapshot:
+        """A committed state of the pet. Shows it to every member if it is news; returns the newest known."""
+        if self.latest is None or pet.version > self.latest.pet.version:
+            self._show(Snapshot(pet, self._clock.now(), cause, committed_at))
+        assert self.latest is not None
+        return self.latest
+
+    def deleted(self, committed_at: float | None) -> None:
+        self._forget()
+        self._publish(PetDeleted(committed_at))
+
+    def resync(self) -> None:
+        self._forget()
+        self._publish(Resync())
+
+    def close(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        self.latest = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _show(self, snapshot: Snapshot) -> None:
+        self._forget()
+        self.latest = snapshot
+        self._publish(snapshot)
+        due = domain.next_visible_change(snapshot.pet.state(), at=snapshot.at)
+        if due is not None:
+            # Rendered at the moment it is due, not when the timer happens to run: every member
+            # gets identical stats, and tests with a manual clock get exact ones.
+            due = max(due, snapshot.at + self._min_interval)
+            self._timer = self._clock.call_at(due, lambda: self._show(Snapshot(snapshot.pet, due, "time")))
+
+    def _publish(self, update: Update) -> None:
+        for member in self.members:
+            member.offer(update)
+
+
+def _nothing() -> None:
+    pass

@@ -193,13 +193,9 @@ class Run:
             **{f"command {name}": count for name, count in sorted(delta.items()) if count},
         }
 
-    async def fan_out_with_compression(self, database_uri: str) -> None:
-        server = Server(
-            "pixelpet + per-message deflate",
-            ["bench.baselines", "pixelpet-deflate"],
-            _environment(database_uri),
-            self.workdir,
-        )
+    async def fan_out_variant(self, variant: str, label: str, database_uri: str) -> None:
+        """The largest fan-out against a variant of the service (see bench/baselines.py)."""
+        server = Server(label, ["bench.baselines", variant], _environment(database_uri), self.workdir)
         server.start()
         try:
             await self._fan_out(server, max(self.plan.fan_out))
@@ -320,7 +316,8 @@ async def run(plan: Plan, workdir: Path) -> Run:
     bench = Run(plan, workdir)
     try:
         await bench.ours(database.uri)
-        await bench.fan_out_with_compression(database.uri)
+        await bench.fan_out_variant("pixelpet-deflate", "pixelpet + per-message deflate", database.uri)
+        await bench.fan_out_variant("pixelpet-unshared", "pixelpet, executed per subscriber", database.uri)
         await bench.raw_pymongo(database.uri)
         await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
         await bench.baseline(

@@ -8,6 +8,8 @@
   field-level tracing extension, to measure what that hook would cost.
 - ``pixelpet-deflate``: the service under uvicorn's defaults, WebSocket compression included, to
   measure what turning compression off saves per subscriber.
+- ``pixelpet-unshared``: the service executing and encoding every subscription update once per
+  subscriber, as strawberry does by default, to measure what sharing them saves.
 
 All read the same PIXELPET_* settings as the service.
 """
@@ -27,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.extensions.tracing import OpenTelemetryExtension, OpenTelemetryExtensionSync
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from pixelpet.app import create_app
 from pixelpet.db import create_client
@@ -95,6 +98,12 @@ def with_field_tracing(settings: Settings, extension: type) -> Starlette:
     return app
 
 
+def unshared(settings: Settings) -> Starlette:
+    app = create_app(settings)
+    _view(app).schema.execution_context_class = StrawberryGraphQLCoreExecutionContext  # type: ignore[attr-defined]
+    return app
+
+
 VARIANTS = {
     "starlette": starlette_baseline,
     "strawberry-default": strawberry_default,
@@ -102,6 +111,7 @@ VARIANTS = {
     "pixelpet-otel-sync": lambda settings: with_field_tracing(settings, OpenTelemetryExtensionSync),
     # The service as shipped, but served with uvicorn's default permessage-deflate (see main()).
     "pixelpet-deflate": create_app,
+    "pixelpet-unshared": unshared,
 }
 
 

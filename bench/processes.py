@@ -27,7 +27,10 @@ def stats(pid: int) -> ProcessStats:
     status = dict(
         line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
     )
-    kib = lambda name: int(status[name].split()[0]) * 1024  # noqa: E731
+
+    def kib(name: str) -> int:
+        return int(status[name].split()[0]) * 1024
+
     return ProcessStats(cpu, kib("VmRSS"), kib("VmHWM"))
 
 

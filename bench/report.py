@@ -81,7 +81,8 @@ def render(
     async_list = _find(measurements, "pixelpet + async", "list of 20")
     sync_list = _find(measurements, "pixelpet + sync", "list of 20")
     thousand = next((f for f in fan_out if f.server == OURS and f.subscribers == max(plan.fan_out)), None)
-    deflate = next((f for f in fan_out if f.server != OURS), None)
+    deflate = next((f for f in fan_out if "deflate" in f.server), None)
+    unshared = next((f for f in fan_out if "per subscriber" in f.server), None)
     lines += [
         "",
         "## Baselines (single-pet query)",
@@ -153,6 +154,14 @@ def render(
             if deflate and thousand
             else "not measured."
         ),
+        "- Each subscription update executed and encoded once for all its subscribers, against once per "
+        "subscriber (strawberry's way), 1,000 subscribers: "
+        + (
+            f"p99 delivery **{thousand.p99_ms:.0f} ms vs {unshared.p99_ms:.0f} ms** "
+            f"(p50 {thousand.p50_ms:.0f} ms vs {unshared.p50_ms:.0f} ms)."
+            if unshared and thousand
+            else "not measured."
+        ),
         "",
     ]
     return "\n".join([*lines, OPTIMISATION_LOG])
@@ -182,19 +191,35 @@ before and after, run back to back against the same database.
    clock timer can set, instead of racing two tasks per wait.
 6. **One server span per WebSocket connection** instead of OpenTelemetry's ASGI wrapper around every message
    (the wrapper was 10% of the CPU of a 1,000-subscriber fan-out in the profile).
+7. **One feed per watched pet, and each update executed and encoded once for all its subscribers**
+   (`pixelpet/pets/feed.py`, `pixelpet/graphql/sharing.py`). Every subscriber of a pet receives the same
+   snapshot object; graphql-core's per-event execution is replayed from the first subscriber's result for the
+   same operation and variables, and its JSON is reused. Time-based snapshots come from one timer per pet,
+   not one per subscriber. In the profile, execution had been ~30% of the fan-out's CPU and the per-subscriber
+   domain work (next visible change, rendering, timers) another ~15%. Back to back, fan-out only: p99 delivery
+   to 1,000 subscribers went from ~415 ms to ~77 ms and the service's CPU samples for the same run halved;
+   the "executed per subscriber" row above is the same comparison within this run.
+8. **Short spans for WebSockets and subscriptions.** The connection span ends at the handshake and a
+   subscription's span at its first result (they used to live as long as the connection): traces arrive while
+   the subscription runs, and an idle subscriber's Python heap fell from ~54 KB to ~45 KB (tracemalloc), RSS
+   from ~58 to ~51 KiB in a fan-out-only run.
 
 ## Open findings
 
-- **Fan-out to 1,000 subscribers misses the 100 ms p99 target.** In the profile, each delivery runs
-  strawberry's per-operation pipeline: graphql-core executes the subscription's selection set for each
-  subscriber (`execute_subscription_event`, `collect_subfields`), then JSON-encodes and sends it, about 0.3
-  ms of CPU per delivery, so the last of 1,000 subscribers waits ~300 ms. The next step is to execute once
-  per (pet version, query document, variables) and send the same bytes to every subscriber with that
-  selection; strawberry has no hook for that today, so it means owning the graphql-transport-ws `next` path.
-- **An idle subscriber costs ~55 KiB, above the 30 KiB target**, measured one connection per subscriber (the
-  worst case; several subscriptions on one connection share it). tracemalloc attributes ~40 KiB per
-  connection to the Python heap: uvicorn's WebSocket protocol object (queues, events, buffers), the parsed
-  handshake headers, strawberry's connection handler and its tasks, and the subscription's generator chain.
+- **An idle subscriber costs ~50 KiB, above the 30 KiB target**, measured with one connection per
+  subscriber (the worst case). tracemalloc, per idle subscriber, ~45 KB of Python heap: uvicorn's WebSocket
+  protocol and the websockets handshake objects it keeps ~13 KB (protocol state 6.3, parsed headers 3.2, its
+  receive queue 2.6, HTTP request/response 1.2), strawberry's connection handler and the subscription's
+  operation chain through graphql-core ~9 KB, asyncio tasks, events, weak references and contexts ~6 KB,
+  Starlette's middleware frames ~2.5 KB, the messages kept as parsed JSON ~1 KB, and our own objects ~2 KB
+  (feed membership, resolver frames, the span context). What would close the gap, in order of size: a
+  graphql-transport-ws endpoint of our own on the ASGI WebSocket that hands shared updates to subscribers
+  without strawberry's per-operation stream (about -8 KB), and routing that WebSocket ahead of Starlette's
+  middleware (about -2 KB). That still leaves ~35 KB, most of it uvicorn's per-connection state: meeting
+  30 KiB with one connection per subscriber needs a leaner WebSocket server than uvicorn's, which is a stack
+  decision, not a tuning one. Clients usually multiplex (the graphql-ws client runs all of a page's
+  subscriptions over one connection), so the cost of one more subscription on an open connection is the
+  figure capacity plans want; the harness does not measure it yet.
 - **Lists and writes are bound by SecantusDB here**, not by the service: its planner sorts an owner's pets
   in memory instead of walking the `owner_created_at` index, and it sustains about 500 writes/s on 2 cores.
   MongoDB serves the same queries from the index; rerun against MongoDB before drawing capacity conclusions

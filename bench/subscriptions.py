@@ -80,7 +80,9 @@ async def _subscriber(url: str, token: str, pet_id: str) -> _Probe:
         probe.changed.clear()
         protocol.receive_data(bytes(probe.received))
         probe.received.clear()
-        texts += [event.data.decode() for event in protocol.events_received() if isinstance(event, Frame)]
+        texts += [
+            bytes(event.data).decode() for event in protocol.events_received() if isinstance(event, Frame)
+        ]
     assert json.loads(texts[0])["type"] == "connection_ack", texts
     assert json.loads(texts[1])["type"] == "next", texts
     probe.arrivals.clear()

@@ -24,7 +24,7 @@ from pymongo import AsyncMongoClient
 from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
 from bench.report import Measurement, render
-from bench.subscriptions import FanOutResult, measure_fan_out
+from bench.subscriptions import FanOutResult, MultiplexedMemory, measure_fan_out, measure_multiplexed_memory
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
 from pixelpet.devdb import DevDatabase, free_port
@@ -52,12 +52,29 @@ class Plan:
     fan_out: tuple[int, ...]
     mutations: int
     idle_s: float
+    multiplexed: tuple[int, int]  # connections, subscriptions on each
 
 
 FULL = Plan(
-    requests=3000, concurrency=16, max_seconds=40, pets=1000, fan_out=(100, 1000), mutations=20, idle_s=5
+    requests=3000,
+    concurrency=16,
+    max_seconds=40,
+    pets=1000,
+    fan_out=(100, 1000),
+    mutations=20,
+    idle_s=5,
+    multiplexed=(100, 10),
 )
-SMOKE = Plan(requests=40, concurrency=4, max_seconds=20, pets=40, fan_out=(5, 10), mutations=2, idle_s=0.5)
+SMOKE = Plan(
+    requests=40,
+    concurrency=4,
+    max_seconds=20,
+    pets=40,
+    fan_out=(5, 10),
+    mutations=2,
+    idle_s=0.5,
+    multiplexed=(3, 2),
+)
 
 
 def _environment(database_uri: str) -> dict[str, str]:
@@ -97,6 +114,7 @@ class Run:
         self.pets_by_owner: list[list[str]] = [[] for _ in range(OWNERS)]
         self.measurements: list[Measurement] = []
         self.fan_out: list[FanOutResult] = []
+        self.multiplexed: MultiplexedMemory | None = None
         self.idle: dict[str, float] = {}
 
     def _load(
@@ -177,6 +195,15 @@ class Run:
             await self._idle(server)
             for subscribers in self.plan.fan_out:
                 await self._fan_out(server, subscribers)
+            connections, per_connection = self.plan.multiplexed
+            self.multiplexed = await measure_multiplexed_memory(
+                server=server.name,
+                url=server.url,
+                pid=server.pid,
+                token=self.tokens[0],
+                pet_ids=self.pets_by_owner[0][:per_connection],
+                connections=connections,
+            )
         finally:
             server.stop()
 
@@ -345,7 +372,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pixelpet-bench-") as workdir:
         bench = asyncio.run(run(plan, Path(workdir)))
     command = "make bench" if not args.smoke else "python -m bench --smoke"
-    text = render(bench.measurements, bench.fan_out, bench.idle, machine(), plan, command)
+    text = render(bench.measurements, bench.fan_out, bench.multiplexed, bench.idle, machine(), plan, command)
     print(text)
     if args.write:
         Path(__file__).resolve().parent.parent.joinpath("docs", "performance.md").write_text(text)

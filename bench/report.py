@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.loadgen import LoadResult
-from bench.subscriptions import FanOutResult
+from bench.subscriptions import FanOutResult, MultiplexedMemory
 
 OURS = "pixelpet"
 
@@ -38,6 +38,7 @@ def _mib(value: float) -> str:
 def render(
     measurements: list[Measurement],
     fan_out: list[FanOutResult],
+    multiplexed: MultiplexedMemory | None,
     idle: dict[str, float],
     machine: dict[str, str],
     plan: Any,
@@ -105,6 +106,10 @@ def render(
             f"| {f.early} | {f.rss_per_subscriber_bytes / 1024:.1f} KiB |"
             for f in fan_out
         ],
+        "",
+        "RSS per idle subscriber above is measured with one connection per subscriber, the worst case.",
+        "Clients usually multiplex (the graphql-ws client runs all of a page's subscriptions over one",
+        "connection): " + _multiplexed(multiplexed),
         "",
         "## Decay while idle",
         "",
@@ -224,6 +229,16 @@ before and after, run back to back against the same database.
   in memory instead of walking the `owner_created_at` index, and it sustains about 500 writes/s on 2 cores.
   MongoDB serves the same queries from the index; rerun against MongoDB before drawing capacity conclusions
   for writes."""
+
+
+def _multiplexed(memory: MultiplexedMemory | None) -> str:
+    if memory is None:
+        return "not measured."
+    per_subscription = memory.rss_per_subscription_bytes / 1024
+    return (
+        f"with {memory.connections} connections carrying {memory.per_connection} subscriptions each "
+        f"(different pets), an idle subscription costs **{per_subscription:.1f} KiB**."
+    )
 
 
 def _target(name: str, value: float, ok: Any, template: str) -> str:

@@ -32,6 +32,14 @@ class FanOutResult:
     rss_per_subscriber_bytes: float
 
 
+@dataclass
+class MultiplexedMemory:
+    server: str
+    connections: int
+    per_connection: int
+    rss_per_subscription_bytes: float
+
+
 class _Probe(asyncio.Protocol):
     """One subscriber's socket. After setup it only timestamps arrivals: parsing a thousand clients'
     frames in Python would put the measuring process's own backlog into the latencies."""
@@ -52,7 +60,8 @@ class _Probe(asyncio.Protocol):
         self.changed.set()
 
 
-async def _subscriber(url: str, token: str, pet_id: str) -> _Probe:
+async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
+    """A connection subscribed to each of ``pet_ids``, once every subscription has sent its first state."""
     host, port = url.removeprefix("http://").split(":")
     loop = asyncio.get_running_loop()
     _, probe = await loop.create_connection(_Probe, host, int(port))
@@ -65,15 +74,18 @@ async def _subscriber(url: str, token: str, pet_id: str) -> _Probe:
     )
     protocol.send_request(protocol.connect())
     init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": pet_id}}}
+    subscribes = [
+        {"id": str(number), "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": pet_id}}}
+        for number, pet_id in enumerate(pet_ids, start=1)
+    ]
     texts: list[str] = []
     sent_frames = False
-    while len(texts) < 2:  # connection_ack, then the pet's current state
+    while len(texts) < 1 + len(pet_ids):  # connection_ack, then each pet's current state
         for data in protocol.data_to_send():
             probe.transport.write(data)
         if protocol.state is State.OPEN and not sent_frames:
-            protocol.send_text(json.dumps(init).encode())
-            protocol.send_text(json.dumps(subscribe).encode())
+            for message in [init, *subscribes]:
+                protocol.send_text(json.dumps(message).encode())
             sent_frames = True
             continue
         await probe.changed.wait()
@@ -84,45 +96,88 @@ async def _subscriber(url: str, token: str, pet_id: str) -> _Probe:
             bytes(event.data).decode() for event in protocol.events_received() if isinstance(event, Frame)
         ]
     assert json.loads(texts[0])["type"] == "connection_ack", texts
-    assert json.loads(texts[1])["type"] == "next", texts
+    assert all(json.loads(text)["type"] == "next" for text in texts[1:]), texts
     probe.arrivals.clear()
     return probe
+
+
+async def _open(url: str, token: str, pet_ids: list[str], connections: int) -> list[_Probe]:
+    probes: list[_Probe] = []
+    for start in range(0, connections, 100):  # open in waves so the accept queue never overflows
+        wave = range(start, min(connections, start + 100))
+        probes += await asyncio.gather(*(_subscriber(url, token, pet_ids) for _ in wave))
+    return probes
+
+
+async def _idle_rss(pid: int) -> int:
+    await asyncio.sleep(1.0)  # idle: let the service settle
+    return stats(pid).rss_bytes
+
+
+async def _baseline_rss(pid: int) -> int:
+    gc.collect()
+    await asyncio.sleep(0.5)
+    return stats(pid).rss_bytes
+
+
+def _close(probes: list[_Probe]) -> None:
+    for probe in probes:
+        assert probe.transport is not None
+        probe.transport.close()
+
+
+async def measure_multiplexed_memory(
+    *, server: str, url: str, pid: int, token: str, pet_ids: list[str], connections: int
+) -> MultiplexedMemory:
+    """RSS per idle subscription when each connection carries several, as graphql-ws clients do."""
+    before = await _baseline_rss(pid)
+    probes = await _open(url, token, pet_ids, connections)
+    after = await _idle_rss(pid)
+    _close(probes)
+    subscriptions = connections * len(pet_ids)
+    return MultiplexedMemory(server, connections, len(pet_ids), (after - before) / subscriptions)
+
+
+async def _deliveries(
+    http: Connection, probes: list[_Probe], pet_id: str, mutations: int
+) -> tuple[list[float], int]:
+    """Each mutation's delivery latency to every probe, and how many deliveries beat the response."""
+    latencies: list[float] = []
+    early = 0
+    for number in range(mutations):
+        started = [len(probe.arrivals) for probe in probes]
+        _, body = await http.post("/graphql", graphql_body(RENAME, {"id": pet_id, "name": f"bench-{number}"}))
+        acknowledged = time.perf_counter()
+        assert b'"errors"' not in body, body
+        deadline = time.monotonic() + 60
+        while any(len(p.arrivals) <= before for p, before in zip(probes, started, strict=True)):
+            assert time.monotonic() < deadline, "a subscriber never received the change"
+            await asyncio.sleep(0.005)
+        receipts = [p.arrivals[before] for p, before in zip(probes, started, strict=True)]
+        early += sum(1 for moment in receipts if moment < acknowledged)
+        latencies += [max(0.0, moment - acknowledged) for moment in receipts]
+    return latencies, early
 
 
 async def measure_fan_out(
     *, server: str, url: str, pid: int, token: str, pet_id: str, subscribers: int, mutations: int
 ) -> FanOutResult:
-    gc.collect()
-    await asyncio.sleep(0.5)
-    before = stats(pid).rss_bytes
-    connections: list[_Probe] = []
-    for start in range(0, subscribers, 100):  # open in waves so the accept queue never overflows
-        connections += await asyncio.gather(
-            *(_subscriber(url, token, pet_id) for _ in range(start, min(subscribers, start + 100)))
-        )
-    await asyncio.sleep(1.0)  # idle: let the service settle
-    rss_per_subscriber = (stats(pid).rss_bytes - before) / subscribers
+    before = await _baseline_rss(pid)
+    connections = await _open(url, token, [pet_id], subscribers)
+    rss_per_subscriber = (await _idle_rss(pid) - before) / subscribers
 
     host, port = url.removeprefix("http://").split(":")
     http = Connection(host, int(port), {"Authorization": f"Bearer {token}"})
-    latencies: list[float] = []
-    early = 0
-    for number in range(mutations):
-        started = [len(probe.arrivals) for probe in connections]
-        _, body = await http.post("/graphql", graphql_body(RENAME, {"id": pet_id, "name": f"bench-{number}"}))
-        acknowledged = time.perf_counter()
-        assert b'"errors"' not in body, body
-        deadline = time.monotonic() + 60
-        while any(len(p.arrivals) <= before for p, before in zip(connections, started, strict=True)):
-            assert time.monotonic() < deadline, "a subscriber never received the change"
-            await asyncio.sleep(0.005)
-        receipts = [p.arrivals[before] for p, before in zip(connections, started, strict=True)]
-        early += sum(1 for moment in receipts if moment < acknowledged)
-        latencies += [max(0.0, moment - acknowledged) for moment in receipts]
+    # Arrivals are timestamped in this process: a full collection here (its heap holds a thousand
+    # probes) would pause it and show up as delivery latency that the service never caused.
+    gc.collect()
+    gc.disable()
+    try:
+        latencies, early = await _deliveries(http, connections, pet_id, mutations)
+    finally:
+        gc.enable()
     await http.close()
-    for probe in connections:
-        assert probe.transport is not None
-        probe.transport.close()
+    _close(connections)
     latencies.sort()
     return FanOutResult(
         server=server,

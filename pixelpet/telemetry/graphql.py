@@ -72,6 +72,7 @@ class OperationTelemetry(SchemaExtension):
         self._metrics = metrics
         self._span: trace.Span | None = None
         self._started = 0.0
+        self._root: tuple[str, str] | None = None
 
     def on_operation(self) -> Iterator[None]:
         self._started = time.perf_counter()
@@ -92,17 +93,21 @@ class OperationTelemetry(SchemaExtension):
                 self._finish("unknown", "invalid", ErrorCode.GRAPHQL_PARSE_FAILED.value)
             else:
                 result = self.execution_context.result
-                self._finish(
-                    *root_field(self.execution_context),
-                    outcome_code(result.errors if result is not None else None),
-                )
+                self._finish(*self._root_field(), outcome_code(result.errors if result is not None else None))
 
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        if self._span is not None:
-            operation_type, operation = root_field(self.execution_context)
-            if operation_type == "subscription":
-                self._finish(operation_type, operation, outcome_code(getattr(result, "errors", None)))
-        yield
+    def get_results(self) -> dict[str, Any]:
+        # Strawberry asks every extension for its results once per result, errors already
+        # classified: for a subscription, the first ask is its setup's end. (The on_stream_result
+        # hook would say the same, but costs a context manager per delivery to every subscriber.)
+        if self._span is not None and self._root_field()[0] == "subscription":
+            self._finish(*self._root_field(), outcome_code(self.execution_context.pre_execution_errors))
+        return {}
+
+    def _root_field(self) -> tuple[str, str]:
+        """Computed once per operation: it walks the document."""
+        if self._root is None:
+            self._root = root_field(self.execution_context)
+        return self._root
 
     def _finish(self, operation_type: str, operation: str, code: str) -> None:
         span, self._span = self._span, None

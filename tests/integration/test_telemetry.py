@@ -253,11 +253,13 @@ async def test_a_subscription_is_traced_from_the_callers_trace_and_reported_whil
         "subscription petStats": [find],
         find: [],
     }
+    refused = await watcher.subscribe("0" * 24)  # no such pet: recorded with its code, like a query
+    assert (await watcher.receive())["id"] == refused
     samples = {
         (sample.labels.get("operation_type"), sample.labels.get("operation"), sample.labels.get("code"))
         for family in text_string_to_metric_families((await traced._http.get("/metrics")).text)
         for sample in family.samples
         if sample.name == "pixelpet_graphql_requests_total"
     }
-    assert ("subscription", "petStats", "OK") in samples
+    assert {("subscription", "petStats", "OK"), ("subscription", "petStats", "NOT_FOUND")} <= samples
     await watcher.close()

@@ -23,8 +23,8 @@ from pymongo import AsyncMongoClient
 
 from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
-from bench.report import Measurement, render
-from bench.subscriptions import FanOutResult, MultiplexedMemory, measure_fan_out, measure_multiplexed_memory
+from bench.report import OURS, Measurement, render
+from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
 from pixelpet.devdb import DevDatabase, free_port
@@ -52,7 +52,8 @@ class Plan:
     fan_out: tuple[int, ...]
     mutations: int
     idle_s: float
-    multiplexed: tuple[int, int]  # connections, subscriptions on each
+    idle_subscriptions: int
+    multiplexed: int  # subscriptions per connection, as clients that multiplex hold them
 
 
 FULL = Plan(
@@ -63,7 +64,8 @@ FULL = Plan(
     fan_out=(100, 1000),
     mutations=20,
     idle_s=5,
-    multiplexed=(100, 10),
+    idle_subscriptions=1000,
+    multiplexed=10,
 )
 SMOKE = Plan(
     requests=40,
@@ -73,7 +75,8 @@ SMOKE = Plan(
     fan_out=(5, 10),
     mutations=2,
     idle_s=0.5,
-    multiplexed=(3, 2),
+    idle_subscriptions=10,
+    multiplexed=2,
 )
 
 
@@ -114,7 +117,7 @@ class Run:
         self.pets_by_owner: list[list[str]] = [[] for _ in range(OWNERS)]
         self.measurements: list[Measurement] = []
         self.fan_out: list[FanOutResult] = []
-        self.multiplexed: MultiplexedMemory | None = None
+        self.idle_memory: list[IdleMemory] = []
         self.idle: dict[str, float] = {}
 
     def _load(
@@ -195,15 +198,6 @@ class Run:
             await self._idle(server)
             for subscribers in self.plan.fan_out:
                 await self._fan_out(server, subscribers)
-            connections, per_connection = self.plan.multiplexed
-            self.multiplexed = await measure_multiplexed_memory(
-                server=server.name,
-                url=server.url,
-                pid=server.pid,
-                token=self.tokens[0],
-                pet_ids=self.pets_by_owner[0][:per_connection],
-                connections=connections,
-            )
         finally:
             server.stop()
 
@@ -220,6 +214,26 @@ class Run:
             **{f"command {name}": count for name, count in sorted(delta.items()) if count},
         }
 
+    async def idle_cost(
+        self, label: str, module: list[str], database_uri: str, per_connection: int
+    ) -> None:
+        """RSS per idle subscription, in a service process of its own (see measure_idle_memory)."""
+        server = Server(label, module, _environment(database_uri), self.workdir)
+        server.start()
+        try:
+            self.idle_memory.append(
+                await measure_idle_memory(
+                    server=label,
+                    url=server.url,
+                    pid=server.pid,
+                    token=self.tokens[0],
+                    pet_ids=self.pets_by_owner[0][:per_connection],
+                    connections=self.plan.idle_subscriptions // per_connection,
+                )
+            )
+        finally:
+            server.stop()
+
     async def fan_out_variant(self, variant: str, label: str, database_uri: str) -> None:
         """The largest fan-out against a variant of the service (see bench/baselines.py)."""
         server = Server(label, ["bench.baselines", variant], _environment(database_uri), self.workdir)
@@ -235,7 +249,6 @@ class Run:
             await measure_fan_out(
                 server=server.name,
                 url=server.url,
-                pid=server.pid,
                 token=self.tokens[0],
                 pet_id=self.pets_by_owner[0][0],
                 subscribers=subscribers,
@@ -345,6 +358,10 @@ async def run(plan: Plan, workdir: Path) -> Run:
         await bench.ours(database.uri)
         await bench.fan_out_variant("pixelpet-deflate", "pixelpet + per-message deflate", database.uri)
         await bench.fan_out_variant("pixelpet-unshared", "pixelpet, executed per subscriber", database.uri)
+        await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=1)
+        await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=plan.multiplexed)
+        deflate = ["bench.baselines", "pixelpet-deflate"]
+        await bench.idle_cost("pixelpet + per-message deflate", deflate, database.uri, per_connection=1)
         await bench.raw_pymongo(database.uri)
         await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
         await bench.baseline(
@@ -372,7 +389,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pixelpet-bench-") as workdir:
         bench = asyncio.run(run(plan, Path(workdir)))
     command = "make bench" if not args.smoke else "python -m bench --smoke"
-    text = render(bench.measurements, bench.fan_out, bench.multiplexed, bench.idle, machine(), plan, command)
+    text = render(bench.measurements, bench.fan_out, bench.idle_memory, bench.idle, machine(), plan, command)
     print(text)
     if args.write:
         Path(__file__).resolve().parent.parent.joinpath("docs", "performance.md").write_text(text)

@@ -1,4 +1,4 @@
-"""Subscription fan-out: delivery latency to N subscribers, and the memory an idle one costs."""
+"""Subscriptions: delivery latency to N subscribers, and the memory an idle one costs."""
 
 import asyncio
 import gc
@@ -29,11 +29,10 @@ class FanOutResult:
     p50_ms: float
     p99_ms: float
     early: int  # deliveries that arrived before the mutation's own response
-    rss_per_subscriber_bytes: float
 
 
 @dataclass
-class MultiplexedMemory:
+class IdleMemory:
     server: str
     connections: int
     per_connection: int
@@ -109,33 +108,28 @@ async def _open(url: str, token: str, pet_ids: list[str], connections: int) -> l
     return probes
 
 
-async def _idle_rss(pid: int) -> int:
-    await asyncio.sleep(1.0)  # idle: let the service settle
-    return stats(pid).rss_bytes
-
-
-async def _baseline_rss(pid: int) -> int:
-    gc.collect()
-    await asyncio.sleep(0.5)
-    return stats(pid).rss_bytes
-
-
 def _close(probes: list[_Probe]) -> None:
     for probe in probes:
         assert probe.transport is not None
         probe.transport.close()
 
 
-async def measure_multiplexed_memory(
+async def measure_idle_memory(
     *, server: str, url: str, pid: int, token: str, pet_ids: list[str], connections: int
-) -> MultiplexedMemory:
-    """RSS per idle subscription when each connection carries several, as graphql-ws clients do."""
-    before = await _baseline_rss(pid)
+) -> IdleMemory:
+    """RSS growth per idle subscription, each connection carrying one per pet in ``pet_ids``.
+
+    Only meaningful in a fresh service process: memory freed by earlier work is reused without
+    growing RSS, and would hide what the subscriptions cost.
+    """
+    await asyncio.sleep(0.5)  # let the service finish starting up
+    before = stats(pid).rss_bytes
     probes = await _open(url, token, pet_ids, connections)
-    after = await _idle_rss(pid)
+    await asyncio.sleep(1.0)  # idle: let the service settle
+    after = stats(pid).rss_bytes
     _close(probes)
     subscriptions = connections * len(pet_ids)
-    return MultiplexedMemory(server, connections, len(pet_ids), (after - before) / subscriptions)
+    return IdleMemory(server, connections, len(pet_ids), (after - before) / subscriptions)
 
 
 async def _deliveries(
@@ -160,11 +154,10 @@ async def _deliveries(
 
 
 async def measure_fan_out(
-    *, server: str, url: str, pid: int, token: str, pet_id: str, subscribers: int, mutations: int
+    *, server: str, url: str, token: str, pet_id: str, subscribers: int, mutations: int
 ) -> FanOutResult:
-    before = await _baseline_rss(pid)
     connections = await _open(url, token, [pet_id], subscribers)
-    rss_per_subscriber = (await _idle_rss(pid) - before) / subscribers
+    await asyncio.sleep(1.0)  # let the service settle
 
     host, port = url.removeprefix("http://").split(":")
     http = Connection(host, int(port), {"Authorization": f"Bearer {token}"})
@@ -186,5 +179,4 @@ async def measure_fan_out(
         p50_ms=latencies[len(latencies) // 2] * 1000,
         p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
         early=early,
-        rss_per_subscriber_bytes=rss_per_subscriber,
     )

@@ -32,6 +32,10 @@ def test_the_benchmark_harness_runs_and_reports_every_workload(repo_root: Path) 
         "| pixelpet | 5 |",
         "| pixelpet | 10 |",
         "| pixelpet + per-message deflate | 10 |",
+        "| pixelpet, executed per subscriber | 10 |",
+        "| pixelpet | 10 | 1 |",  # idle memory: one subscription per connection
+        "| pixelpet | 5 | 2 |",  # and two per connection
+        "| pixelpet + per-message deflate | 10 | 1 |",
     ):
         assert row in report, row
     assert "http_" not in report, "every request got an HTTP answer"

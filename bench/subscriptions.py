@@ -102,8 +102,11 @@ async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
 
 async def _open(url: str, token: str, pet_ids: list[str], connections: int) -> list[_Probe]:
     probes: list[_Probe] = []
-    for start in range(0, connections, 100):  # open in waves so the accept queue never overflows
-        wave = range(start, min(connections, start + 100))
+    # Open in waves of about 100 subscriptions: the accept queue never overflows, and the transient
+    # memory of many setups at once does not get counted as what idle subscriptions keep.
+    step = max(1, 100 // len(pet_ids))
+    for start in range(0, connections, step):
+        wave = range(start, min(connections, start + step))
         probes += await asyncio.gather(*(_subscriber(url, token, pet_ids) for _ in wave))
     return probes
 

@@ -214,9 +214,7 @@ class Run:
             **{f"command {name}": count for name, count in sorted(delta.items()) if count},
         }
 
-    async def idle_cost(
-        self, label: str, module: list[str], database_uri: str, per_connection: int
-    ) -> None:
+    async def idle_cost(self, label: str, module: list[str], database_uri: str, per_connection: int) -> None:
         """RSS per idle subscription, in a service process of its own (see measure_idle_memory)."""
         server = Server(label, module, _environment(database_uri), self.workdir)
         server.start()

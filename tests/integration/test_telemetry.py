@@ -78,6 +78,13 @@ async def test_a_query_traces_request_operation_resolver_and_mongo(
     assert format(request.context.trace_id, "032x") == TRACE_ID, "the caller's traceparent continues"
     assert request.parent is not None
     assert format(request.parent.span_id, "016x") == PARENT_SPAN_ID
+    assert request.kind is SpanKind.SERVER
+    assert request.attributes is not None
+    assert {key: request.attributes.get(key) for key in ("http.request.method", "http.route")} == {
+        "http.request.method": "POST",
+        "http.route": "/graphql",
+    }
+    assert request.attributes["http.response.status_code"] == 200
     children = tree(finished, request.context.trace_id)
     assert children["POST /graphql"] == ["query pet"]
     assert children["query pet"] == ["Query.pet"]
@@ -103,6 +110,19 @@ async def test_a_mutation_traces_each_mongo_command_under_its_resolver(
     assert sorted(span.name.rsplit(".", 1)[-1] for span in mongo) == ["find", "findAndModify"]
     assert all(span.attributes and span.attributes.get("db.system") == "mongodb" for span in mongo)
     assert span_named(finished, "mutation feedPet").parent is not None
+
+
+async def test_an_unknown_path_is_a_server_span_named_by_its_method_alone(
+    traced: GraphQLClient, spans: InMemorySpanExporter
+) -> None:
+    """Span names stay bounded whatever paths clients (or scanners) ask for."""
+    spans.clear()
+    assert (await traced._http.get("/wp-admin/setup.php")).status_code == 404
+    (request,) = spans.get_finished_spans()
+    assert (request.name, request.kind) == ("GET", SpanKind.SERVER)
+    assert request.attributes is not None
+    assert request.attributes["http.response.status_code"] == 404
+    assert "http.route" not in request.attributes
 
 
 async def test_probes_and_metrics_are_not_traced(

@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient
 
 from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
-from bench.report import OURS, Measurement, render
+from bench.report import FLOOR, OURS, Measurement, render
 from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
@@ -360,6 +360,8 @@ async def run(plan: Plan, workdir: Path) -> Run:
         await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=plan.multiplexed)
         deflate = ["bench.baselines", "pixelpet-deflate"]
         await bench.idle_cost("pixelpet + per-message deflate", deflate, database.uri, per_connection=1)
+        floor = ["bench.baselines", "websocket-floor"]
+        await bench.idle_cost(FLOOR, floor, database.uri, per_connection=1)
         await bench.raw_pymongo(database.uri)
         await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
         await bench.baseline(

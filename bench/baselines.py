@@ -6,15 +6,19 @@
   or validation cache, and the async ``OpenTelemetryExtension``.
 - ``pixelpet-otel-async`` / ``pixelpet-otel-sync``: the service as shipped plus strawberry's
   field-level tracing extension, to measure what that hook would cost.
-- ``pixelpet-deflate``: the service under uvicorn's defaults, WebSocket compression included, to
-  measure what turning compression off saves per subscriber.
+- ``pixelpet-deflate``: the service with WebSocket compression on (uvicorn's default), to measure
+  what turning it off saves per subscriber.
+- ``websocket-floor``: a bare uvicorn and Starlette WebSocket endpoint answering the probes'
+  subscriptions without any GraphQL: the least an idle subscription can cost on this stack.
 - ``pixelpet-unshared``: the service executing and encoding every subscription update once per
   subscriber, as strawberry does by default, to measure what sharing them saves.
 
-All read the same PIXELPET_* settings as the service.
+All read the same PIXELPET_* settings as the service and are served as it is (pixelpet/server.py),
+compression being the one difference of ``pixelpet-deflate``.
 """
 
 import contextlib
+import json
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,7 +31,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from strawberry.extensions.tracing import OpenTelemetryExtension, OpenTelemetryExtensionSync
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -35,7 +40,9 @@ from pixelpet.app import create_app
 from pixelpet.db import create_client
 from pixelpet.graphql.schema import Mutation, Query, Subscription
 from pixelpet.graphql.view import GraphQLView
+from pixelpet.server import freeze_startup_objects, uvicorn_config
 from pixelpet.settings import Settings
+from pixelpet.telemetry.logging import configure_logging
 
 
 def starlette_baseline(settings: Settings) -> Starlette:
@@ -64,12 +71,35 @@ def starlette_baseline(settings: Settings) -> Starlette:
             }
         )
 
-    async def ready(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
     return Starlette(
-        routes=[Route("/pet", pet, methods=["POST"]), Route("/readyz", ready)], lifespan=lifespan
+        routes=[Route("/pet", pet, methods=["POST"]), Route("/readyz", _ready)], lifespan=lifespan
     )
+
+
+async def _ready(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def websocket_floor(settings: Settings) -> Starlette:
+    """An idle subscription's least possible cost here: uvicorn and Starlette, no GraphQL at all.
+
+    It speaks just enough graphql-transport-ws for the benchmark's probes: an ack, then one
+    ``next`` per ``subscribe``, then it waits.
+    """
+
+    async def subscriptions(websocket: WebSocket) -> None:
+        await websocket.accept(subprotocol="graphql-transport-ws")
+        await websocket.receive_text()  # connection_init
+        await websocket.send_text('{"type":"connection_ack"}')
+        while True:
+            message = json.loads(await websocket.receive_text())
+            if message.get("type") == "subscribe":
+                data = {"petStats": {"version": 1}}
+                await websocket.send_text(
+                    json.dumps({"id": message["id"], "type": "next", "payload": {"data": data}})
+                )
+
+    return Starlette(routes=[WebSocketRoute("/graphql", subscriptions), Route("/readyz", _ready)])
 
 
 def _view(app: Starlette) -> GraphQLView:
@@ -111,21 +141,20 @@ VARIANTS = {
     "pixelpet-otel-sync": lambda settings: with_field_tracing(settings, OpenTelemetryExtensionSync),
     # The service as shipped, but served with uvicorn's default permessage-deflate (see main()).
     "pixelpet-deflate": create_app,
+    "websocket-floor": websocket_floor,
     "pixelpet-unshared": unshared,
 }
 
 
 def main() -> None:
+    variant = sys.argv[1]
     settings = Settings()
-    app = VARIANTS[sys.argv[1]](settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        ws="websockets-sansio",
-        ws_ping_interval=settings.subscriptions.ping_interval_s,
-    )
+    configure_logging(settings.log_level)
+    app = VARIANTS[variant](settings)
+    # Served exactly as the service is, so that each comparison changes one thing.
+    config = uvicorn_config(app, settings, ws_per_message_deflate=variant == "pixelpet-deflate")
+    freeze_startup_objects()
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from bench.loadgen import LoadResult
 from bench.subscriptions import FanOutResult, IdleMemory
 
 OURS = "pixelpet"
+FLOOR = "bare uvicorn + Starlette WebSocket, no GraphQL"
 
 
 @dataclass
@@ -231,20 +232,19 @@ before and after, run back to back against the same database.
 
 ## Open findings
 
-- **An idle subscriber costs ~50 KiB, above the 30 KiB target**, measured with one connection per
-  subscriber (the worst case). tracemalloc, per idle subscriber, ~45 KB of Python heap: uvicorn's WebSocket
-  protocol and the websockets handshake objects it keeps ~13 KB (protocol state 6.3, parsed headers 3.2, its
-  receive queue 2.6, HTTP request/response 1.2), strawberry's connection handler and the subscription's
-  operation chain through graphql-core ~9 KB, asyncio tasks, events, weak references and contexts ~6 KB,
-  Starlette's middleware frames ~2.5 KB, the messages kept as parsed JSON ~1 KB, and our own objects ~2 KB
-  (feed membership, resolver frames, the span context). What would close the gap, in order of size: a
-  graphql-transport-ws endpoint of our own on the ASGI WebSocket that hands shared updates to subscribers
-  without strawberry's per-operation stream (about -8 KB), and routing that WebSocket ahead of Starlette's
-  middleware (about -2 KB). That still leaves ~35 KB, most of it uvicorn's per-connection state: meeting
-  30 KiB with one connection per subscriber needs a leaner WebSocket server than uvicorn's, which is a stack
-  decision, not a tuning one. Clients usually multiplex (the graphql-ws client runs all of a page's
-  subscriptions over one connection), so the cost of one more subscription on an open connection is the
-  figure capacity plans want; the harness does not measure it yet.
+- **An idle subscriber on a connection of its own costs ~48 KiB, above the 30 KiB target; the same
+  subscription multiplexed ten to a connection costs ~22 KiB.** The floor row of the idle-memory table is
+  the cause: a bare uvicorn and Starlette WebSocket that answers the same probes with no GraphQL at all
+  already costs ~26 KiB per connection, so 30 KiB leaves ~4 KiB for everything a subscription is. From the
+  two rows of ours, a connection costs ~30 KiB (the floor plus strawberry's connection handler and our
+  context) and each subscription ~19 KiB. tracemalloc, per subscription on a shared connection: graphql-
+  core's executor with its incremental-delivery state ~4 KB, strawberry's stream, handler and resolver ~2.6
+  KB, the extension context managers held open for the operation's life ~2.3 KB, the operation's asyncio
+  task, events and weak references ~2.3 KB, our feed membership, mailbox and generators ~1.5 KB. Meeting 30
+  KiB with one connection per subscriber would need a WebSocket server leaner than uvicorn's and a graphql-
+  transport-ws transport of our own instead of strawberry's: a stack decision, not a tuning one. Capacity
+  plans should use the multiplexed figure for clients that multiplex (the graphql-ws client does by default)
+  and the one-per-connection figure otherwise.
 - **Lists and writes are bound by SecantusDB here**, not by the service: its planner sorts an owner's pets
   in memory instead of walking the `owner_created_at` index, and it sustains about 500 writes/s on 2 cores.
   MongoDB serves the same queries from the index; rerun against MongoDB before drawing capacity conclusions

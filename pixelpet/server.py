@@ -1,8 +1,10 @@
 """Runs the app under uvicorn with JSON logs and podinfo-style graceful shutdown."""
 
 import gc
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from pixelpet.app import create_app
 from pixelpet.lifecycle import DrainingServer
@@ -10,32 +12,44 @@ from pixelpet.settings import Settings
 from pixelpet.telemetry.logging import configure_logging
 
 
+def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """How the service is served; the benchmark serves its variants the same way."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "lifespan": "on",
+        "log_config": None,  # configure_logging already routed uvicorn's loggers
+        "proxy_headers": False,
+        "server_header": False,
+        "ws": "websockets-sansio",
+        "ws_ping_interval": settings.subscriptions.ping_interval_s,
+        "ws_ping_timeout": settings.subscriptions.ping_timeout_s,
+        # Pet updates are a few hundred bytes: compression saves little, and its zlib state costs about
+        # 40 KiB per connection (docs/performance.md measures both settings).
+        "ws_per_message_deflate": False,
+        "timeout_graceful_shutdown": settings.lifecycle.shutdown_grace_s,
+    }
+    return uvicorn.Config(app, **(options | overrides))
+
+
+def freeze_startup_objects() -> None:
+    """Move everything imported and built so far out of the collector's sight (decision 10).
+
+    It lives as long as the process; a full collection then scans connections and requests, not
+    the schema and every module.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        lifespan="on",
-        log_config=None,  # configure_logging already routed uvicorn's loggers
-        proxy_headers=False,
-        server_header=False,
-        ws="websockets-sansio",
-        ws_ping_interval=settings.subscriptions.ping_interval_s,
-        ws_ping_timeout=settings.subscriptions.ping_timeout_s,
-        # Pet updates are a few hundred bytes: compression saves little, and its zlib state cost about
-        # 50 KiB per connection (the fan-out rows of docs/performance.md measure both settings).
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=settings.lifecycle.shutdown_grace_s,
-    )
     server = DrainingServer(
-        config, lifecycle=app.state.lifecycle, drain_delay_s=settings.lifecycle.drain_delay_s
+        uvicorn_config(app, settings),
+        lifecycle=app.state.lifecycle,
+        drain_delay_s=settings.lifecycle.drain_delay_s,
     )
-    # Everything imported and built so far lives as long as the process: move it out of the
-    # collector's sight, so a full collection scans connections and requests, not the schema and
-    # every module (decision 10).
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()
     server.run()
     return 0

@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient
 
 from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
-from bench.report import FLOOR, OURS, Measurement, render
+from bench.report import DEFLATE, FLOOR, OURS, UNSHARED, Measurement, render
 from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
@@ -354,12 +354,12 @@ async def run(plan: Plan, workdir: Path) -> Run:
     bench = Run(plan, workdir)
     try:
         await bench.ours(database.uri)
-        await bench.fan_out_variant("pixelpet-deflate", "pixelpet + per-message deflate", database.uri)
-        await bench.fan_out_variant("pixelpet-unshared", "pixelpet, executed per subscriber", database.uri)
+        await bench.fan_out_variant("pixelpet-deflate", DEFLATE, database.uri)
+        await bench.fan_out_variant("pixelpet-unshared", UNSHARED, database.uri)
         await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=1)
         await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=plan.multiplexed)
         deflate = ["bench.baselines", "pixelpet-deflate"]
-        await bench.idle_cost("pixelpet + per-message deflate", deflate, database.uri, per_connection=1)
+        await bench.idle_cost(DEFLATE, deflate, database.uri, per_connection=1)
         floor = ["bench.baselines", "websocket-floor"]
         await bench.idle_cost(FLOOR, floor, database.uri, per_connection=1)
         await bench.raw_pymongo(database.uri)

@@ -8,6 +8,8 @@ from bench.loadgen import LoadResult
 from bench.subscriptions import FanOutResult, IdleMemory
 
 OURS = "pixelpet"
+DEFLATE = "pixelpet + per-message deflate"
+UNSHARED = "pixelpet, executed per subscriber"
 FLOOR = "bare uvicorn + Starlette WebSocket, no GraphQL"
 
 
@@ -83,10 +85,10 @@ def render(
     async_list = _find(measurements, "pixelpet + async", "list of 20")
     sync_list = _find(measurements, "pixelpet + sync", "list of 20")
     thousand = next((f for f in fan_out if f.server == OURS and f.subscribers == max(plan.fan_out)), None)
-    deflate = next((f for f in fan_out if "deflate" in f.server), None)
-    unshared = next((f for f in fan_out if "per subscriber" in f.server), None)
+    deflate = next((f for f in fan_out if f.server == DEFLATE), None)
+    unshared = next((f for f in fan_out if f.server == UNSHARED), None)
     one_each = next((m for m in idle_memory if m.server == OURS and m.per_connection == 1), None)
-    deflate_memory = next((m for m in idle_memory if "deflate" in m.server), None)
+    deflate_memory = next((m for m in idle_memory if m.server == DEFLATE), None)
     lines += [
         "",
         "## Baselines (single-pet query)",

@@ -177,14 +177,13 @@ class ChangeStreamBroker:
         feed = self._feeds.get(change["documentKey"]["_id"])
         if feed is None:
             return
-        committed_at = _commit_time(change)
         if change["operationType"] == "delete":
-            feed.deleted(committed_at)
+            feed.deleted()
             return
         document = change.get("fullDocument")
         if document is None:  # updated, then deleted before the lookup: the delete event follows
             return
-        feed.learn(PetDocument.model_validate(document), committed_at=committed_at)
+        feed.learn(PetDocument.model_validate(document), committed_at=_commit_time(change))
 
     async def _watch_for_stalls(self) -> None:
         while self._running:

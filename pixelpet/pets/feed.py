@@ -52,10 +52,9 @@ class Snapshot:
 
 
 class PetDeleted:
-    __slots__ = ("committed_at",)
+    """The pet is gone: its subscriptions end."""
 
-    def __init__(self, committed_at: float | None) -> None:
-        self.committed_at = committed_at
+    __slots__ = ()
 
 
 class Resync:
@@ -118,9 +117,9 @@ class PetFeed:
         assert self.latest is not None
         return self.latest
 
-    def deleted(self, committed_at: float | None) -> None:
+    def deleted(self) -> None:
         self._forget()
-        self._publish(PetDeleted(committed_at))
+        self._publish(PetDeleted())
 
     def resync(self) -> None:
         self._forget()

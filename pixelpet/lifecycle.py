@@ -9,18 +9,23 @@
    in-flight requests;
 3. the lifespan then flushes spans and closes the MongoDB client;
 
-and a second signal exits at once.
+and a second signal exits at once. The same signal again within ``DUPLICATE_WINDOW_S`` is the first
+one delivered twice, not a second request: a terminal's Ctrl-C reaches both ``uv run`` (``make run``)
+and the service, and uv forwards it about 0.2 s later.
 """
 
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
 
 logger = logging.getLogger("pixelpet.lifecycle")
+
+DUPLICATE_WINDOW_S = 1.0
 
 
 @dataclass(slots=True)
@@ -36,12 +41,20 @@ class DrainingServer(uvicorn.Server):
         self._lifecycle = lifecycle
         self._drain_delay_s = drain_delay_s
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._first_signal: tuple[int, float] | None = None
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets)  # type: ignore[arg-type]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self._first_signal is not None:
+            first, at = self._first_signal
+            if sig == first and now - at < DUPLICATE_WINDOW_S:
+                return  # the first signal, delivered twice
+        else:
+            self._first_signal = (sig, now)
         if self._lifecycle.draining or self.should_exit:
             logger.warning("second signal: exiting now", extra={"signal": signal.Signals(sig).name})
             self.force_exit = True

@@ -116,6 +116,18 @@ async def test_a_second_signal_exits_at_once(service: ServiceProcess) -> None:
     assert time.monotonic() - started < 1.0, "the 1.5 s drain delay was not waited out"
 
 
+async def test_one_ctrl_c_delivered_twice_still_drains(service: ServiceProcess) -> None:
+    """A terminal's Ctrl-C reaches both `uv run` and the service, and uv forwards it ~0.2 s later."""
+    service.signal(signal.SIGINT)
+    await asyncio.sleep(0.2)
+    service.signal(signal.SIGINT)
+    await asyncio.to_thread(service.wait, 15)
+    messages = [json.loads(line)["msg"] for line in service.log_lines() if line.startswith("{")]
+    assert not any(message.startswith("second signal") for message in messages)
+    assert any(message.startswith("drain delay over") for message in messages)
+    assert any(message.startswith("pixelpet stopping") for message in messages)
+
+
 @pytest.fixture
 def own_database(tmp_path: Path) -> Iterator[DevDatabase]:
     server = DevDatabase(

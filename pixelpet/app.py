@@ -26,7 +26,7 @@ from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Settings
 from pixelpet.telemetry.asgi import TracingMiddleware
-from pixelpet.telemetry.graphql import OperationTelemetry
+from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.loop import watch_event_loop_lag
 from pixelpet.telemetry.metrics import Metrics
 from pixelpet.telemetry.mongo import listeners
@@ -53,11 +53,9 @@ def create_app(
         settings.telemetry, version=version, environment=settings.environment.value, exporter=span_exporter
     )
     lifecycle = Lifecycle()
-    schema = build_schema(
-        settings.limits,
-        extra_extensions=(lambda: OperationTelemetry(tracer=tracing.tracer, metrics=metrics),),
-    )
-    graphql = GraphQLView(schema, settings)
+    recorder = OperationRecorder(tracer=tracing.tracer, metrics=metrics)
+    schema = build_schema(settings.limits, extra_extensions=(recorder.extension,))
+    graphql = GraphQLView(schema, settings, recorder=recorder)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ per-request factories build new classes each time and would never hit it (strawb
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -25,6 +25,8 @@ class DocumentCache:
             *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
         )
+        # Every rule a document must pass: the specification's and our limits.
+        self.all_rules = (*specified_rules, *self.rules)
         self.parse: Callable[..., DocumentNode] = lru_cache(maxsize=size)(parse)
         self.validate: Callable[
             [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
@@ -44,7 +46,7 @@ class CachedParseAndValidate(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        context.validation_rules = (*context.validation_rules, *self._cache.rules)
+        context.validation_rules = self._cache.all_rules
         context.pre_execution_errors = self._cache.validate(
             context.schema._schema, context.graphql_document, context.validation_rules
         )

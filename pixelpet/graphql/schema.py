@@ -9,7 +9,6 @@ from strawberry.types.execution import ExecutionContext
 
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
 from pixelpet.graphql.errors import classify_in_place
-from pixelpet.graphql.sharing import SharingExecutionContext
 from pixelpet.pets.schema import PetMutation, PetQuery, PetSubscription
 from pixelpet.settings import LimitSettings
 
@@ -54,7 +53,6 @@ def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = (
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=SharingExecutionContext,
     )
     schema.document_cache = document_cache
     return schema

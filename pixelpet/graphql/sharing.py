@@ -2,23 +2,25 @@
 
 GraphQL executes a subscription's selection set for every event and every subscriber. When many
 subscribers receive the very same event object with the same operation and variables, the result
-is the same for all of them, so it is computed on the first delivery and replayed to the others;
+is the same for all of them, so it is computed on the first delivery and reused for the others;
 its JSON is encoded once too. Measured in docs/performance.md: this is most of what a delivery to a
 thousand subscribers costs.
 
-Results are keyed by the parsed operation node and the variables: the schema's document cache
-makes the same query text the same node. The contract: an event is shared by carrying a
-``shared_results`` dict (see ``Pet``), and the fields under it must not depend on who is asking
-(the subscription's resolver checks access before it yields anything). Results with errors are
-never shared: their errors are classified and logged per delivery as usual.
+Results are keyed by the parsed document, the operation name and the variables: the schema's
+document cache makes the same query text the same document. The contract: an event is shared by
+carrying a ``shared_results`` dict (see ``Pet``), and the fields under it must not depend on who is
+asking (the subscription's source checks access before it pushes anything). Results with errors
+are never shared: their errors are classified and logged per delivery as usual.
 """
 
 import json
+from collections.abc import Awaitable
 from typing import Any, cast
 
-from graphql import ExecutionResult
-from graphql.execution import Executor
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+ShareKey = tuple[int, str | None, str]
 
 
 class EncodedData(dict[str, Any]):
@@ -46,45 +48,42 @@ def encode_message(message: object) -> str:
     return encode(message)
 
 
-class _Replay:
-    """Stands in for a per-event executor when the event's result is already known."""
-
-    __slots__ = ("result",)
-
-    def __init__(self, result: ExecutionResult) -> None:
-        self.result = result
-
-    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
-        return self.result
+def share_key(
+    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
+) -> ShareKey:
+    """What makes two subscriptions' results for one event the same."""
+    return id(document), operation_name, json.dumps(variables, sort_keys=True, default=repr)
 
 
-class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, with per-event results shared through the event."""
-
-    _share_key: tuple[int, str] | None = None
-    _shared_results: dict[Any, Any] | None = None
-
-    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
-        shared: dict[Any, Any] | None = getattr(payload, "shared_results", None)
-        if shared is None:
-            return super().build_per_event_executor(payload)
-        if self._share_key is None:
-            variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=repr)
-            self._share_key = (id(self.operation), variables)
-        known = shared.get(self._share_key)
-        if known is not None:
-            return cast("Executor[Any]", _Replay(known[1]))
-        executor = super().build_per_event_executor(payload)
-        assert isinstance(executor, SharingExecutionContext)
-        executor._shared_results = shared
-        return executor
-
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        result = super().execute_operation(serially)
-        shared = self._shared_results
-        if shared is not None and isinstance(result, ExecutionResult) and not result.errors:
-            if result.data is not None:
-                result.data = EncodedData(result.data)
-            # The operation node is kept alive with the result, so its id in the key is never reused.
-            shared[self._share_key] = (self.operation, result)
-        return result
+def execute_event(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    event: Any,
+    context: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    key: ShareKey,
+) -> ExecutionResult | Awaitable[ExecutionResult]:
+    """The subscription's result for ``event``, executed once per event and ``key`` when shared."""
+    shared: dict[ShareKey, Any] | None = getattr(event, "shared_results", None)
+    if shared is not None and key in shared:
+        return shared[key][1]  # type: ignore[no-any-return]
+    executor = StrawberryGraphQLCoreExecutionContext.build(
+        schema,
+        document,
+        root_value=event,
+        context_value=context,
+        raw_variable_values=variables,
+        operation_name=operation_name,
+    )
+    if isinstance(executor, list):
+        return ExecutionResult(None, errors=executor)
+    # A subscription operation never defers or streams: its results are plain ExecutionResults.
+    result = cast("ExecutionResult | Awaitable[ExecutionResult]", executor.execute_operation(False))
+    if shared is not None and isinstance(result, ExecutionResult) and not result.errors:
+        if result.data is not None:
+            result.data = EncodedData(result.data)
+        # The document is kept alive with the result, so its id in the key is never reused.
+        shared[key] = (document, result)
+    return result

@@ -13,13 +13,22 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from pixelpet.errors import Unauthenticated
 from pixelpet.graphql.context import Context
 from pixelpet.graphql.sharing import encode_message
+from pixelpet.graphql.transport import LiveTransportHandler
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
+from pixelpet.telemetry.graphql import OperationRecorder
+from pixelpet.telemetry.metrics import Metrics
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, settings: Settings) -> None:
+    graphql_transport_ws_handler_class = LiveTransportHandler
+
+    def __init__(self, schema: BaseSchema, settings: Settings, *, recorder: OperationRecorder) -> None:
         subscriptions = settings.subscriptions
+        # Read by the transport handler of each connection.
+        self.recorder = recorder
+        self.metrics: Metrics = recorder.metrics
+        self.stall_timeout_s = subscriptions.stall_timeout_s
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.environment is Environment.DEVELOPMENT else None,

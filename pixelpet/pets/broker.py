@@ -2,14 +2,13 @@
 
 Every replica runs one broker. A write made through any replica reaches the change stream of every
 replica, so a subscriber sees every committed change whichever replica serves it. Each watched pet
-has one feed (see feed.py) shared by all its subscribers; the broker never waits for a subscriber,
-and cuts off one that leaves an update pending longer than ``stall_timeout_s`` (its client stopped
-reading), so a stalled client never holds memory or delays anyone.
+has one feed (see feed.py) shared by all its subscribers; the broker never waits for a subscriber.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from pixelpet.clock import Clock
 from pixelpet.errors import TooManySubscriptions
 from pixelpet.pets.documents import PetDocument
-from pixelpet.pets.feed import PetFeed, Subscriber
+from pixelpet.pets.feed import PetFeed, Subscriber, Update
 from pixelpet.settings import SubscriptionSettings
 from pixelpet.telemetry.metrics import Metrics
 
@@ -63,7 +62,7 @@ class ChangeStreamBroker:
 
     async def start(self) -> None:
         self._running = True
-        self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_for_stalls())]
+        self._tasks = [asyncio.create_task(self._follow())]
         # Wait for the first open so that no write made after startup can be missed.
         await asyncio.wait_for(self._opened.wait(), timeout=30)
 
@@ -84,7 +83,9 @@ class ChangeStreamBroker:
 
     # Subscribers ---------------------------------------------------------------------------
 
-    def subscribe(self, pet_id: ObjectId, connection: object) -> Subscriber:
+    def subscribe(
+        self, pet_id: ObjectId, connection: object, deliver: Callable[[Update], None]
+    ) -> Subscriber:
         if self._count >= self._settings.max_per_process:
             raise TooManySubscriptions("This server has too many live subscriptions; retry on another.")
         if self._per_connection.get(id(connection), 0) >= self._settings.max_per_connection:
@@ -93,10 +94,8 @@ class ChangeStreamBroker:
             )
         feed = self._feeds.get(pet_id)
         if feed is None:
-            feed = self._feeds[pet_id] = PetFeed(
-                pet_id, clock=self._clock, min_interval=self._min_interval, metrics=self._metrics
-            )
-        subscriber = Subscriber(feed, connection)
+            feed = self._feeds[pet_id] = PetFeed(pet_id, clock=self._clock, min_interval=self._min_interval)
+        subscriber = Subscriber(feed, connection, deliver)
         feed.members.add(subscriber)
         self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
         self._count += 1
@@ -184,18 +183,6 @@ class ChangeStreamBroker:
         if document is None:  # updated, then deleted before the lookup: the delete event follows
             return
         feed.learn(PetDocument.model_validate(document), committed_at=_commit_time(change))
-
-    async def _watch_for_stalls(self) -> None:
-        while self._running:
-            await asyncio.sleep(min(1.0, self._settings.stall_timeout_s / 2))
-            now = time.monotonic()
-            for feed in list(self._feeds.values()):
-                for subscriber in list(feed.members):
-                    if subscriber.stalled_for(now) > self._settings.stall_timeout_s:
-                        logger.warning("dropping a subscriber that stopped reading")
-                        self._metrics.subscription_clients_dropped.inc()
-                        self.unsubscribe(subscriber)
-                        subscriber.cutoff()
 
 
 def _commit_time(change: dict[str, Any]) -> float | None:

@@ -6,12 +6,11 @@ watched pet, not one per subscriber. Every subscriber of the pet receives the ve
 object, so whatever is derived from it (the GraphQL object, its execution result, its JSON) is
 computed once and shared: fan-out to a thousand subscribers does the work of one.
 
-Backpressure: each subscriber holds at most one pending update (the newest wins; replaced ones are
-counted as coalesced). The broker cuts off a subscriber that leaves an update pending too long.
+Updates are pushed: a feed calls each member's ``deliver`` as it publishes, so an idle subscriber
+is an entry in a set, not a waiting task. Backpressure is the consumer's (see
+pixelpet/graphql/transport.py): it keeps at most one unsent update per subscription.
 """
 
-import asyncio
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
@@ -21,7 +20,6 @@ from bson import ObjectId
 from pixelpet.clock import Cancellable, Clock
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument
-from pixelpet.telemetry.metrics import Metrics
 
 T = TypeVar("T")
 Cause = Literal["change", "time", "resync"]
@@ -67,41 +65,19 @@ Update = Snapshot | PetDeleted | Resync
 
 
 class Subscriber:
-    """One subscription's mailbox: a single slot where the newest update replaces older ones."""
+    """One subscription's place in a feed: ``deliver`` receives every update the feed publishes."""
 
-    __slots__ = ("_pending", "_pending_since", "_ready", "connection", "cutoff", "feed")
+    __slots__ = ("connection", "deliver", "feed")
 
-    def __init__(self, feed: "PetFeed", connection: object) -> None:
+    def __init__(self, feed: "PetFeed", connection: object, deliver: Callable[[Update], None]) -> None:
         self.feed = feed
         self.connection = connection
-        self.cutoff: Callable[[], None] = _nothing  # set by the consumer: how to drop its client
-        self._pending: Update | None = None
-        self._pending_since = 0.0
-        self._ready = asyncio.Event()
-
-    def offer(self, update: Update) -> None:
-        if self._pending is not None:
-            self.feed.metrics.subscription_events_coalesced.inc()
-        else:
-            self._pending_since = time.monotonic()
-        self._pending = update
-        self._ready.set()
-
-    async def next_update(self) -> Update:
-        await self._ready.wait()
-        update, self._pending = self._pending, None
-        self._ready.clear()
-        assert update is not None
-        return update
-
-    def stalled_for(self, now: float) -> float:
-        return 0.0 if self._pending is None else now - self._pending_since
+        self.deliver = deliver
 
 
 class PetFeed:
-    def __init__(self, pet_id: ObjectId, *, clock: Clock, min_interval: timedelta, metrics: Metrics) -> None:
+    def __init__(self, pet_id: ObjectId, *, clock: Clock, min_interval: timedelta) -> None:
         self.pet_id = pet_id
-        self.metrics = metrics
         self.members: set[Subscriber] = set()
         self.latest: Snapshot | None = None
         self._clock = clock
@@ -146,9 +122,6 @@ class PetFeed:
             self._timer = self._clock.call_at(due, lambda: self._show(Snapshot(snapshot.pet, due, "time")))
 
     def _publish(self, update: Update) -> None:
-        for member in self.members:
-            member.offer(update)
-
-
-def _nothing() -> None:
-    pass
+        # A copy: a delivery may end its subscription (a deletion does), leaving the feed.
+        for member in list(self.members):
+            member.deliver(update)

@@ -1,14 +1,17 @@
 """Watching a pet: its current state, then every committed change, then time's effects as they show."""
 
+import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bson import ObjectId
 
 from pixelpet.errors import NotFound
+from pixelpet.graphql.source import LiveSource
 from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.documents import PetDocument
-from pixelpet.pets.feed import PetDeleted, Resync, Snapshot
+from pixelpet.pets.feed import PetDeleted, Resync, Snapshot, Subscriber, Update
 from pixelpet.pets.repository import PetRepository
 from pixelpet.pets.service import parse_pet_id
 from pixelpet.telemetry.metrics import Metrics
@@ -18,43 +21,125 @@ DELETED_MESSAGE = "The pet was deleted."
 
 class PetWatcher:
     def __init__(self, *, repository: PetRepository, broker: ChangeStreamBroker, metrics: Metrics) -> None:
-        self._repository = repository
-        self._broker = broker
-        self._metrics = metrics
+        self.repository = repository
+        self.broker = broker
+        self.metrics = metrics
 
-    async def watch(
-        self, *, owner: str, pet_id: str, connection: object, cutoff: Callable[[], None]
-    ) -> AsyncGenerator[Snapshot, None]:
-        """Yields snapshots shared with the pet's other subscribers. Ends with NotFound on deletion."""
-        oid = parse_pet_id(pet_id)
-        # Subscribe before the first read, so a change committed in between is not missed.
-        subscriber = self._broker.subscribe(oid, connection)
-        subscriber.cutoff = cutoff
-        try:
-            # The read proves ownership; the feed may already know a newer state than it returns.
-            shown = subscriber.feed.learn(await self._read(owner, oid))
-            self._metrics.subscription_events_delivered.labels("initial").inc()
-            yield shown
-            while True:
-                update = await subscriber.next_update()
-                if isinstance(update, PetDeleted):
-                    raise NotFound(DELETED_MESSAGE)
-                if isinstance(update, Resync):
-                    update = subscriber.feed.learn(await self._read(owner, oid), cause="resync")
-                if not update.newer_than(shown):
-                    continue  # already shown: our own read, or an older state looked up late
-                shown = update
-                self._metrics.subscription_events_delivered.labels(update.cause).inc()
-                if update.committed_at is not None:
-                    self._metrics.subscription_delivery_lag.observe(
-                        max(0.0, time.time() - update.committed_at)
-                    )
-                yield shown
-        finally:
-            self._broker.unsubscribe(subscriber)
+    def watch(
+        self, *, owner: str, pet_id: str, connection: object, present: Callable[[Snapshot], Any]
+    ) -> "PetStream":
+        """One subscription to a pet, its snapshots shown to GraphQL through ``present``."""
+        return PetStream(self, owner=owner, pet_id=pet_id, connection=connection, present=present)
 
-    async def _read(self, owner: str, pet_id: ObjectId) -> PetDocument:
-        pet = await self._repository.get(owner=owner, pet_id=pet_id)
+    async def read(self, owner: str, pet_id: ObjectId) -> PetDocument:
+        pet = await self.repository.get(owner=owner, pet_id=pet_id)
         if pet is None:
             raise NotFound("No such pet.")
         return pet
+
+
+class PetStream(LiveSource):
+    """Pushes each snapshot newer than the last one shown, shared with the pet's other subscribers.
+
+    Ends with NotFound when the pet is deleted. Between updates it is this object and its place in
+    the pet's feed: no task waits for it.
+    """
+
+    __slots__ = (
+        "_connection",
+        "_deliver",
+        "_early",
+        "_end",
+        "_owner",
+        "_pet_id",
+        "_present",
+        "_rereading",
+        "_shown",
+        "_subscriber",
+        "_watcher",
+    )
+
+    def __init__(
+        self,
+        watcher: PetWatcher,
+        *,
+        owner: str,
+        pet_id: str,
+        connection: object,
+        present: Callable[[Snapshot], Any],
+    ) -> None:
+        self._watcher = watcher
+        self._owner = owner
+        self._pet_id = pet_id
+        self._connection = connection
+        self._present = present
+        self._subscriber: Subscriber | None = None
+        self._shown: Snapshot | None = None
+        self._early: Update | None = None  # what arrived before start(): the newest is enough
+        self._deliver: Callable[[Any], None] | None = None
+        self._end: Callable[[Exception | None], None] | None = None
+        self._rereading: asyncio.Task[None] | None = None
+
+    async def first(self) -> Any:
+        oid = parse_pet_id(self._pet_id)
+        # Subscribe before the first read, so a change committed in between is not missed.
+        self._subscriber = self._watcher.broker.subscribe(oid, self._connection, self._offer)
+        try:
+            # The read proves ownership; the feed may already know a newer state than it returns.
+            self._shown = self._subscriber.feed.learn(await self._watcher.read(self._owner, oid))
+        except BaseException:
+            self.close()
+            raise
+        self._watcher.metrics.subscription_events_delivered.labels("initial").inc()
+        return self._present(self._shown)
+
+    def start(self, deliver: Callable[[Any], None], end: Callable[[Exception | None], None]) -> None:
+        self._deliver, self._end = deliver, end
+        early, self._early = self._early, None
+        if early is not None:
+            self._offer(early)
+
+    def close(self) -> None:
+        if self._subscriber is not None:
+            self._watcher.broker.unsubscribe(self._subscriber)
+            self._subscriber = None
+        if self._rereading is not None:
+            self._rereading.cancel()
+            self._rereading = None
+        self._deliver = self._end = None
+
+    def _offer(self, update: Update) -> None:
+        if self._deliver is None or self._shown is None:
+            self._early = update  # not started yet: handled by start()
+        elif isinstance(update, PetDeleted):
+            self._finish(NotFound(DELETED_MESSAGE))
+        elif isinstance(update, Resync):
+            if self._rereading is None:
+                self._rereading = asyncio.get_running_loop().create_task(self._reread())
+        elif update.newer_than(self._shown):
+            self._shown = update
+            metrics = self._watcher.metrics
+            metrics.subscription_events_delivered.labels(update.cause).inc()
+            if update.committed_at is not None:
+                metrics.subscription_delivery_lag.observe(max(0.0, time.time() - update.committed_at))
+            self._deliver(self._present(update))
+        # else: already shown (our own read, or an older state looked up late)
+
+    async def _reread(self) -> None:
+        """After the change stream lost its history: something may have been missed, so read again."""
+        subscriber = self._subscriber
+        assert subscriber is not None
+        try:
+            pet = await self._watcher.read(self._owner, subscriber.feed.pet_id)
+        except Exception as error:  # a read that fails ends the subscription with its error
+            self._rereading = None
+            self._finish(error)
+            return
+        self._rereading = None
+        self._offer(subscriber.feed.learn(pet, cause="resync"))
+
+    def _finish(self, error: Exception | None) -> None:
+        end = self._end
+        self.close()
+        if end is not None:
+            end(error)

@@ -5,18 +5,25 @@ async ``resolve`` hook (as in its ``OpenTelemetryExtension``) would wrap every f
 in a coroutine, about 10x the cost of a list query; see docs/observability.md for the numbers.
 """
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_operation_ast,
+)
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
-from strawberry.types.execution import ExecutionContext
 
 from pixelpet.errors import ErrorCode
 from pixelpet.telemetry.metrics import Metrics
@@ -29,14 +36,15 @@ SERVER_FAULTS = {ErrorCode.INTERNAL_SERVER_ERROR.value, ErrorCode.UNAVAILABLE.va
 _CLIENT_NAME_MAX = 100
 
 
-def root_field(context: ExecutionContext) -> tuple[str, str]:
+def root_field(
+    schema: GraphQLSchema, document: DocumentNode | None, operation_name: str | None
+) -> tuple[str, str]:
     """(operation type, root field) with bounded values, for span names and metric labels.
 
     The root field is a name from the schema, "introspection", "multiple" (several root fields or
     fragments) or "invalid" (unparsable, or a name the schema does not have): never free text.
     """
-    document = context.graphql_document
-    operation = get_operation_ast(document, context.operation_name) if document else None
+    operation = get_operation_ast(document, operation_name) if document else None
     if not isinstance(operation, OperationDefinitionNode):
         return "unknown", "invalid"
     operation_type = operation.operation.value
@@ -47,7 +55,7 @@ def root_field(context: ExecutionContext) -> tuple[str, str]:
     (name,) = names
     if name.startswith("__"):
         return operation_type, "introspection"
-    root_type = context.schema._schema.get_root_type(operation.operation)
+    root_type = schema.get_root_type(operation.operation)
     return operation_type, name if root_type is not None and name in root_type.fields else "invalid"
 
 
@@ -58,79 +66,71 @@ def outcome_code(errors: list[GraphQLError] | None) -> str:
     return str(extensions.get("code", ErrorCode.INTERNAL_SERVER_ERROR.value))
 
 
-class OperationTelemetry(SchemaExtension):
-    """A span, a request count, a latency observation and a log line for each operation.
-
-    A subscription is recorded once it has sent its first result (or failed to): that is its
-    latency as a client feels it, and its span reaches the Collector then, not when the client
-    leaves hours later. Its later deliveries are counted by the subscription metrics.
-    """
+class OperationRecorder:
+    """Records GraphQL operations: one span, a request count, a latency observation and a log line each."""
 
     def __init__(self, *, tracer: Tracer, metrics: Metrics) -> None:
-        super().__init__()
-        self._tracer = tracer
-        self._metrics = metrics
-        self._span: trace.Span | None = None
-        self._started = 0.0
-        self._root: tuple[str, str] | None = None
+        self.tracer = tracer
+        self.metrics = metrics
 
-    def on_operation(self) -> Iterator[None]:
+    def start(self) -> "Recording":
+        return Recording(self)
+
+    def extension(self) -> "OperationTelemetry":
+        """The schema extension recording what strawberry executes."""
+        return OperationTelemetry(self)
+
+
+class Recording:
+    """One operation being recorded. ``finish`` records it; later calls do nothing."""
+
+    __slots__ = ("_recorder", "_span", "_started")
+
+    def __init__(self, recorder: OperationRecorder) -> None:
+        self._recorder = recorder
         self._started = time.perf_counter()
-        self._span = self._tracer.start_span("graphql operation", kind=SpanKind.INTERNAL)
+        self._span: trace.Span | None = recorder.tracer.start_span(
+            "graphql operation", kind=SpanKind.INTERNAL
+        )
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[None]:
+        """Make the operation's span the parent of what runs inside (resolvers, database calls)."""
+        assert self._span is not None
         # Children need the span's identity, not the span: it may end long before the operation.
         token = otel_context.attach(
             trace.set_span_in_context(NonRecordingSpan(self._span.get_span_context()))
         )
-        parse_failed = False
         try:
             yield
-        except GraphQLError:
-            parse_failed = True  # the parser cache raises syntax errors through the hooks
-            raise
         finally:
             otel_context.detach(token)
-            if parse_failed:
-                self._finish("unknown", "invalid", ErrorCode.GRAPHQL_PARSE_FAILED.value)
-            else:
-                result = self.execution_context.result
-                self._finish(*self._root_field(), outcome_code(result.errors if result is not None else None))
 
-    def get_results(self) -> dict[str, Any]:
-        # Strawberry asks every extension for its results once per result, errors already
-        # classified: for a subscription, the first ask is its setup's end. (The on_stream_result
-        # hook would say the same, but costs a context manager per delivery to every subscriber.)
-        if self._span is not None and self._root_field()[0] == "subscription":
-            self._finish(*self._root_field(), outcome_code(self.execution_context.pre_execution_errors))
-        return {}
+    @property
+    def finished(self) -> bool:
+        return self._span is None
 
-    def _root_field(self) -> tuple[str, str]:
-        """Computed once per operation: it walks the document."""
-        if self._root is None:
-            self._root = root_field(self.execution_context)
-        return self._root
-
-    def _finish(self, operation_type: str, operation: str, code: str) -> None:
+    def finish(self, operation_type: str, operation: str, operation_name: str | None, code: str) -> None:
         span, self._span = self._span, None
         if span is None:
-            return  # a subscription, recorded at its first result
+            return
         elapsed = time.perf_counter() - self._started
         span.update_name(f"{operation_type} {operation}")
         span.set_attribute("graphql.operation.type", operation_type)
         span.set_attribute("graphql.root_field", operation)
-        if self.execution_context.operation_name:
-            span.set_attribute(
-                "graphql.operation.name", self.execution_context.operation_name[:_CLIENT_NAME_MAX]
-            )
+        if operation_name:
+            span.set_attribute("graphql.operation.name", operation_name[:_CLIENT_NAME_MAX])
         span.set_attribute("pixelpet.outcome", code)
         if code in SERVER_FAULTS:
             span.set_status(Status(StatusCode.ERROR, code))
         span_context = span.get_span_context()
         span.end()
-        self._metrics.graphql_requests.labels(operation_type, operation, code).inc()
+        metrics = self._recorder.metrics
+        metrics.graphql_requests.labels(operation_type, operation, code).inc()
         exemplar = (
             {"trace_id": format(span_context.trace_id, "032x")} if span_context.trace_flags.sampled else None
         )
-        self._metrics.graphql_duration.labels(operation_type, operation).observe(elapsed, exemplar=exemplar)
+        metrics.graphql_duration.labels(operation_type, operation).observe(elapsed, exemplar=exemplar)
         logger.info(
             "graphql request",
             extra={
@@ -140,6 +140,57 @@ class OperationTelemetry(SchemaExtension):
                 "duration_ms": round(elapsed * 1000, 2),
             },
         )
+
+
+class OperationTelemetry(SchemaExtension):
+    """Records each operation strawberry executes (see OperationRecorder).
+
+    A subscription is recorded once it has sent its first result (or failed to): that is its
+    latency as a client feels it, and its span reaches the Collector then, not when the client
+    leaves hours later. Its later deliveries are counted by the subscription metrics.
+    """
+
+    def __init__(self, recorder: OperationRecorder) -> None:
+        super().__init__()
+        self._recorder = recorder
+        self._recording: Recording | None = None
+        self._root: tuple[str, str] | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        self._recording = recording = self._recorder.start()
+        parse_failed = False
+        try:
+            with recording.current():
+                yield
+        except GraphQLError:
+            parse_failed = True  # the parser cache raises syntax errors through the hooks
+            raise
+        finally:
+            if parse_failed:
+                self._finish(("unknown", "invalid"), ErrorCode.GRAPHQL_PARSE_FAILED.value)
+            else:
+                result = self.execution_context.result
+                self._finish(self._root_field(), outcome_code(result.errors if result is not None else None))
+
+    def get_results(self) -> dict[str, Any]:
+        # Strawberry asks every extension for its results once per result, errors already
+        # classified: for a subscription, the first ask is its setup's end. (The on_stream_result
+        # hook would say the same, but costs a context manager per delivery to every subscriber.)
+        root = self._root_field()
+        if root[0] == "subscription":
+            self._finish(root, outcome_code(self.execution_context.pre_execution_errors))
+        return {}
+
+    def _root_field(self) -> tuple[str, str]:
+        """Computed once per operation: it walks the document."""
+        if self._root is None:
+            context = self.execution_context
+            self._root = root_field(context.schema._schema, context.graphql_document, context.operation_name)
+        return self._root
+
+    def _finish(self, root: tuple[str, str], code: str) -> None:
+        if self._recording is not None:
+            self._recording.finish(*root, self.execution_context.operation_name, code)
 
 
 class TracedResolver(FieldExtension):

@@ -1,15 +1,15 @@
 """An update received by many subscribers is executed and encoded once, and only when that is safe."""
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 import strawberry
-from strawberry.types.execution import ExecutionResult
+from graphql import ExecutionResult
 
-from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
-from pixelpet.graphql.sharing import EncodedData, SharingExecutionContext, encode_message
+from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.sharing import EncodedData, encode_message, execute_event, share_key
 from pixelpet.settings import LimitSettings
 
 resolved: list[str] = []
@@ -36,28 +36,32 @@ class Query:
     hello: str = "hi"
 
 
-def _stream_of(events: list[Thing]) -> Any:
-    @strawberry.type
-    class Subscription:
-        @strawberry.subscription
-        async def things(self) -> AsyncGenerator[Thing, None]:
-            for event in events:
-                yield event
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def things(self) -> AsyncGenerator[Thing, None]:
+        yield Thing(name="unused: events are passed to execute_event directly")
 
-    # Results are keyed by the parsed operation: sharing relies on the app's document cache.
-    documents = DocumentCache(LimitSettings())
-    return strawberry.Schema(
-        query=Query,
-        subscription=Subscription,
-        execution_context_class=SharingExecutionContext,
-        extensions=[lambda: CachedParseAndValidate(documents)],
+
+SCHEMA = strawberry.Schema(query=Query, subscription=Subscription)
+# Results are keyed by the parsed document: sharing relies on the app's document cache.
+DOCUMENTS = DocumentCache(LimitSettings())
+
+
+def _execute(event: Thing, query: str, variables: dict[str, Any] | None = None) -> ExecutionResult:
+    """What the transport does for one subscriber receiving ``event``."""
+    document = DOCUMENTS.parse(query)
+    result = execute_event(
+        SCHEMA._schema,
+        document,
+        event=event,
+        context=None,
+        operation_name=None,
+        variables=variables,
+        key=share_key(document, None, variables),
     )
-
-
-async def _results(schema: Any, query: str, variables: dict[str, Any] | None = None) -> list[ExecutionResult]:
-    stream = await schema.subscribe(query, variable_values=variables)
-    assert isinstance(stream, AsyncIterator)
-    return [result async for result in stream]
+    assert isinstance(result, ExecutionResult)
+    return result
 
 
 @pytest.fixture(autouse=True)
@@ -65,25 +69,23 @@ def _fresh_log() -> None:
     resolved.clear()
 
 
-async def test_subscribers_of_one_event_with_one_operation_share_its_execution() -> None:
+def test_subscribers_of_one_event_with_one_operation_share_its_execution() -> None:
     shared = Thing(name="rex", shared_results={})
-    schema = _stream_of([shared])
-    first = await _results(schema, "subscription { things { loud } }")
-    second = await _results(schema, "subscription { things { loud } }")
+    first = _execute(shared, "subscription { things { loud } }")
+    second = _execute(shared, "subscription { things { loud } }")
     assert resolved == ["rex"], "executed once for both subscribers"
-    assert first[0].data == second[0].data == {"things": {"loud": "REX!"}}
-    assert isinstance(second[0].data, EncodedData)
-    assert json.loads(second[0].data.json) == {"things": {"loud": "REX!"}}
+    assert first.data == second.data == {"things": {"loud": "REX!"}}
+    assert isinstance(second.data, EncodedData)
+    assert json.loads(second.data.json) == {"things": {"loud": "REX!"}}
 
 
-async def test_different_selections_or_variables_are_executed_separately() -> None:
+def test_different_selections_or_variables_are_executed_separately() -> None:
     shared = Thing(name="rex", shared_results={})
-    schema = _stream_of([shared])
     query = "subscription($s: String!) { things { loud(suffix: $s) } }"
-    plain = await _results(schema, "subscription { things { name } }")
-    asking = await _results(schema, query, {"s": "?"})
-    shouting = await _results(schema, query, {"s": "!!"})
-    assert [r[0].data for r in (plain, asking, shouting)] == [
+    plain = _execute(shared, "subscription { things { name } }")
+    asking = _execute(shared, query, {"s": "?"})
+    shouting = _execute(shared, query, {"s": "!!"})
+    assert [r.data for r in (plain, asking, shouting)] == [
         {"things": {"name": "rex"}},
         {"things": {"loud": "REX?"}},
         {"things": {"loud": "REX!!"}},
@@ -91,17 +93,17 @@ async def test_different_selections_or_variables_are_executed_separately() -> No
     assert resolved == ["rex", "rex"]
 
 
-async def test_events_that_are_not_shared_are_executed_for_each_subscriber() -> None:
-    schema = _stream_of([Thing(name="rex")])
-    await _results(schema, "subscription { things { loud } }")
-    await _results(schema, "subscription { things { loud } }")
+def test_events_that_are_not_shared_are_executed_for_each_subscriber() -> None:
+    unshared = Thing(name="rex")
+    _execute(unshared, "subscription { things { loud } }")
+    _execute(unshared, "subscription { things { loud } }")
     assert resolved == ["rex", "rex"]
 
 
-async def test_results_with_errors_are_never_shared() -> None:
-    schema = _stream_of([Thing(name="rex", shared_results={})])
+def test_results_with_errors_are_never_shared() -> None:
+    shared = Thing(name="rex", shared_results={})
     for _ in range(2):
-        (result,) = await _results(schema, "subscription { things { broken } }")
+        result = _execute(shared, "subscription { things { broken } }")
         assert result.errors
     assert resolved == ["rex", "rex"], "each subscriber gets its own error, classified and logged as usual"
 

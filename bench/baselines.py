@@ -34,12 +34,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.extensions.tracing import OpenTelemetryExtension, OpenTelemetryExtensionSync
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from pixelpet.app import create_app
 from pixelpet.db import create_client
 from pixelpet.graphql.schema import Mutation, Query, Subscription
 from pixelpet.graphql.view import GraphQLView
+from pixelpet.pets.schema import Pet
 from pixelpet.server import freeze_startup_objects, uvicorn_config
 from pixelpet.settings import Settings
 from pixelpet.telemetry.logging import configure_logging
@@ -129,9 +129,10 @@ def with_field_tracing(settings: Settings, extension: type) -> Starlette:
 
 
 def unshared(settings: Settings) -> Starlette:
-    app = create_app(settings)
-    _view(app).schema.execution_context_class = StrawberryGraphQLCoreExecutionContext  # type: ignore[attr-defined]
-    return app
+    # Snapshots shown without a shared_results memo: each subscriber's update is executed and
+    # encoded for it alone (pixelpet/graphql/sharing.py).
+    Pet.shared = Pet.at  # type: ignore[method-assign]
+    return create_app(settings)
 
 
 VARIANTS = {

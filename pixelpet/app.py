@@ -9,12 +9,13 @@ from importlib.metadata import version as package_version
 from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from pixelpet import db, health
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock, SystemClock
 from pixelpet.devdb import DevDatabase
+from pixelpet.graphql.endpoint import GraphQLWebSocket, WebSocketShortcut
 from pixelpet.graphql.schema import build_schema
 from pixelpet.graphql.view import GraphQLView
 from pixelpet.lifecycle import Lifecycle
@@ -55,7 +56,8 @@ def create_app(
     lifecycle = Lifecycle()
     recorder = OperationRecorder(tracer=tracing.tracer, metrics=metrics)
     schema = build_schema(settings.limits, extra_extensions=(recorder.extension,))
-    graphql = GraphQLView(schema, settings, recorder=recorder)
+    graphql = GraphQLView(schema, settings)
+    subscriptions = GraphQLWebSocket(schema, settings.subscriptions, recorder=recorder)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,16 +106,18 @@ def create_app(
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
         Route("/metrics", metrics.endpoint),
     ]
     middleware = [
-        Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS)
+        Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS),
+        # graphql-transport-ws on the same path as HTTP GraphQL.
+        Middleware(WebSocketShortcut, path="/graphql", endpoint=subscriptions),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.lifecycle = lifecycle
+    app.state.settings = settings
     return app
 
 

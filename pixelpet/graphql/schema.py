@@ -1,11 +1,15 @@
 """Assembles the GraphQL schema from each domain's root types, with its limits and caches."""
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types.execution import ExecutionContext
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.graphql import OperationType
 
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
 from pixelpet.graphql.errors import classify_in_place
@@ -30,6 +34,26 @@ class Subscription(PetSubscription):
 
 class PixelPetSchema(strawberry.Schema):
     document_cache: DocumentCache
+
+    async def execute(  # strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> StrawberryExecutionResult:
+        # Subscriptions run only on the WebSocket endpoint, which pushes their events
+        # (pixelpet/graphql/endpoint.py); executed once, over HTTP, they could only fail. Refused
+        # as an operation type, an HTTP client gets a 400 saying so.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {
+            OperationType.SUBSCRIPTION
+        }
+        return await super().execute(
+            query, variable_values, context_value, root_value, operation_name, allowed, operation_extensions
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

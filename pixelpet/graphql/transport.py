@@ -34,7 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
 
 from pixelpet.graphql.context import Context
 from pixelpet.graphql.errors import classify_in_place
@@ -43,7 +43,7 @@ from pixelpet.graphql.source import LiveSource
 from pixelpet.telemetry.graphql import OK, outcome_code, root_field
 
 if TYPE_CHECKING:
-    from pixelpet.graphql.view import GraphQLView
+    from pixelpet.graphql.endpoint import GraphQLWebSocket
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
@@ -72,7 +72,7 @@ class LiveOperation:
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    view: "GraphQLView"
+    view: "GraphQLWebSocket"  # type: ignore[assignment]  # what it reads of the view, it has
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,6 +97,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             with recording.current():
                 code = await self._start(live)
+            operation.task = None  # done: between events, a subscription holds no task
         except asyncio.CancelledError:
             code = "CANCELLED"  # the client completed it, or left, before its first result
             raise
@@ -212,11 +213,20 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.operations.pop(operation_id, None)
 
     async def cleanup_operation(self, operation_id: str) -> None:
+        # Strawberry's, plus what a live subscription holds; its task may be over already.
         live = self._live.get(operation_id)
         if live is not None:
             self._forget(live)
             self._outbox.pop((operation_id, "update"), None)
-        await super().cleanup_operation(operation_id)
+        operation = self.operations.pop(operation_id, None)
+        if operation is not None and operation.task is not None:
+            operation.task.cancel()
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        # Strawberry keeps the cancelled timeout task for the connection's life.
+        if self.connection_init_received:
+            self.connection_init_timeout_task = None
 
     async def shutdown(self) -> None:
         for live in list(self._live.values()):

@@ -216,6 +216,6 @@ class PetSubscription:
         return context.watcher.watch(  # type: ignore[return-value]
             owner=await context.owner(),
             pet_id=id,
-            connection=context.request,
+            connection=context.connection,
             present=lambda snapshot: snapshot.view(Pet.shared),
         )

@@ -1,21 +1,24 @@
 """Live subscriptions through a real uvicorn, a real WebSocket client and a real change stream."""
 
 import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
 import websockets
+from websockets.asyncio.client import ClientConnection
 
 from pixelpet.app import create_app
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import Settings, SubscriptionSettings
 from tests.conftest import make_settings
-from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.graphql import GraphQLClient, create_pet, token_for
 from tests.support.server import running_server
-from tests.support.ws import SubscriptionClient
+from tests.support.ws import PET_STATS, PROTOCOL, SubscriptionClient
 
 FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
@@ -223,3 +226,89 @@ async def test_time_based_snapshots_respect_the_frequency_bound(
         clock.advance(timedelta(minutes=30))
         assert (await watcher.next_pet(seconds=5))["stats"]["energy"] == 72
         await watcher.close()
+
+
+async def test_complete_ends_a_subscription_and_frees_its_place(server: tuple[str, GraphQLClient]) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    operation = await watcher.subscribe(pet["id"])
+    await watcher.next_pet()
+    await watcher.send({"id": operation, "type": "complete"})
+    await client.execute(RENAME, {"id": pet["id"], "name": "Unseen"})
+    assert await watcher.nothing_within(0.5), "no update after complete"
+    for _ in range(3):  # the per-connection cap is 3: completed subscriptions no longer count
+        await watcher.subscribe(pet["id"])
+        assert (await watcher.next_pet())["name"] == "Unseen"
+    await watcher.close()
+
+
+async def test_protocol_misuse_closes_with_the_specified_codes(server: tuple[str, GraphQLClient]) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    early = await websockets.connect(url.replace("http", "ws") + "/graphql", subprotocols=[PROTOCOL])
+    await early.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": PET_STATS}}))
+    assert await _close_code(early) == 4401, "subscribe before connection_init"
+    twice = await (await SubscriptionClient.connect(url)).acknowledged()
+    await twice.subscribe(pet["id"])
+    await twice.next_pet()
+    await twice.send({"id": "1", "type": "subscribe", "payload": {"query": "subscription { x }"}})
+    assert await _close_code(twice.connection) == 4409, "an id already in use"
+    garbled = await (await SubscriptionClient.connect(url)).acknowledged()
+    await garbled.connection.send("{not json")
+    assert await _close_code(garbled.connection) == 4400
+    reinit = await (await SubscriptionClient.connect(url)).acknowledged()
+    await reinit.send({"type": "connection_init", "payload": {}})
+    assert await _close_code(reinit.connection) == 4429
+
+
+async def _close_code(connection: ClientConnection) -> int | None:
+    """Reads until the server closes the connection; its close code."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async with asyncio.timeout(5):
+            async for _ in connection:
+                pass
+    return connection.close_code
+
+
+async def test_queries_mutations_and_invalid_subscriptions_over_the_socket(
+    server: tuple[str, GraphQLClient],
+) -> None:
+    url, client = server
+    pet = await create_pet(client)
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    query = {"query": "query($id: ID!) { pet(id: $id) { name } }", "variables": {"id": pet["id"]}}
+    await watcher.send({"id": "q", "type": "subscribe", "payload": query})
+    assert await watcher.receive() == {
+        "id": "q",
+        "type": "next",
+        "payload": {"data": {"pet": {"name": "Mochi"}}},
+    }
+    assert await watcher.receive() == {"id": "q", "type": "complete"}
+    await watcher.send(
+        {"id": "v", "type": "subscribe", "payload": {"query": "subscription { petStats { nope } }"}}
+    )
+    refused = await watcher.receive()
+    assert (refused["id"], refused["type"]) == ("v", "error")
+    assert refused["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    await watcher.send(
+        {"id": "w", "type": "subscribe", "payload": {"query": PET_STATS, "variables": {"id": None}}}
+    )
+    wrong = await watcher.receive()
+    assert (wrong["id"], wrong["type"]) == ("w", "error")
+    assert wrong["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    await watcher.close()
+
+
+async def test_subscriptions_over_http_are_refused_with_a_clear_error(
+    server: tuple[str, GraphQLClient],
+) -> None:
+    _, client = server
+    pet = await create_pet(client)
+    response = await client._http.post(
+        "/graphql",
+        json={"query": PET_STATS, "variables": {"id": pet["id"]}},
+        headers={"Authorization": f"Bearer {token_for('alice')}"},
+    )
+    assert response.status_code == 400
+    assert "subscriptions are not allowed" in response.text

@@ -6,19 +6,23 @@ import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
+
+from pixelpet.server import uvicorn_config
 
 
 @contextlib.asynccontextmanager
-async def running_server(app: ASGIApp, *, send_buffer_bytes: int | None = None) -> AsyncIterator[str]:
+async def running_server(app: Starlette, *, send_buffer_bytes: int | None = None) -> AsyncIterator[str]:
     """Serve ``app`` over TCP until the block ends; yields the base URL.
 
     ``send_buffer_bytes`` shrinks the kernel send buffer of every accepted connection (Linux
     copies it from the listening socket), standing in for a slow network path.
     """
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
-    )
+    settings = getattr(app.state, "settings", None)
+    if settings is not None:  # the service: served as pixelpet/server.py serves it
+        config = uvicorn_config(app, settings, host="127.0.0.1", port=0)
+    else:  # a stand-in (an OTLP receiver, a JWKS endpoint)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None)
     server = uvicorn.Server(config)
     listener = socket.socket()
     if send_buffer_bytes is not None:

@@ -1,0 +1,167 @@
+"""The GraphQL WebSocket endpoint: graphql-transport-ws straight on ASGI messages.
+
+Strawberry's view serves a WebSocket through its request and response adapters and Starlette's
+WebSocket, all kept for the connection's life: about 5 KiB of each idle subscriber (decision 11).
+This endpoint does the view's part itself (origin check, subprotocol, context) and hands the
+connection to ``LiveTransportHandler``: strawberry's protocol handling, subscriptions pushed.
+"""
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from datetime import timedelta
+from typing import Any, cast
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
+from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_origins, normalize_origin
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from pixelpet.errors import Unauthenticated
+from pixelpet.graphql.context import Context
+from pixelpet.graphql.sharing import encode_message
+from pixelpet.graphql.transport import LiveTransportHandler
+from pixelpet.runtime import Runtime
+from pixelpet.settings import SubscriptionSettings
+from pixelpet.telemetry.graphql import OperationRecorder
+
+logger = logging.getLogger("pixelpet.subscriptions")
+
+# Strawberry's close code for a client offering only protocols we do not speak (the legacy
+# graphql-ws among them: unmaintained, and no client we support needs it).
+UNSUPPORTED_PROTOCOL = (4406, "Subprotocol not acceptable")
+
+
+class WebSocketConnection:
+    """One client's socket, as the protocol handler sees it: JSON messages in and out."""
+
+    __slots__ = ("_closed", "_receive", "_send")
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        self._closed = False
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        while True:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self._closed = True
+                return
+            text = message.get("text")
+            if text is None:
+                raise NonTextMessageReceived
+            try:
+                yield json.loads(text)
+            except json.JSONDecodeError as error:
+                if not ignore_parsing_errors:
+                    raise NonJsonMessageReceived from error
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self._closed:
+            raise WebSocketDisconnected
+        try:
+            await self._send({"type": "websocket.send", "text": encode_message(message)})
+        except OSError as error:  # ASGI servers raise an OSError once the client is gone
+            self._closed = True
+            raise WebSocketDisconnected from error
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):  # already gone: nothing left to close
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class GraphQLWebSocket:
+    """The ASGI app of the WebSocket route at /graphql."""
+
+    def __init__(
+        self, schema: BaseSchema, settings: SubscriptionSettings, *, recorder: OperationRecorder
+    ) -> None:
+        self.schema = schema
+        # Read by the transport handler of each connection.
+        self.recorder = recorder
+        self.metrics = recorder.metrics
+        self.stall_timeout_s = settings.stall_timeout_s
+        self._init_timeout = timedelta(seconds=settings.connection_init_timeout_s)
+        # A backstop on all operations per connection; the broker enforces the subscription cap
+        # with a typed error.
+        self._max_operations = 2 * settings.max_per_connection
+        self._allowed_origins = normalize_allowed_origins(settings.allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        if not self._origin_allowed(scope):
+            await send({"type": "websocket.close", "code": 1008})  # before accepting: HTTP 403
+            return
+        if GRAPHQL_TRANSPORT_WS_PROTOCOL not in scope.get("subprotocols", ()):
+            await send({"type": "websocket.accept"})
+            code, reason = UNSUPPORTED_PROTOCOL
+            await send({"type": "websocket.close", "code": code, "reason": reason})
+            return
+        await send({"type": "websocket.accept", "subprotocol": GRAPHQL_TRANSPORT_WS_PROTOCOL})
+        runtime: Runtime = scope["app"].state.runtime
+        connection = WebSocketConnection(receive, send)
+        context = Context(
+            pets=runtime.pets,
+            watcher=runtime.watcher,
+            verifier=runtime.verifier,
+            tracer=runtime.tracer,
+            connection=connection,
+        )
+        handler = LiveTransportHandler(
+            view=cast("Any", self),
+            websocket=cast("Any", connection),
+            context=context,
+            root_value=None,
+            schema=self.schema,
+            connection_init_wait_timeout=self._init_timeout,
+            max_subscriptions_per_connection=self._max_operations,
+        )
+        await handler.handle()
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Authenticate the connection from its connection_init payload, or close it with 4403."""
+        try:
+            await context.owner()
+        except Unauthenticated as error:
+            raise ConnectionRejectionError({"message": error.message, "code": error.code.value}) from error
+        # Verified once; the bearer token is not kept for the connection's life.
+        context.connection_params = None
+
+    def _origin_allowed(self, scope: Scope) -> bool:
+        """Strawberry's rule: pages on other origins may connect only if listed; non-browsers may."""
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        origin = headers.get("origin")
+        if origin is None or headers.get("sec-fetch-site") == "same-origin":
+            return True
+        if is_same_origin(origin, headers.get("host")) or "*" in self._allowed_origins:
+            return True
+        if normalize_origin(origin) in self._allowed_origins:
+            return True
+        logger.warning("refused a WebSocket from origin %r", origin)
+        return False
+
+
+class WebSocketShortcut:
+    """Serves WebSockets at ``path`` with ``endpoint``, ahead of Starlette's exception middleware and router.
+
+    Those keep their frames for a WebSocket's whole life, about 1.7 KiB of each idle subscriber
+    (decision 11), and have no response to shape for one. Everything else passes through.
+    """
+
+    def __init__(self, app: ASGIApp, *, path: str, endpoint: ASGIApp) -> None:
+        self._app = app
+        self._path = path
+        self._endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self._path:
+            await self._endpoint(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)

@@ -10,6 +10,7 @@ from bench.subscriptions import FanOutResult, IdleMemory
 OURS = "pixelpet"
 DEFLATE = "pixelpet + per-message deflate"
 UNSHARED = "pixelpet, executed per subscriber"
+SANSIO = "pixelpet on websockets-sansio"
 FLOOR = "bare uvicorn + Starlette WebSocket, no GraphQL"
 
 
@@ -87,6 +88,8 @@ def render(
     thousand = next((f for f in fan_out if f.server == OURS and f.subscribers == max(plan.fan_out)), None)
     deflate = next((f for f in fan_out if f.server == DEFLATE), None)
     unshared = next((f for f in fan_out if f.server == UNSHARED), None)
+    sansio = next((f for f in fan_out if f.server == SANSIO), None)
+    sansio_memory = next((m for m in idle_memory if m.server == SANSIO), None)
     one_each = next((m for m in idle_memory if m.server == OURS and m.per_connection == 1), None)
     deflate_memory = next((m for m in idle_memory if m.server == DEFLATE), None)
     lines += [
@@ -172,8 +175,16 @@ def render(
             if deflate and thousand and deflate_memory and one_each
             else "not measured."
         ),
+        "- uvicorn's wsproto WebSocket protocol (ours) against websockets-sansio, per idle subscriber: "
+        + (
+            f"**{one_each.rss_per_subscription_bytes / 1024:.1f} KiB vs "
+            f"{sansio_memory.rss_per_subscription_bytes / 1024:.1f} KiB**; "
+            f"p99 delivery {thousand.p99_ms:.0f} ms vs {sansio.p99_ms:.0f} ms."
+            if sansio and thousand and sansio_memory and one_each
+            else "not measured."
+        ),
         "- Each subscription update executed and encoded once for all its subscribers, against once per "
-        "subscriber (strawberry's way), 1,000 subscribers: "
+        "subscriber, 1,000 subscribers: "
         + (
             f"p99 delivery **{thousand.p99_ms:.0f} ms vs {unshared.p99_ms:.0f} ms** "
             f"(p50 {thousand.p50_ms:.0f} ms vs {unshared.p50_ms:.0f} ms)."
@@ -206,7 +217,7 @@ before and after, run back to back against the same database.
 4. **WebSocket compression off** (`ws_per_message_deflate=False`): pet updates are a few hundred bytes, and
    the zlib state cost about 50 KiB per connection; the fan-out table above measures both settings.
 5. **No task per idle subscriber:** a subscription waits on one event that both the change stream and a
-   clock timer can set, instead of racing two tasks per wait.
+   clock timer can set, instead of racing two tasks per wait. (Superseded by 12: nothing waits at all now.)
 6. **One server span per WebSocket connection** instead of OpenTelemetry's ASGI wrapper around every message
    (the wrapper was 10% of the CPU of a 1,000-subscriber fan-out in the profile).
 7. **One feed per watched pet, and each update executed and encoded once for all its subscribers**
@@ -231,22 +242,32 @@ before and after, run back to back against the same database.
 11. **Our own HTTP server span instead of OpenTelemetry's ASGI middleware** (`pixelpet/telemetry/asgi.py`),
     same span, same semantic-convention names, a fraction of the work: CPU per single-pet query
     1.14 -> 1.02 ms (-11%) and +12% throughput, three alternating runs of each, back to back.
+12. **Subscriptions pushed by their source, not pulled by a task** (decision 11, `pixelpet/graphql/source.py`,
+    `transport.py`). Strawberry ran every subscription as a task iterating a chain of suspended async
+    generators (its stream with extension hooks held open, graphql-core's map and executor, our resolver):
+    ~19 KiB per subscription by tracemalloc. The pet's feed now calls each subscription's `deliver`, the
+    transport executes (shared) and queues the message; between events a subscription is two small objects
+    and an entry in a set. RSS per idle subscriber, 1,000 in a fresh process, measured by hand with the
+    harness's method: one per connection 48.6 -> 36.0 KiB, ten per connection 21.6 -> ~9 KiB. p99 delivery
+    to 1,000 subscribers, entries 12-14 together against the code before, three alternating runs each:
+    60-66 ms before, 62-68 ms after (unchanged).
+13. **A WebSocket endpoint of our own, ahead of Starlette's router** (`pixelpet/graphql/endpoint.py`).
+    Strawberry's view, Starlette's exception middleware and router kept their frames and objects for each
+    connection's life; finished tasks (the connection_init timeout, a subscription's setup) and the
+    connection_init payload were kept too. Same measurement: 36.0 -> 29.0 KiB (websockets-sansio).
+14. **uvicorn's wsproto protocol instead of websockets-sansio**: 29.0 -> 27.4 KiB in the same measurement
+    (a leaner handshake and connection state); the "websockets-sansio" rows above repeat the comparison
+    in this run, latency included.
 
 ## Open findings
 
-- **An idle subscriber on a connection of its own costs ~48 KiB, above the 30 KiB target; the same
-  subscription multiplexed ten to a connection costs ~22 KiB.** The floor row of the idle-memory table is
-  the cause: a bare uvicorn and Starlette WebSocket that answers the same probes with no GraphQL at all
-  already costs ~26 KiB per connection, so 30 KiB leaves ~4 KiB for everything a subscription is. From the
-  two rows of ours, a connection costs ~30 KiB (the floor plus strawberry's connection handler and our
-  context) and each subscription ~19 KiB. tracemalloc, per subscription on a shared connection: graphql-
-  core's executor with its incremental-delivery state ~4 KB, strawberry's stream, handler and resolver ~2.6
-  KB, the extension context managers held open for the operation's life ~2.3 KB, the operation's asyncio
-  task, events and weak references ~2.3 KB, our feed membership, mailbox and generators ~1.5 KB. Meeting 30
-  KiB with one connection per subscriber would need a WebSocket server leaner than uvicorn's and a graphql-
-  transport-ws transport of our own instead of strawberry's: a stack decision, not a tuning one. Capacity
-  plans should use the multiplexed figure for clients that multiplex (the graphql-ws client does by default)
-  and the one-per-connection figure otherwise.
+- **An idle subscriber is within a few KiB of what the server stack alone costs.** The floor row (uvicorn
+  with wsproto and a bare Starlette WebSocket, no GraphQL) is ~24 KiB per connection, most of it uvicorn's
+  per-connection objects (its message queue and events with their deques, the WebSocket handshake state,
+  the scope). What ours adds: the connection's protocol handler and context, the subscription, its place in
+  the pet's feed, and the WebSocket span's context. Further savings would mean a server other than uvicorn.
+- **Per-message deflate costs ~100 KiB per connection with wsproto** (zlib state on both directions), so it
+  stays off; a client that needs compression should not get it by default.
 - **Lists and writes are bound by SecantusDB here**, not by the service: its planner sorts an owner's pets
   in memory instead of walking the `owner_created_at` index, and it sustains about 500 writes/s on 2 cores.
   MongoDB serves the same queries from the index; rerun against MongoDB before drawing capacity conclusions

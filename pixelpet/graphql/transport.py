@@ -77,8 +77,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._live: dict[str, LiveOperation] = {}
-        # Unsent messages by (operation id, final): a newer update replaces an unsent one, a final
-        # message (an error, "complete") is never dropped.
+        # Unsent messages, in order (see Slot).
         self._outbox: dict[Slot, dict[str, Any]] = {}
         self._writer: asyncio.Task[None] | None = None
 
@@ -135,7 +134,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if isinstance(source, ExecutionResult):
             return await self._refuse(live.id, source.errors or [])
         if not isinstance(source, LiveSource):
-            raise TypeError(f"subscription {live.id}: a resolver must return a LiveSource, not {source!r}")
+            wrong = TypeError(
+                f"a subscription resolver must return a LiveSource, not {type(source).__name__}"
+            )
+            return await self._refuse(live.id, [GraphQLError(str(wrong), original_error=wrong)])
         live.source = source
         self._live[live.id] = live
         try:

@@ -1,0 +1,178 @@
+"""The graphql-transport-ws handler's push path, against a scripted socket and a source we control."""
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import strawberry
+from opentelemetry.sdk.trace import TracerProvider
+
+from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.source import LiveSource
+from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveTransportHandler
+from pixelpet.settings import LimitSettings
+from pixelpet.telemetry.graphql import OperationRecorder
+from pixelpet.telemetry.metrics import Metrics
+
+
+@strawberry.type
+class Tick:
+    n: int
+
+
+class Ticks(LiveSource):
+    """A source the test pushes into by hand."""
+
+    def __init__(self) -> None:
+        self.deliver: Callable[[Any], None] | None = None
+        self.end: Callable[[Exception | None], None] | None = None
+        self.closed = False
+
+    async def first(self) -> Any:
+        return Tick(n=0)
+
+    def start(self, deliver: Callable[[Any], None], end: Callable[[Exception | None], None]) -> None:
+        self.deliver, self.end = deliver, end
+
+    def close(self) -> None:
+        self.closed = True
+
+
+SOURCES: list[Ticks] = []
+
+
+@strawberry.type
+class Query:
+    hello: str = "hi"
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncGenerator[Tick, None]:
+        source = Ticks()
+        SOURCES.append(source)
+        return source  # type: ignore[return-value]
+
+    @strawberry.subscription
+    async def pulled(self) -> AsyncGenerator[Tick, None]:
+        yield Tick(n=0)  # a generator: this transport only serves sources that push
+
+
+class Socket:
+    """What the handler sees of a WebSocket: messages the test sends in, and what it sent out."""
+
+    def __init__(self) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.closed_with: int | None = None
+        self.blocked = asyncio.Event()  # set: sends never complete, as with a client that stopped reading
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        while (message := await self.incoming.get()) is not None:
+            yield message
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.blocked.is_set():
+            await asyncio.Event().wait()
+        await self.sent.put(json.loads(json.dumps(message)))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_with = code
+        await self.incoming.put(None)
+
+    async def next_sent(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.sent.get(), 5)
+
+
+class View:
+    def __init__(self, metrics: Metrics) -> None:
+        self.recorder = OperationRecorder(tracer=TracerProvider().get_tracer("test"), metrics=metrics)
+        self.metrics = metrics
+        self.stall_timeout_s = 0.2
+
+    async def on_ws_connect(self, context: object) -> None:
+        return None
+
+
+@pytest.fixture
+async def connection() -> AsyncGenerator[tuple[Socket, Metrics], None]:
+    SOURCES.clear()
+    schema = strawberry.Schema(query=Query, subscription=Subscription)
+    schema.document_cache = DocumentCache(LimitSettings())  # type: ignore[attr-defined]
+    metrics = Metrics(version="test", environment="test")
+    socket = Socket()
+    handler = LiveTransportHandler(
+        view=View(metrics),  # type: ignore[arg-type]
+        websocket=socket,  # type: ignore[arg-type]
+        context={},
+        root_value=None,
+        schema=schema,
+        connection_init_wait_timeout=timedelta(seconds=5),
+    )
+    task = asyncio.create_task(handler.handle())
+    await socket.incoming.put({"type": "connection_init", "payload": {}})
+    assert (await socket.next_sent())["type"] == "connection_ack"
+    yield socket, metrics
+    await socket.incoming.put(None)
+    await asyncio.wait_for(task, 5)
+
+
+def _subscribe(operation_id: str, query: str) -> dict[str, Any]:
+    return {"id": operation_id, "type": "subscribe", "payload": {"query": query}}
+
+
+async def test_a_source_pushes_each_event_then_ends_with_complete(connection: tuple[Socket, Metrics]) -> None:
+    socket, _ = connection
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n } }"))
+    assert await socket.next_sent() == {"id": "1", "type": "next", "payload": {"data": {"ticks": {"n": 0}}}}
+    (source,) = SOURCES
+    assert source.deliver is not None
+    assert source.end is not None
+    source.deliver(Tick(n=1))
+    assert (await socket.next_sent())["payload"] == {"data": {"ticks": {"n": 1}}}
+    source.end(None)
+    assert await socket.next_sent() == {"id": "1", "type": "complete"}
+    assert source.closed
+
+
+async def test_an_ending_error_reaches_the_client_classified(connection: tuple[Socket, Metrics]) -> None:
+    socket, _ = connection
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n } }"))
+    await socket.next_sent()
+    SOURCES[0].end(RuntimeError("database exploded"))  # type: ignore[misc]
+    ended = await socket.next_sent()
+    assert ended["payload"]["errors"][0]["message"] == "Internal server error."
+    assert ended["payload"]["errors"][0]["path"] == ["ticks"]
+    assert await socket.next_sent() == {"id": "1", "type": "complete"}
+
+
+async def test_a_client_that_stops_reading_gets_the_newest_state_or_is_cut_off(
+    connection: tuple[Socket, Metrics],
+) -> None:
+    socket, metrics = connection
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n } }"))
+    await socket.next_sent()
+    socket.blocked.set()
+    deliver = SOURCES[0].deliver
+    assert deliver is not None
+    deliver(Tick(n=1))
+    await asyncio.sleep(0.01)  # the writer is now stuck sending it
+    for n in range(2, 5):  # these replace each other in the outbox
+        deliver(Tick(n=n))
+    assert metrics.subscription_events_coalesced._value.get() == 2
+    await asyncio.sleep(0.4)  # past the stall timeout
+    assert socket.closed_with == SLOW_CLIENT_CLOSE_CODE
+    assert metrics.subscription_clients_dropped._value.get() == 1
+    assert SOURCES[0].closed, "its subscriptions let go of their feeds"
+
+
+async def test_a_resolver_that_does_not_push_is_an_internal_error(connection: tuple[Socket, Metrics]) -> None:
+    socket, _ = connection
+    await socket.incoming.put(_subscribe("1", "subscription { pulled { n } }"))
+    refused = await socket.next_sent()
+    assert (refused["id"], refused["type"]) == ("1", "error")
+    assert refused["payload"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"

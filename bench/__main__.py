@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient
 
 from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
-from bench.report import DEFLATE, FLOOR, OURS, SANSIO, UNSHARED, Measurement, render
+from bench.report import DEFLATE, FLOOR, OURS, UNSHARED, WSPROTO, Measurement, render
 from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
@@ -356,13 +356,13 @@ async def run(plan: Plan, workdir: Path) -> Run:
         await bench.ours(database.uri)
         await bench.fan_out_variant("pixelpet-deflate", DEFLATE, database.uri)
         await bench.fan_out_variant("pixelpet-unshared", UNSHARED, database.uri)
-        await bench.fan_out_variant("pixelpet-sansio", SANSIO, database.uri)
+        await bench.fan_out_variant("pixelpet-wsproto", WSPROTO, database.uri)
         await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=1)
         await bench.idle_cost(OURS, ["pixelpet", "serve"], database.uri, per_connection=plan.multiplexed)
         deflate = ["bench.baselines", "pixelpet-deflate"]
         await bench.idle_cost(DEFLATE, deflate, database.uri, per_connection=1)
-        sansio = ["bench.baselines", "pixelpet-sansio"]
-        await bench.idle_cost(SANSIO, sansio, database.uri, per_connection=1)
+        wsproto = ["bench.baselines", "pixelpet-wsproto"]
+        await bench.idle_cost(WSPROTO, wsproto, database.uri, per_connection=1)
         floor = ["bench.baselines", "websocket-floor"]
         await bench.idle_cost(FLOOR, floor, database.uri, per_connection=1)
         await bench.raw_pymongo(database.uri)

@@ -8,8 +8,8 @@
   field-level tracing extension, to measure what that hook would cost.
 - ``pixelpet-deflate``: the service with WebSocket compression on (uvicorn's default), to measure
   what turning it off saves per subscriber.
-- ``pixelpet-sansio``: the service with uvicorn's websockets-sansio WebSocket protocol instead of
-  wsproto, to measure what that choice is worth in memory and delivery latency.
+- ``pixelpet-wsproto``: the service with uvicorn's wsproto WebSocket protocol instead of
+  websockets-sansio, to measure what that choice is worth in memory and delivery latency.
 - ``websocket-floor``: a bare uvicorn and Starlette WebSocket endpoint answering the probes'
   subscriptions without any GraphQL: the least an idle subscription can cost on this stack.
 - ``pixelpet-unshared``: the service executing and encoding every subscription update once per
@@ -17,7 +17,7 @@
 
 All read the same PIXELPET_* settings as the service and are served as it is (pixelpet/server.py),
 compression and the WebSocket protocol being the one difference of ``pixelpet-deflate`` and
-``pixelpet-sansio``.
+``pixelpet-wsproto``.
 """
 
 import contextlib
@@ -143,9 +143,9 @@ VARIANTS = {
     "strawberry-default": strawberry_default,
     "pixelpet-otel-async": lambda settings: with_field_tracing(settings, OpenTelemetryExtension),
     "pixelpet-otel-sync": lambda settings: with_field_tracing(settings, OpenTelemetryExtensionSync),
-    # The service as shipped, but served with permessage-deflate on, or websockets-sansio (see main()).
+    # The service as shipped, but served with permessage-deflate on, or with wsproto (see main()).
     "pixelpet-deflate": create_app,
-    "pixelpet-sansio": create_app,
+    "pixelpet-wsproto": create_app,
     "websocket-floor": websocket_floor,
     "pixelpet-unshared": unshared,
 }
@@ -158,8 +158,8 @@ def main() -> None:
     app = VARIANTS[variant](settings)
     # Served exactly as the service is, so that each comparison changes one thing.
     overrides: dict[str, object] = {"ws_per_message_deflate": variant == "pixelpet-deflate"}
-    if variant == "pixelpet-sansio":
-        overrides["ws"] = "websockets-sansio"
+    if variant == "pixelpet-wsproto":
+        overrides["ws"] = "wsproto"
     config = uvicorn_config(app, settings, **overrides)
     freeze_startup_objects()
     uvicorn.Server(config).run()

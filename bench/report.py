@@ -10,7 +10,7 @@ from bench.subscriptions import FanOutResult, IdleMemory
 OURS = "pixelpet"
 DEFLATE = "pixelpet + per-message deflate"
 UNSHARED = "pixelpet, executed per subscriber"
-SANSIO = "pixelpet on websockets-sansio"
+WSPROTO = "pixelpet on wsproto"
 FLOOR = "bare uvicorn + Starlette WebSocket, no GraphQL"
 
 
@@ -88,8 +88,8 @@ def render(
     thousand = next((f for f in fan_out if f.server == OURS and f.subscribers == max(plan.fan_out)), None)
     deflate = next((f for f in fan_out if f.server == DEFLATE), None)
     unshared = next((f for f in fan_out if f.server == UNSHARED), None)
-    sansio = next((f for f in fan_out if f.server == SANSIO), None)
-    sansio_memory = next((m for m in idle_memory if m.server == SANSIO), None)
+    wsproto = next((f for f in fan_out if f.server == WSPROTO), None)
+    wsproto_memory = next((m for m in idle_memory if m.server == WSPROTO), None)
     one_each = next((m for m in idle_memory if m.server == OURS and m.per_connection == 1), None)
     deflate_memory = next((m for m in idle_memory if m.server == DEFLATE), None)
     lines += [
@@ -175,12 +175,12 @@ def render(
             if deflate and thousand and deflate_memory and one_each
             else "not measured."
         ),
-        "- uvicorn's wsproto WebSocket protocol (ours) against websockets-sansio, per idle subscriber: "
+        "- uvicorn's wsproto WebSocket protocol against websockets-sansio (ours): per idle subscriber "
         + (
-            f"**{one_each.rss_per_subscription_bytes / 1024:.1f} KiB vs "
-            f"{sansio_memory.rss_per_subscription_bytes / 1024:.1f} KiB**; "
-            f"p99 delivery {thousand.p99_ms:.0f} ms vs {sansio.p99_ms:.0f} ms."
-            if sansio and thousand and sansio_memory and one_each
+            f"**{wsproto_memory.rss_per_subscription_bytes / 1024:.1f} KiB vs "
+            f"{one_each.rss_per_subscription_bytes / 1024:.1f} KiB**; "
+            f"p99 delivery to 1,000 subscribers **{wsproto.p99_ms:.0f} ms vs {thousand.p99_ms:.0f} ms**."
+            if wsproto and thousand and wsproto_memory and one_each
             else "not measured."
         ),
         "- Each subscription update executed and encoded once for all its subscribers, against once per "
@@ -254,20 +254,23 @@ before and after, run back to back against the same database.
 13. **A WebSocket endpoint of our own, ahead of Starlette's router** (`pixelpet/graphql/endpoint.py`).
     Strawberry's view, Starlette's exception middleware and router kept their frames and objects for each
     connection's life; finished tasks (the connection_init timeout, a subscription's setup) and the
-    connection_init payload were kept too. Same measurement: 36.0 -> 29.0 KiB (websockets-sansio).
-14. **uvicorn's wsproto protocol instead of websockets-sansio**: 29.0 -> 27.4 KiB in the same measurement
-    (a leaner handshake and connection state); the "websockets-sansio" rows above repeat the comparison
-    in this run, latency included.
+    connection_init payload were kept too, and the source's callbacks were closures. Same measurement:
+    36.0 -> 28.7 KiB.
+14. **Tried and reverted: uvicorn's wsproto protocol instead of websockets-sansio.** It saves ~1.5 KiB per
+    connection, and costs ~70% more p99 delivery to 1,000 subscribers (pure-Python framing of every message
+    sent); a fan-out's CPU decides a replica's capacity more than 1.5 KiB per connection does. The "wsproto"
+    rows above repeat the comparison in every run.
 
 ## Open findings
 
-- **An idle subscriber is within a few KiB of what the server stack alone costs.** The floor row (uvicorn
-  with wsproto and a bare Starlette WebSocket, no GraphQL) is ~24 KiB per connection, most of it uvicorn's
-  per-connection objects (its message queue and events with their deques, the WebSocket handshake state,
-  the scope). What ours adds: the connection's protocol handler and context, the subscription, its place in
-  the pet's feed, and the WebSocket span's context. Further savings would mean a server other than uvicorn.
-- **Per-message deflate costs ~100 KiB per connection with wsproto** (zlib state on both directions), so it
-  stays off; a client that needs compression should not get it by default.
+- **An idle subscriber is within a few KiB of what the server stack alone costs**, and 1-2 KiB under the
+  target. The floor row (uvicorn and a bare Starlette WebSocket, no GraphQL) is ~26 KiB per connection, most
+  of it uvicorn's per-connection objects (its message queue and events with their deques, the handshake
+  request and response it keeps, the scope). What ours adds: the connection's protocol handler and context,
+  the subscription, its place in the pet's feed, and the WebSocket span's context. uvicorn's
+  websockets-sansio protocol keeps the handshake (~4 KB) for the connection's life; a protocol subclass
+  could drop it, at the price of depending on uvicorn's private attributes. Beyond that, savings would
+  mean a server other than uvicorn.
 - **Lists and writes are bound by SecantusDB here**, not by the service: its planner sorts an owner's pets
   in memory instead of walking the `owner_created_at` index, and it sustains about 500 writes/s on 2 cores.
   MongoDB serves the same queries from the index; rerun against MongoDB before drawing capacity conclusions

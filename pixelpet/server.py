@@ -21,7 +21,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         "log_config": None,  # configure_logging already routed uvicorn's loggers
         "proxy_headers": False,
         "server_header": False,
-        "ws": "wsproto",
+        "ws": "websockets-sansio",
         "ws_ping_interval": settings.subscriptions.ping_interval_s,
         "ws_ping_timeout": settings.subscriptions.ping_timeout_s,
         # Pet updates are a few hundred bytes: compression saves little, and its zlib state costs about

@@ -58,17 +58,31 @@ Slot = tuple[str, Literal["update", "last", "complete"]]
 class LiveOperation:
     """A subscription between events: what executing its next event takes, and its source."""
 
-    __slots__ = ("document", "id", "key", "operation_name", "source", "variables")
+    __slots__ = ("document", "handler", "id", "key", "operation_name", "source", "variables")
 
     def __init__(
-        self, id: str, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
+        self,
+        handler: "LiveTransportHandler",
+        id: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
     ) -> None:
+        self.handler = handler
         self.id = id
         self.document = document
         self.operation_name = operation_name
         self.variables = variables
         self.key = share_key(document, operation_name, variables)
         self.source: LiveSource | None = None
+
+    # What the source calls (bound methods: lighter than closures, one pair per subscription).
+
+    def deliver(self, event: Any) -> None:
+        self.handler._deliver(self, event)
+
+    def end(self, error: Exception | None) -> None:
+        self.handler._ended(self, error)
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -89,7 +103,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # Queries, mutations and anything invalid: strawberry runs and reports them.
             await super().run_operation(operation)
             return
-        live = LiveOperation(operation.id, document, operation.operation_name, operation.variables)
+        live = LiveOperation(self, operation.id, document, operation.operation_name, operation.variables)
         root = root_field(self.schema._schema, document, operation.operation_name)  # type: ignore[attr-defined]
         recording = self.view.recorder.start()
         code = OK
@@ -148,7 +162,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._queue((live.id, "complete"), {"id": live.id, "type": "complete"})
             return code
         self._deliver(live, event)
-        source.start(lambda event: self._deliver(live, event), lambda error: self._ended(live, error))
+        source.start(live.deliver, live.end)
         return OK
 
     async def _refuse(self, operation_id: str, errors: list[GraphQLError]) -> str:

@@ -11,6 +11,7 @@ is an entry in a set, not a waiting task. Backpressure is the consumer's (see
 pixelpet/graphql/transport.py): it keeps at most one unsent update per subscription.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
@@ -20,6 +21,8 @@ from bson import ObjectId
 from pixelpet.clock import Cancellable, Clock
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument
+
+logger = logging.getLogger("pixelpet.subscriptions")
 
 T = TypeVar("T")
 Cause = Literal["change", "time", "resync"]
@@ -124,4 +127,9 @@ class PetFeed:
     def _publish(self, update: Update) -> None:
         # A copy: a delivery may end its subscription (a deletion does), leaving the feed.
         for member in list(self.members):
-            member.deliver(update)
+            try:
+                member.deliver(update)
+            except Exception:
+                # A bug behind one subscription must not cost the others their update, nor stop the
+                # change stream that is publishing it.
+                logger.exception("delivering a pet update failed", extra={"cause": type(update).__name__})

@@ -249,8 +249,8 @@ before and after, run back to back against the same database.
     transport executes (shared) and queues the message; between events a subscription is two small objects
     and an entry in a set. RSS per idle subscriber, 1,000 in a fresh process, measured by hand with the
     harness's method: one per connection 48.6 -> 36.0 KiB, ten per connection 21.6 -> ~9 KiB. p99 delivery
-    to 1,000 subscribers, entries 12-14 together against the code before, three alternating runs each:
-    60-66 ms before, 62-68 ms after (unchanged).
+    to 1,000 subscribers, entries 12 and 13 together against the code before, three alternating runs each
+    on a busier machine than the table's run: 69-81 ms before, 68-78 ms after (unchanged).
 13. **A WebSocket endpoint of our own, ahead of Starlette's router** (`pixelpet/graphql/endpoint.py`).
     Strawberry's view, Starlette's exception middleware and router kept their frames and objects for each
     connection's life; finished tasks (the connection_init timeout, a subscription's setup) and the

@@ -17,7 +17,7 @@ so a client that stopped reading never holds memory or delays anyone.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from graphql import (
@@ -94,6 +94,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # Unsent messages, in order (see Slot).
         self._outbox: dict[Slot, dict[str, Any]] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio asks
 
     # Operations ----------------------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         )
         if isinstance(result, Awaitable):
             # No pet field waits on anything; one that did would be sent once done.
-            asyncio.get_running_loop().create_task(self._deliver_when_done(live, result))
+            self._in_background(self._deliver_when_done(live, result))
         else:
             self._queue_result(live, result)
 
@@ -275,11 +276,16 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._outbox.clear()
             for live in list(self._live.values()):
                 self._forget(live)
-            asyncio.get_running_loop().create_task(self._close_quietly())
+            self._in_background(self._close_quietly())
         except Exception:  # the client left: the connection's shutdown cleans up
             self._outbox.clear()
         finally:
             self._writer = None
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _close_quietly(self) -> None:
         # Best effort: the peer stopped reading, so the close frame may never get through.

@@ -163,10 +163,10 @@ async def test_a_client_that_stops_reading_gets_the_newest_state_or_is_cut_off(
     await asyncio.sleep(0.01)  # the writer is now stuck sending it
     for n in range(2, 5):  # these replace each other in the outbox
         deliver(Tick(n=n))
-    assert metrics.subscription_events_coalesced._value.get() == 2
+    assert metrics.registry.get_sample_value("pixelpet_subscription_events_coalesced_total") == 2
     await asyncio.sleep(0.4)  # past the stall timeout
     assert socket.closed_with == SLOW_CLIENT_CLOSE_CODE
-    assert metrics.subscription_clients_dropped._value.get() == 1
+    assert metrics.registry.get_sample_value("pixelpet_subscription_clients_dropped_total") == 1
     assert SOURCES[0].closed, "its subscriptions let go of their feeds"
 
 

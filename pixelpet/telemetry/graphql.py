@@ -106,10 +106,6 @@ class Recording:
         finally:
             otel_context.detach(token)
 
-    @property
-    def finished(self) -> bool:
-        return self._span is None
-
     def finish(self, operation_type: str, operation: str, operation_name: str | None, code: str) -> None:
         span, self._span = self._span, None
         if span is None:
@@ -143,21 +139,17 @@ class Recording:
 
 
 class OperationTelemetry(SchemaExtension):
-    """Records each operation strawberry executes (see OperationRecorder).
-
-    A subscription is recorded once it has sent its first result (or failed to): that is its
-    latency as a client feels it, and its span reaches the Collector then, not when the client
-    leaves hours later. Its later deliveries are counted by the subscription metrics.
-    """
+    """Records each operation strawberry executes (see OperationRecorder): queries, mutations, and
+    whatever it refuses. Valid subscriptions are set up and recorded by our transport
+    (pixelpet/graphql/transport.py), at their first result."""
 
     def __init__(self, recorder: OperationRecorder) -> None:
         super().__init__()
         self._recorder = recorder
-        self._recording: Recording | None = None
-        self._root: tuple[str, str] | None = None
 
     def on_operation(self) -> Iterator[None]:
-        self._recording = recording = self._recorder.start()
+        recording = self._recorder.start()
+        context = self.execution_context
         parse_failed = False
         try:
             with recording.current():
@@ -167,30 +159,11 @@ class OperationTelemetry(SchemaExtension):
             raise
         finally:
             if parse_failed:
-                self._finish(("unknown", "invalid"), ErrorCode.GRAPHQL_PARSE_FAILED.value)
+                root, code = ("unknown", "invalid"), ErrorCode.GRAPHQL_PARSE_FAILED.value
             else:
-                result = self.execution_context.result
-                self._finish(self._root_field(), outcome_code(result.errors if result is not None else None))
-
-    def get_results(self) -> dict[str, Any]:
-        # Strawberry asks every extension for its results once per result, errors already
-        # classified: for a subscription, the first ask is its setup's end. (The on_stream_result
-        # hook would say the same, but costs a context manager per delivery to every subscriber.)
-        root = self._root_field()
-        if root[0] == "subscription":
-            self._finish(root, outcome_code(self.execution_context.pre_execution_errors))
-        return {}
-
-    def _root_field(self) -> tuple[str, str]:
-        """Computed once per operation: it walks the document."""
-        if self._root is None:
-            context = self.execution_context
-            self._root = root_field(context.schema._schema, context.graphql_document, context.operation_name)
-        return self._root
-
-    def _finish(self, root: tuple[str, str], code: str) -> None:
-        if self._recording is not None:
-            self._recording.finish(*root, self.execution_context.operation_name, code)
+                root = root_field(context.schema._schema, context.graphql_document, context.operation_name)
+                code = outcome_code(context.result.errors if context.result is not None else None)
+            recording.finish(*root, context.operation_name, code)
 
 
 class TracedResolver(FieldExtension):

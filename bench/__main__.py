@@ -21,7 +21,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
-from bench.loadgen import Connection, LoadResult, graphql_body, graphql_outcome, post, run_load
+from bench.loadgen import Connection, LoadResult, Step, address, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
 from bench.report import DEFLATE, FLOOR, OURS, UNSHARED, WSPROTO, Measurement, render
 from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
@@ -80,6 +80,12 @@ SMOKE = Plan(
 )
 
 
+def _token(subject: str) -> str:
+    return mint_development_token(
+        secret=DEVELOPMENT_SECRET, subject=subject, now=SystemClock().now(), ttl=timedelta(hours=2)
+    )
+
+
 def _environment(database_uri: str) -> dict[str, str]:
     return {
         "PIXELPET_MONGODB_URI": database_uri,
@@ -106,13 +112,7 @@ class Run:
     def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
         self.workdir = workdir
-        now = SystemClock().now()
-        self.tokens = [
-            mint_development_token(
-                secret=DEVELOPMENT_SECRET, subject=f"owner-{n}", now=now, ttl=timedelta(hours=2)
-            )
-            for n in range(OWNERS)
-        ]
+        self.tokens = [_token(f"owner-{n}") for n in range(OWNERS)]
         self.headers = [{"Authorization": f"Bearer {token}"} for token in self.tokens]
         self.pets_by_owner: list[list[str]] = [[] for _ in range(OWNERS)]
         self.measurements: list[Measurement] = []
@@ -133,16 +133,7 @@ class Run:
         )
 
     def _headers_for(self, prefix: str) -> list[dict[str, str]]:
-        now = SystemClock().now()
-        return [
-            {
-                "Authorization": "Bearer "
-                + mint_development_token(
-                    secret=DEVELOPMENT_SECRET, subject=f"{prefix}-{n}", now=now, ttl=timedelta(hours=2)
-                )
-            }
-            for n in range(self.plan.concurrency)
-        ]
+        return [{"Authorization": f"Bearer {_token(f'{prefix}-{n}')}"} for n in range(self.plan.concurrency)]
 
     @property
     def pet_ids(self) -> list[str]:
@@ -153,23 +144,22 @@ class Run:
         pets = self.pets_by_owner[connection.slot % OWNERS]
         return pets[number % len(pets)]
 
-    async def _pet_query(self, connection: Connection, number: int) -> str:
-        variables = {"id": self._owned(connection, number)}
-        status, body = await connection.post("/graphql", graphql_body(PET, variables))
-        return graphql_outcome(status, body)
+    def _on_owned_pet(self, query: str) -> Step:
+        """A step running ``query`` on one of the worker's owner's pets (``$id``)."""
 
-    async def _feed(self, connection: Connection, number: int) -> str:
-        variables = {"id": self._owned(connection, number)}
-        status, body = await connection.post("/graphql", graphql_body(FEED, variables))
-        return graphql_outcome(status, body)
+        async def step(connection: Connection, number: int) -> str:
+            variables = {"id": self._owned(connection, number)}
+            status, body = await connection.post("/graphql", graphql_body(query, variables))
+            return graphql_outcome(status, body)
+
+        return step
 
     async def _warm_up(self, url: str, step: Any) -> None:
         await self._load(url, step, requests=max(10, self.plan.requests // 10))
 
     async def seed(self, url: str, database_uri: str) -> None:
-        host, port = url.removeprefix("http://").split(":")
         for owner, headers in enumerate(self.headers):
-            connection = Connection(host, int(port), headers)
+            connection = Connection(*address(url), headers)
             for number in range(self.plan.pets // OWNERS):
                 _, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"pet{number}"}))
                 self.pets_by_owner[owner].append(json.loads(body)["data"]["createPet"]["id"])
@@ -186,12 +176,14 @@ class Run:
             await self.seed(server.url, database_uri)
             for pets in self.pets_by_owner:
                 random.shuffle(pets)
-            pet_step = self._pet_query
+            pet_step = self._on_owned_pet(PET)
             await self._warm_up(server.url, pet_step)
             self.measurements.append(await _measure(server, "pet query", self._load(server.url, pet_step)))
             list_step = post(lambda _: ("/graphql", graphql_body(LIST)))
             self.measurements.append(await _measure(server, "list of 20", self._load(server.url, list_step)))
-            self.measurements.append(await _measure(server, "feedPet", self._load(server.url, self._feed)))
+            self.measurements.append(
+                await _measure(server, "feedPet", self._load(server.url, self._on_owned_pet(FEED)))
+            )
             # Create+delete runs as owners of its own, so the per-owner cap never refuses it.
             churn = self._load(server.url, _create_then_delete, headers=self._headers_for("churn"))
             self.measurements.append(await _measure(server, "create+delete", churn))
@@ -295,7 +287,7 @@ class Run:
                 self.measurements.append(await _measure(server, "pet query", self._load(server.url, step)))
                 return
             steps = {
-                "pet query": self._pet_query,
+                "pet query": self._on_owned_pet(PET),
                 "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
             }
             await self._warm_up(server.url, steps[workloads[0]])
@@ -318,8 +310,8 @@ async def _create_then_delete(connection: Connection, number: int) -> str:
 
 
 async def _command_counts(url: str) -> dict[str, float]:
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    host, port = address(url)
+    reader, writer = await asyncio.open_connection(host, port)
     writer.write(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
     text = (await reader.read()).decode()
     writer.close()

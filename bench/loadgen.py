@@ -41,6 +41,12 @@ class LoadResult:
         return statistics.median(self.latencies_s) * 1000 if self.latencies_s else float("nan")
 
 
+def address(url: str) -> tuple[str, int]:
+    """(host, port) of a server's base URL, as the benchmark's child servers have: http://host:port."""
+    host, port = url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
 class Connection:
     def __init__(self, host: str, port: int, headers: dict[str, str], slot: int = 0) -> None:
         self._host, self._port = host, port
@@ -106,14 +112,15 @@ async def run_load(
 
     Worker ``i`` sends ``headers[i % len(headers)]`` on every request.
     """
-    host, port = url.removeprefix("http://").split(":")
+    host, port = address(url)
+    per_worker = headers or [{}]
     counter = iter(range(requests))
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
     deadline = time.perf_counter() + max_seconds
 
     async def worker(slot: int) -> None:
-        connection = Connection(host, int(port), (headers or [{}])[slot % len(headers or [{}])], slot)
+        connection = Connection(host, port, per_worker[slot % len(per_worker)], slot)
         try:
             for number in counter:
                 if time.perf_counter() > deadline:

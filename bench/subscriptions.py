@@ -13,7 +13,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from bench.loadgen import Connection, graphql_body
+from bench.loadgen import Connection, address, graphql_body
 from bench.processes import stats
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -61,9 +61,9 @@ class _Probe(asyncio.Protocol):
 
 async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
     """A connection subscribed to each of ``pet_ids``, once every subscription has sent its first state."""
-    host, port = url.removeprefix("http://").split(":")
+    host, port = address(url)
     loop = asyncio.get_running_loop()
-    _, probe = await loop.create_connection(_Probe, host, int(port))
+    _, probe = await loop.create_connection(_Probe, host, port)
     assert probe.transport is not None
     # Offer compression as browsers do; the server decides whether to use it.
     protocol = ClientProtocol(
@@ -162,8 +162,7 @@ async def measure_fan_out(
     connections = await _open(url, token, [pet_id], subscribers)
     await asyncio.sleep(1.0)  # let the service settle
 
-    host, port = url.removeprefix("http://").split(":")
-    http = Connection(host, int(port), {"Authorization": f"Bearer {token}"})
+    http = Connection(*address(url), {"Authorization": f"Bearer {token}"})
     # Arrivals are timestamped in this process: a full collection here (its heap holds a thousand
     # probes) would pause it and show up as delivery latency that the service never caused.
     gc.collect()

@@ -9,6 +9,7 @@ import strawberry
 from pixelpet.graphql.context import Context
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument
+from pixelpet.pets.feed import Snapshot
 from pixelpet.pets.pagination import decode_cursor, encode_cursor
 from pixelpet.pets.rules import Action, Activity, Species
 from pixelpet.telemetry.graphql import TracedResolver
@@ -217,5 +218,10 @@ class PetSubscription:
             owner=await context.owner(),
             pet_id=id,
             connection=context.connection,
-            present=lambda snapshot: snapshot.view(Pet.shared),
+            present=_shared_view,
         )
+
+
+def _shared_view(snapshot: Snapshot) -> Pet:
+    """The Pet every subscriber of ``snapshot`` receives: built, executed and encoded once for all."""
+    return snapshot.view(Pet.shared)

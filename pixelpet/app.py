@@ -3,7 +3,8 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from importlib.metadata import version as package_version
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -31,7 +32,7 @@ from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.loop import watch_event_loop_lag
 from pixelpet.telemetry.metrics import Metrics
 from pixelpet.telemetry.mongo import listeners
-from pixelpet.telemetry.tracing import Tracing
+from pixelpet.telemetry.tracing import Tracing, trace_export
 
 logger = logging.getLogger("pixelpet")
 
@@ -40,18 +41,27 @@ UNOBSERVED_PATHS = ("/livez", "/readyz", "/metrics")
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None, span_exporter: SpanExporter | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    span_exporter: SpanExporter | None = None,
+    otel_environ: Mapping[str, str] | None = None,
 ) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts.
 
-    ``span_exporter`` replaces the configured trace exporter (tests pass an in-memory one).
+    ``span_exporter`` replaces the configured trace exporter (tests pass an in-memory one);
+    ``otel_environ`` replaces the process environment as the source of the standard OTEL_* variables.
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
     version = package_version("pixelpet")
     metrics = Metrics(version=version, environment=settings.environment.value)
     tracing = Tracing(
-        settings.telemetry, version=version, environment=settings.environment.value, exporter=span_exporter
+        settings.telemetry,
+        version=version,
+        environment=settings.environment.value,
+        export=trace_export(os.environ if otel_environ is None else otel_environ),
+        exporter=span_exporter,
     )
     lifecycle = Lifecycle()
     recorder = OperationRecorder(tracer=tracing.tracer, metrics=metrics)
@@ -83,6 +93,10 @@ def create_app(
             )
             await broker.start()
             stack.push_async_callback(broker.stop)
+            metrics.watch_health(
+                primary_reachable=lambda: client.topology_description.has_writable_server(),
+                change_stream_silence_s=broker.silence_s,
+            )
             pets = PetService(
                 repository=repository,
                 clock=clock,

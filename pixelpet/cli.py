@@ -1,6 +1,7 @@
 """``pixelpet``: run the service, mint development tokens, print the schema."""
 
 import argparse
+import os
 import sys
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
 from pixelpet.settings import Environment, Settings
+from pixelpet.telemetry.tracing import TelemetryConfigurationError, trace_export
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
         return 0
+    try:
+        trace_export(os.environ)
+    except TelemetryConfigurationError as error:
+        sys.stderr.write(f"pixelpet: invalid configuration: {error}\n")
+        return 2
     from pixelpet.server import serve
 
     return serve(settings)

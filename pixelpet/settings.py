@@ -53,11 +53,10 @@ class AuthSettings(BaseModel):
 
 
 class TelemetrySettings(BaseModel):
-    """Tracing. OTLP endpoint, headers and timeouts come from the standard OTEL_EXPORTER_OTLP_* variables."""
+    """Tracing. Whether and where spans are exported comes from the standard OTEL_* variables
+    (pixelpet/telemetry/tracing.py): OTEL_EXPORTER_OTLP_ENDPOINT alone turns OTLP export on."""
 
     service_name: str = "pixelpet"
-    # "otlp" exports to a Collector; "none" keeps spans in process (development without a Collector).
-    traces_exporter: Literal["otlp", "none"] = "none"
     # Share of new traces to keep; a caller's sampling decision (traceparent) always wins.
     sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
 

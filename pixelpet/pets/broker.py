@@ -54,6 +54,7 @@ class ChangeStreamBroker:
         self._count = 0
         self._resume_token: Any = None
         self._last_heard: float | None = None
+        self._created = time.monotonic()
         self._running = False
         self._tasks: list[asyncio.Task[None]] = []
         self._opened = asyncio.Event()
@@ -71,6 +72,10 @@ class ChangeStreamBroker:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def silence_s(self) -> float:
+        """Seconds since the stream last heard from the database (since start, if it never has)."""
+        return time.monotonic() - (self._last_heard if self._last_heard is not None else self._created)
 
     def health(self) -> str:
         """ "ok", or why readiness should fail."""

@@ -5,19 +5,66 @@ lifespan. MongoDB commands are traced by opentelemetry-instrumentation-pymongo's
 passed to our client as an event listener. ``PymongoInstrumentor().instrument()`` would register
 that listener globally, once, bound to the first provider it sees, and only for clients created
 afterwards; the per-client listener has neither the ordering trap nor the global state.
+
+Export follows the OpenTelemetry SDK's standard variables, as every OpenTelemetry guide says to set
+them (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+``OTEL_SDK_DISABLED=true`` records nothing; ``OTEL_TRACES_EXPORTER`` (``otlp`` or ``none``) decides;
+unset, an OTLP endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``..._TRACES_ENDPOINT``) turns export on.
 """
+
+from collections.abc import Mapping
+from enum import StrEnum
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.pymongo import CommandTracer
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Tracer
 
 from pixelpet.settings import TelemetrySettings
 
 TRACER_NAME = "pixelpet"
+_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+_PROTOCOLS = ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+
+
+class TraceExport(StrEnum):
+    """What happens to finished spans."""
+
+    OTLP = "otlp"  # OTLP/HTTP to a Collector
+    NONE = "none"  # recorded (trace ids in logs and errors) but not exported
+    DISABLED = "disabled"  # OTEL_SDK_DISABLED: nothing is recorded
+
+
+class TelemetryConfigurationError(ValueError):
+    """The OTEL_* variables ask for something this service cannot do."""
+
+
+def trace_export(environ: Mapping[str, str]) -> TraceExport:
+    """The export the standard OpenTelemetry variables in ``environ`` ask for."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return TraceExport.DISABLED
+    for name in _PROTOCOLS:
+        protocol = environ.get(name, "").strip()
+        if protocol and protocol != "http/protobuf":
+            raise TelemetryConfigurationError(
+                f"{name}={protocol} is not supported: this service exports OTLP over HTTP "
+                "(http/protobuf, the Collector's port 4318)"
+            )
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if not exporter:
+        return (
+            TraceExport.OTLP
+            if any(environ.get(name, "").strip() for name in _ENDPOINTS)
+            else TraceExport.NONE
+        )
+    if exporter in (TraceExport.OTLP, TraceExport.NONE):
+        return TraceExport(exporter)
+    raise TelemetryConfigurationError(
+        f"OTEL_TRACES_EXPORTER={exporter} is not supported: use otlp (to a Collector) or none"
+    )
 
 
 class Tracing:
@@ -27,6 +74,7 @@ class Tracing:
         *,
         version: str,
         environment: str,
+        export: TraceExport,
         exporter: SpanExporter | None = None,
     ) -> None:
         resource = Resource.create(
@@ -37,11 +85,13 @@ class Tracing:
             }
         )
         # Parent-based: follow the caller's sampling decision, so a trace is kept or dropped whole.
-        sampler = ParentBased(TraceIdRatioBased(settings.sample_ratio))
+        sampler: Sampler = ParentBased(TraceIdRatioBased(settings.sample_ratio))
+        if export is TraceExport.DISABLED and exporter is None:
+            sampler = ALWAYS_OFF
         self.provider = TracerProvider(resource=resource, sampler=sampler)
         self.tracer: Tracer = self.provider.get_tracer(TRACER_NAME, version)
         self._version = version
-        self._settings = settings
+        self._export = export
         self._exporter = exporter
 
     def start(self) -> None:
@@ -49,7 +99,7 @@ class Tracing:
         if self._exporter is not None:
             # Given an exporter (tests), export synchronously so spans are visible at once.
             self.provider.add_span_processor(SimpleSpanProcessor(self._exporter))
-        elif self._settings.traces_exporter == "otlp":
+        elif self._export is TraceExport.OTLP:
             # Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
 

@@ -45,8 +45,8 @@ async def test_spans_are_exported_over_otlp_and_flushed_on_shutdown(
         env={
             "PIXELPET_MONGODB_URI": database.uri,
             "PIXELPET_MONGO__DATABASE": unique_database(),
-            "PIXELPET_TELEMETRY__TRACES_EXPORTER": "otlp",
             "PIXELPET_LIFECYCLE__DRAIN_DELAY_S": "0",
+            # The standard variable alone turns export on, as OpenTelemetry's guides say.
             "OTEL_EXPORTER_OTLP_ENDPOINT": url,
             # Batch for a minute: only the shutdown flush can deliver these spans in time.
             "OTEL_BSP_SCHEDULE_DELAY": "60000",

@@ -16,8 +16,8 @@ class ServiceProcess:
     def __init__(self, *, env: dict[str, str], log_file: Path) -> None:
         self.port = free_port()
         self.log_file = log_file
-        # Only what the test sets: no PIXELPET_* from the developer's shell leaks in.
-        base = {key: value for key, value in os.environ.items() if not key.startswith("PIXELPET_")}
+        # Only what the test sets: no PIXELPET_* or OTEL_* from the developer's shell leaks in.
+        base = {key: value for key, value in os.environ.items() if not key.startswith(("PIXELPET_", "OTEL_"))}
         self._env = {**base, "PIXELPET_PORT": str(self.port), **env}
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -21,10 +21,20 @@ run: deps ## Run the service on http://127.0.0.1:8000 (embedded dev database unl
 token: deps ## Print a development bearer token for owner SUB (default dev-player)
 	@$(UV) run --frozen pixelpet token --sub "$${SUB:-dev-player}"
 
+# Debian's packages the tests run for real: curl (the README test runs its example as printed), Prometheus,
+# Alertmanager and promtool (observability tests).
+DEBIAN_TOOLS := curl prometheus prometheus-alertmanager
+
+.PHONY: tools
+tools: deps ## Install the third-party programs the tests run (Debian packages; Jaeger and Sloth built from Go)
+	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool; do \
+	  command -v $$tool >/dev/null || missing=yes; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; fi
+	$(UV) run --frozen python -m observability.tools
+
 .PHONY: test
-test: deps ## Run every check: lint, types and the whole test suite
-	@# The README test runs its curl example as printed.
-	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+test: tools ## Run every check: lint, types and the whole test suite
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy
@@ -48,3 +58,15 @@ bench: deps ## Run the benchmark (a few minutes) and rewrite docs/performance.md
 .PHONY: schema
 schema: deps ## Regenerate schema.graphql from the code
 	$(UV) run --frozen pixelpet schema > schema.graphql
+
+.PHONY: rules
+rules: tools ## Regenerate the SLO rules (observability/prometheus/rules/slos.yml) from observability/slos.yaml
+	$(UV) run --frozen python -m observability.tools slo-rules
+
+.PHONY: dashboards
+dashboards: deps ## Regenerate the Grafana dashboards (observability/grafana/dashboards/*.json)
+	$(UV) run --frozen python -m observability.grafana.dashboards
+
+.PHONY: observe
+observe: tools ## Run Collector, Jaeger, Prometheus and Alertmanager locally against `make run` (Ctrl-C stops)
+	$(UV) run --frozen python -m observability.stack

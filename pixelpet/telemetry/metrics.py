@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.gc_collector import GCCollector
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.platform_collector import PlatformCollector
@@ -35,6 +36,8 @@ class Metrics:
         registry = self.registry
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
+        # python_gc_*: full collections pause the one event loop (decision 10), so count them.
+        GCCollector(registry=registry)
 
         self.build_info = Gauge(
             "pixelpet_build_info",
@@ -143,11 +146,6 @@ class Metrics:
             "Seconds since the change stream last heard from the database (it hears at least every second).",
             registry=registry,
         )
-        self.memory_limit = Gauge(
-            "pixelpet_memory_limit_bytes",
-            "The memory limit of this process's cgroup (absent when there is none).",
-            registry=registry,
-        )
 
         # Business.
         self.pet_actions = Counter(
@@ -166,8 +164,12 @@ class Metrics:
         self.mongo_primary_reachable.set_function(lambda: float(primary_reachable()))
         self.change_stream_silence.set_function(change_stream_silence_s)
         limit = cgroup_memory_limit()
-        if limit is not None:
-            self.memory_limit.set(limit)
+        if limit is not None:  # without a limit the series is absent: a 0 would read as "over the limit"
+            Gauge(
+                "pixelpet_memory_limit_bytes",
+                "The memory limit of this process's cgroup (absent when there is none).",
+                registry=self.registry,
+            ).set(limit)
 
     async def endpoint(self, request: Request) -> Response:
         """``/metrics``: OpenMetrics (with exemplars) when Prometheus asks for it, text 0.0.4 otherwise."""

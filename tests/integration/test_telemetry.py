@@ -14,6 +14,7 @@ from pixelpet.app import create_app
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import Settings, TelemetrySettings
+from pixelpet.telemetry.metrics import cgroup_memory_limit
 from tests.conftest import make_settings
 from tests.support.graphql import PET_FIELDS, GraphQLClient, create_pet, token_for
 from tests.support.logs import JsonLines, captured_json_logs
@@ -283,3 +284,13 @@ async def test_a_subscription_is_traced_from_the_callers_trace_and_reported_whil
     }
     assert {("subscription", "petStats", "OK"), ("subscription", "petStats", "NOT_FOUND")} <= samples
     await watcher.close()
+
+
+async def test_database_and_change_stream_health_are_read_at_every_scrape(traced: GraphQLClient) -> None:
+    values = samples((await traced._http.get("/metrics")).text)
+    assert values[("pixelpet_mongodb_primary_reachable", frozenset())] == 1
+    # The stream hears from the database at least every second (each getMore waits at most 1 s).
+    assert 0 <= values[("pixelpet_change_stream_silence_seconds", frozenset())] < 5
+    limit = cgroup_memory_limit()
+    limits = [value for (name, _), value in values.items() if name == "pixelpet_memory_limit_bytes"]
+    assert limits == ([] if limit is None else [limit]), "no limit, no series: a 0 would read as over it"

@@ -1,0 +1,358 @@
+"""The observability stack end to end, on real programs: two service instances and SecantusDB, the
+OpenTelemetry Collector and Jaeger (the jaeger binary, built from its Go module), Prometheus and
+Alertmanager (Debian's packages), each run on the committed configuration (observability/).
+
+Only what a test environment must change is changed: addresses, a tail-sampling share of 0 (so that a
+kept trace proves its policy), 1 s scrape and evaluation intervals and short Alertmanager grouping.
+The SLO windows are the real ones: Prometheus starts from seven hours of clean history (backfilled with
+promtool), as a service that has been running has, so that a burn-rate page means what it would mean
+in production, and can resolve.
+"""
+
+import json
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from observability import tools
+from observability.grafana.dashboards import DASHBOARDS, render
+from observability.stack import HERE as OBSERVABILITY
+from observability.stack import Ports, Stack, StackOptions
+from pixelpet.devdb import DevDatabase, free_port
+from tests.e2e.traffic import Traffic
+from tests.support.failpoints import fail_command_blocking
+from tests.support.graphql import token_for
+from tests.support.service import ServiceProcess
+
+pytestmark = pytest.mark.slow
+
+# Requests per second across both instances, live and in the backfilled history alike.
+RATE_PER_S = 10.0
+HISTORY_HOURS = 7
+RUNBOOKS = "https://github.com/pixelpet/pixelpet/blob/main/observability/runbooks/"
+T = TypeVar("T")
+
+
+class Webhook:
+    """Alertmanager's receiver: keeps every notification it is sent."""
+
+    def __init__(self) -> None:
+        self.notifications: list[tuple[str, dict[str, Any]]] = []
+        received = self.notifications
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.append((self.path.strip("/"), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def alerts(self, receiver: str, alertname: str, status: str) -> list[dict[str, Any]]:
+        return [
+            alert
+            for path, body in list(self.notifications)
+            if path == receiver
+            for alert in body["alerts"]
+            if alert["labels"]["alertname"] == alertname and alert["status"] == status
+        ]
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+@dataclass
+class Outage:
+    page: dict[str, Any]  # the firing notification's alert, as Alertmanager sent it
+    fired_after_s: float
+    resolved_after_s: float
+
+
+@dataclass
+class EndToEnd:
+    database: DevDatabase
+    services: list[ServiceProcess]
+    stack: Stack
+    webhook: Webhook
+    traffic: Traffic
+    outage: Outage | None = None
+
+    def prometheus(self, expr: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.stack.prometheus_url}/api/v1/query", params={"query": expr}, timeout=10)
+        assert response.status_code == 200, (expr, response.text)
+        result: list[dict[str, Any]] = response.json()["data"]["result"]
+        return result
+
+    def jaeger_trace(self, trace_id: str) -> list[dict[str, Any]] | None:
+        response = httpx.get(f"{self.stack.jaeger_url}/api/v3/traces/{trace_id}", timeout=10)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return [
+            span
+            for resource in response.json()["result"]["resourceSpans"]
+            for scope in resource["scopeSpans"]
+            for span in scope["spans"]
+        ]
+
+
+def eventually(check: Callable[[], T | None], *, timeout_s: float, what: str, every_s: float = 1.0) -> T:
+    """Wait for ``check`` to return something; the bounds are generous, the assertions are on events."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(every_s)
+
+
+def backfill_clean_history(data_dir: Path, *, hours: int, rate_per_s: float) -> Path:
+    """Seven hours of error-free traffic, written as TSDB blocks by promtool, ending a minute ago."""
+    end = time.time() - 60
+    start = end - hours * 3600
+    lines = ["# TYPE pixelpet_graphql_requests counter"]
+    series = (
+        'pixelpet_graphql_requests_total{job="pixelpet",instance="history",'
+        'operation_type="query",operation="pets",code="OK"}'
+    )
+    for step in range(int((end - start) // 15) + 1):
+        lines.append(f"{series} {step * 15 * rate_per_s:.0f} {start + step * 15:.3f}")
+    lines.append("# EOF")
+    source = data_dir.parent / "history.om"
+    source.write_text("\n".join(lines) + "\n")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [str(tools.promtool()), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
+        check=True,
+        capture_output=True,
+    )
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
+    root = tmp_path_factory.mktemp("e2e")
+    database = DevDatabase(
+        storage=root / "db", port=free_port(), test_commands=True, log_file=root / "db.log"
+    )
+    database.start()
+    ports = Ports.free()
+    webhook = Webhook()
+    services = [
+        ServiceProcess(
+            env={
+                "PIXELPET_MONGODB_URI": database.uri,
+                "PIXELPET_MONGO__DATABASE": "pixelpet_e2e",
+                # Each instance names itself to MongoDB, so a failpoint can pick one.
+                "PIXELPET_MONGO__APP_NAME": f"pixelpet-{index}",
+                "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "1000",
+                "PIXELPET_LIMITS__MUTATION_BURST": "1000",
+                "PIXELPET_LIFECYCLE__DRAIN_DELAY_S": "0",
+                # The standard variable alone turns OTLP export on.
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports.collector_otlp_http}",
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
+            },
+            log_file=root / f"service-{index}.log",
+        )
+        for index in range(2)
+    ]
+    stack = Stack(
+        root / "stack",
+        ports=ports,
+        options=StackOptions(
+            service_targets=[f"127.0.0.1:{service.port}" for service in services],
+            tail_sampling_percentage=0,
+            scrape_interval="1s",
+            evaluation_interval="1s",
+            spanmetrics_flush_interval="1s",
+            webhook_url=webhook.url,
+            alert_group_wait="1s",
+            alert_group_interval="5s",
+            prometheus_data=backfill_clean_history(
+                root / "prometheus-data", hours=HISTORY_HOURS, rate_per_s=RATE_PER_S
+            ),
+        ),
+    )
+    traffic = Traffic([service.url for service in services], rate_per_s=RATE_PER_S)
+    try:
+        stack.start()
+        for service in services:
+            service.start()
+        traffic.start()
+        yield EndToEnd(database, services, stack, webhook, traffic)
+    finally:
+        traffic.stop()
+        for service in services:
+            service.stop()
+        stack.stop()
+        webhook.close()
+        database.stop()
+
+
+def traceparent() -> tuple[str, str]:
+    trace_id = secrets.token_hex(16)
+    return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def pet_query(service: ServiceProcess, header: str, pet_id: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{service.url}/graphql",
+        json={"query": "query($id: ID!) { pet(id: $id) { id name } }", "variables": {"id": pet_id}},
+        headers={"Authorization": f"Bearer {token_for('tracer')}", "traceparent": header},
+        timeout=10,
+    )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_slow_and_failed_requests_reach_jaeger_whole_and_the_rest_is_sampled_away(
+    e2e: EndToEnd,
+) -> None:
+    service = e2e.services[0]
+    created = httpx.post(
+        f"{service.url}/graphql",
+        json={"query": 'mutation { createPet(input: {name: "Trace", species: DOG}) { id } }'},
+        headers={"Authorization": f"Bearer {token_for('tracer')}"},
+        timeout=10,
+    ).json()
+    pet_id = created["data"]["createPet"]["id"]
+    dropped_id, dropped_header = traceparent()
+    slow_id, slow_header = traceparent()
+    failed_id, failed_header = traceparent()
+    with e2e.traffic.paused():  # the one-shot failpoints must hit our requests, not the load's
+        assert pet_query(service, dropped_header, pet_id)["data"]["pet"]["id"] == pet_id
+        with fail_command_blocking(
+            e2e.database.uri,
+            times=1,
+            failCommands=["find"],
+            appName="pixelpet-0",
+            blockConnection=True,
+            blockTimeMS=600,
+        ):
+            assert pet_query(service, slow_header, pet_id)["data"]["pet"]["id"] == pet_id
+        with fail_command_blocking(
+            e2e.database.uri, times=1, failCommands=["find"], appName="pixelpet-0", errorCode=2
+        ):
+            failed = pet_query(service, failed_header, pet_id)
+        assert failed["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+
+    # Kept: slower than the latency threshold, and a server fault. Each arrives whole.
+    for trace_id in (slow_id, failed_id):
+        spans = eventually(
+            lambda trace_id=trace_id: e2e.jaeger_trace(trace_id),
+            timeout_s=60,
+            what=f"trace {trace_id} in Jaeger",
+        )
+        names = {span["name"] for span in spans}
+        assert {"POST /graphql", "query pet", "Query.pet"} <= names, names
+        assert any(name.endswith(".find") for name in names), names
+        server = next(span for span in spans if span["name"] == "POST /graphql")
+        assert server["parentSpanId"] == (slow_header if trace_id == slow_id else failed_header).split("-")[2]
+    operation = next(span for span in e2e.jaeger_trace(failed_id) or [] if span["name"] == "query pet")
+    assert operation["status"]["code"] == 2, operation  # STATUS_CODE_ERROR: what the sampler keeps it for
+
+    # Dropped: fast and fine, sent before the kept ones, so its decision has been made.
+    assert e2e.jaeger_trace(dropped_id) is None
+
+
+def test_prometheus_scrapes_the_service_the_spanmetrics_and_the_collector(e2e: EndToEnd) -> None:
+    for job in ("pixelpet", "spanmetrics", "otel-collector", "prometheus"):
+        eventually(
+            lambda job=job: e2e.prometheus(f'up{{job="{job}"}} == 1'), timeout_s=60, what=f"{job} scraped"
+        )
+    assert len(e2e.prometheus('up{job="pixelpet"} == 1')) == 2
+    eventually(
+        lambda: e2e.prometheus(
+            'traces_span_metrics_calls_total{service_name="pixelpet",span_name="query pets"}'
+        ),
+        timeout_s=60,
+        what="spanmetrics series for the pets query",
+    )
+    eventually(
+        lambda: e2e.prometheus('pixelpet_graphql_requests_total{job="pixelpet",code="OK"}'),
+        timeout_s=60,
+        what="the service's own request counter",
+    )
+    eventually(
+        lambda: e2e.prometheus("otelcol_exporter_sent_spans_total > 0"),
+        timeout_s=60,
+        what="the Collector's own telemetry",
+    )
+
+
+def ensure_outage_happened(e2e: EndToEnd) -> Outage:
+    """Stop the database until the availability page reaches the pager, then restart it and wait for
+    the resolution. Runs once; the tests after it read what it recorded."""
+    if e2e.outage is not None:
+        return e2e.outage
+    page = "PixelpetAvailabilityBudgetBurn"
+    assert not e2e.webhook.alerts("pager", page, "firing"), "the page fired before the outage"
+    stopped = time.monotonic()
+    e2e.database.stop()
+    try:
+        fired = eventually(
+            lambda: e2e.webhook.alerts("pager", page, "firing"), timeout_s=180, what="the availability page"
+        )
+    finally:
+        e2e.database.start()
+    fired_after_s = time.monotonic() - stopped
+    restarted = time.monotonic()
+    # The 5-minute window must first forget the outage: about five minutes.
+    eventually(
+        lambda: e2e.webhook.alerts("pager", page, "resolved"), timeout_s=480, what="the page's resolution"
+    )
+    e2e.outage = Outage(fired[0], fired_after_s, time.monotonic() - restarted)
+    return e2e.outage
+
+
+def test_a_database_outage_pages_with_its_runbook_and_the_recovery_resolves_it(e2e: EndToEnd) -> None:
+    outage = ensure_outage_happened(e2e)
+    assert outage.fired_after_s < 180
+    assert outage.page["labels"]["severity"] == "critical"
+    assert outage.page["labels"]["sloth_slo"] == "availability"
+    assert outage.page["annotations"]["runbook_url"] == RUNBOOKS + "PixelpetAvailabilityBudgetBurn.md"
+    assert (OBSERVABILITY / "runbooks" / "PixelpetAvailabilityBudgetBurn.md").is_file()
+    # Cause alerts open tickets; only the SLO pages.
+    assert not e2e.webhook.alerts("pager", "PixelpetDatabaseUnreachable", "firing")
+    # Readiness came back without restarting either instance.
+    for service in e2e.services:
+        eventually(
+            lambda url=service.url: httpx.get(f"{url}/readyz", timeout=2).status_code == 200,
+            timeout_s=30,
+            what=f"{service.url} ready again",
+        )
+
+
+def test_every_recording_rule_and_dashboard_panel_returns_data(e2e: EndToEnd) -> None:
+    ensure_outage_happened(e2e)  # errors, restarts and recoveries exist only after one
+    rules = httpx.get(f"{e2e.stack.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    recorded = {rule["name"] for group in rules for rule in group["rules"] if rule["type"] == "recording"}
+    assert recorded, "no recording rules loaded"
+    for name in sorted(recorded):
+        assert e2e.prometheus(name), f"recording rule {name} has no data"
+    dead = []
+    for spec in DASHBOARDS:
+        dashboard = json.loads(render(spec))
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", []):
+                expr = target["expr"].replace("$__rate_interval", "1m")
+                if not e2e.prometheus(expr):
+                    dead.append(f"{spec.uid} / {panel['title']}: {expr}")
+    assert not dead, "panels without data:\n" + "\n".join(dead)

@@ -1,0 +1,59 @@
+"""The alert and recording rules: generated from the SLOs without drift, valid, and each alert tested."""
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from observability import tools
+from tests.observability.rules import OBSERVABILITY, RULE_FILES, RUNBOOK_BASE_URL, alert_names, rules
+
+PROMETHEUS = OBSERVABILITY / "prometheus"
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_the_slo_rules_are_what_sloth_generates_from_slos_yaml(tmp_path: Path) -> None:
+    generated = tmp_path / "slos.yml"
+    tools.generate_slo_rules(generated)
+    assert generated.read_text() == (PROMETHEUS / "rules" / "slos.yml").read_text(), (
+        "observability/prometheus/rules/slos.yml is stale: run `make rules`"
+    )
+
+
+def test_promtool_accepts_every_rule_file_and_the_prometheus_config() -> None:
+    checked = run([str(tools.promtool()), "check", "rules", *map(str, RULE_FILES)])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    config = run([str(tools.promtool()), "check", "config", str(PROMETHEUS / "prometheus.yml")])
+    assert config.returncode == 0, config.stdout + config.stderr
+
+
+def test_alertmanager_accepts_its_config() -> None:
+    checked = run(["amtool", "check-config", str(OBSERVABILITY / "alertmanager" / "alertmanager.yml")])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_alert_fires_and_stays_quiet_in_the_promtool_tests() -> None:
+    test_files = sorted((PROMETHEUS / "tests").glob("*.test.yml"))
+    result = run([str(tools.promtool()), "test", "rules", *map(str, test_files)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    fired = set()
+    for path in test_files:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            fired |= {test["alertname"] for test in case.get("alert_rule_test", []) if test["exp_alerts"]}
+    assert fired == alert_names(), f"alerts without a firing test: {sorted(alert_names() - fired)}"
+
+
+def test_every_alert_says_how_bad_what_happened_and_where_its_runbook_is() -> None:
+    for rule in rules("alert"):
+        assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
+        annotations = rule["annotations"]
+        assert annotations["summary"] and annotations["description"], rule["alert"]
+        assert annotations["runbook_url"] == f"{RUNBOOK_BASE_URL}{rule['alert']}.md", rule["alert"]
+
+
+def test_only_slo_alerts_page() -> None:
+    paging = {rule["alert"] for rule in rules("alert") if rule["labels"]["severity"] == "critical"}
+    assert paging == {name for name in alert_names() if name.endswith("BudgetBurn")}

@@ -50,7 +50,8 @@ def test_every_alert_says_how_bad_what_happened_and_where_its_runbook_is() -> No
     for rule in rules("alert"):
         assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
         annotations = rule["annotations"]
-        assert annotations["summary"] and annotations["description"], rule["alert"]
+        assert annotations["summary"], rule["alert"]
+        assert annotations["description"], rule["alert"]
         assert annotations["runbook_url"] == f"{RUNBOOK_BASE_URL}{rule['alert']}.md", rule["alert"]
 
 

@@ -36,7 +36,8 @@ def test_every_runbook_has_the_five_sections_in_order() -> None:
     for path in runbooks():
         text = path.read_text()
         positions = [text.find(section + "\n") for section in SECTIONS]
-        assert -1 not in positions and positions == sorted(positions), f"{path.name}: sections {SECTIONS}"
+        assert -1 not in positions, f"{path.name}: needs every section of {SECTIONS}"
+        assert positions == sorted(positions), f"{path.name}: sections in the order {SECTIONS}"
 
 
 def test_every_relative_link_in_the_runbooks_resolves() -> None:

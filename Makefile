@@ -22,12 +22,12 @@ token: deps ## Print a development bearer token for owner SUB (default dev-playe
 	@$(UV) run --frozen pixelpet token --sub "$${SUB:-dev-player}"
 
 # Debian's packages the tests run for real: curl (the README test runs its example as printed), Prometheus,
-# Alertmanager and promtool (observability tests).
-DEBIAN_TOOLS := curl prometheus prometheus-alertmanager
+# Alertmanager and promtool (observability tests), Podman with runc and mmdebstrap (the image test).
+DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap
 
 .PHONY: tools
 tools: deps ## Install the third-party programs the tests run (Debian packages; Jaeger and Sloth built from Go)
-	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool; do \
+	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap; do \
 	  command -v $$tool >/dev/null || missing=yes; done; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; fi

@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--sub", default="dev-player", help="the owner id (JWT sub claim)")
     token.add_argument("--ttl-hours", type=float, default=24.0, help="lifetime in hours")
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser(
+        "healthcheck",
+        help="exit 0 if the instance on this machine is ready (/readyz is 200), else 1 (the HEALTHCHECK)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "schema":
@@ -35,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         reasons = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
         sys.stderr.write(f"pixelpet: invalid configuration: {reasons}\n")
         return 2
+    if args.command == "healthcheck":
+        from pixelpet.health import check_ready
+
+        ok, detail = check_ready(port=settings.port)
+        (sys.stdout if ok else sys.stderr).write(detail + "\n")
+        return 0 if ok else 1
     if args.command == "token":
         if settings.environment is Environment.PRODUCTION:
             parser.error("development tokens are refused in production")

@@ -5,6 +5,8 @@ A database outage must not restart every pod (that turns an outage into a restar
 """
 
 import asyncio
+import urllib.error
+import urllib.request
 from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -38,3 +40,18 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
     )
+
+
+def check_ready(*, port: int, timeout_s: float = 2.0) -> tuple[bool, str]:
+    """Ask the instance on this machine whether it is ready (``pixelpet healthcheck``, for container engines).
+
+    Plain urllib: the image carries no HTTP client, and a health check must not need curl.
+    """
+    url = f"http://127.0.0.1:{port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return True, f"ready: {response.read().decode()}"
+    except urllib.error.HTTPError as error:
+        return False, f"not ready ({error.code}): {error.read().decode()}"
+    except (urllib.error.URLError, TimeoutError) as error:
+        return False, f"not answering at {url}: {getattr(error, 'reason', error)}"

@@ -20,7 +20,10 @@ from pixelpet.errors import Unauthenticated
 from pixelpet.settings import DEVELOPMENT_SECRET, AuthSettings
 from tests.support.server import running_server
 
-NOW = datetime.now(UTC)
+
+def now() -> datetime:
+    """The time when a test mints its token (not when the module was collected: the suite runs long)."""
+    return datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def public_pem(key: rsa.RSAPrivateKey) -> str:
 
 async def test_a_development_token_names_its_owner() -> None:
     token = mint_development_token(
-        secret=DEVELOPMENT_SECRET, subject="alice", now=NOW, ttl=timedelta(hours=1)
+        secret=DEVELOPMENT_SECRET, subject="alice", now=now(), ttl=timedelta(hours=1)
     )
     assert await TokenVerifier(AuthSettings()).owner_from_header(f"Bearer {token}") == "alice"
 
@@ -55,12 +58,12 @@ async def test_missing_or_malformed_credentials_are_unauthenticated(header: str 
 async def test_expired_tokens_and_foreign_signatures_are_refused() -> None:
     verifier = TokenVerifier(AuthSettings(leeway_s=0))
     expired = mint_development_token(
-        secret=DEVELOPMENT_SECRET, subject="alice", now=NOW - timedelta(hours=2), ttl=timedelta(hours=1)
+        secret=DEVELOPMENT_SECRET, subject="alice", now=now() - timedelta(hours=2), ttl=timedelta(hours=1)
     )
     with pytest.raises(Unauthenticated, match="expired"):
         await verifier.owner_from_token(expired)
     forged = mint_development_token(
-        secret="another-secret-of-32-bytes-or-more!", subject="alice", now=NOW, ttl=timedelta(hours=1)
+        secret="another-secret-of-32-bytes-or-more!", subject="alice", now=now(), ttl=timedelta(hours=1)
     )
     with pytest.raises(Unauthenticated, match="Signature"):
         await verifier.owner_from_token(forged)
@@ -77,10 +80,10 @@ async def test_production_verifies_rs256_with_a_pem_key_and_refuses_hs256(rsa_ke
         public_key_pem=SecretStr(public_pem(rsa_key)), algorithms=["RS256"], issuer="https://id"
     )
     verifier = TokenVerifier(settings)
-    claims = {"sub": "carol", "exp": NOW + timedelta(minutes=5), "iss": "https://id"}
+    claims = {"sub": "carol", "exp": now() + timedelta(minutes=5), "iss": "https://id"}
     assert await verifier.owner_from_token(jwt.encode(claims, rsa_key, algorithm="RS256")) == "carol"
     hs256 = mint_development_token(
-        secret=DEVELOPMENT_SECRET, subject="carol", now=NOW, ttl=timedelta(hours=1)
+        secret=DEVELOPMENT_SECRET, subject="carol", now=now(), ttl=timedelta(hours=1)
     )
     with pytest.raises(Unauthenticated):
         await verifier.owner_from_token(hs256)
@@ -104,7 +107,10 @@ async def jwks_url(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[str]:
 async def test_production_verifies_keys_from_a_jwks_url(rsa_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
     verifier = TokenVerifier(AuthSettings(jwks_url=jwks_url, algorithms=["RS256"]))
     token = jwt.encode(
-        {"sub": "dave", "exp": NOW + timedelta(minutes=5)}, rsa_key, algorithm="RS256", headers={"kid": "k1"}
+        {"sub": "dave", "exp": now() + timedelta(minutes=5)},
+        rsa_key,
+        algorithm="RS256",
+        headers={"kid": "k1"},
     )
     assert await verifier.owner_from_token(token) == "dave"
 

@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 # uv from PATH, or the PyPI package installed into the machine's Python by `make deps`.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# apt-get needs root: the project's machines are root, GitHub's runners use sudo.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help
 help: ## List the targets
@@ -29,8 +31,8 @@ DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap
 tools: deps ## Install the third-party programs the tests run (Debian packages; Jaeger and Sloth built from Go)
 	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap; do \
 	  command -v $$tool >/dev/null || missing=yes; done; \
-	  if [ -n "$$missing" ]; then apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; fi
+	  if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; fi
 	$(UV) run --frozen python -m observability.tools
 
 .PHONY: test
@@ -70,3 +72,11 @@ dashboards: deps ## Regenerate the Grafana dashboards (observability/grafana/das
 .PHONY: observe
 observe: tools ## Run Collector, Jaeger, Prometheus and Alertmanager locally against `make run` (Ctrl-C stops)
 	$(UV) run --frozen python -m observability.stack
+
+.PHONY: deploy
+deploy: ## Helm upgrade ENV (staging|production) to image VERSION through the canary (deploy.yml runs this)
+	@test -n "$(ENV)" && test -n "$(VERSION)" || { echo "usage: make deploy ENV=staging VERSION=1.2.3" >&2; exit 2; }
+	helm upgrade --install pixelpet deploy/helm/pixelpet --namespace pixelpet --create-namespace \
+	  --values deploy/helm/pixelpet/values-$(ENV).yaml --set image.tag=$(VERSION) --wait --timeout 30m
+	@# The canary promotes itself step by step, or aborts and rolls back when its analysis fails.
+	kubectl --namespace pixelpet wait rollout/pixelpet --for=jsonpath='{.status.phase}'=Healthy --timeout=45m

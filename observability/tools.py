@@ -1,7 +1,7 @@
-"""The third-party programs the observability checks run, built from their Go modules and cached.
+"""The third-party programs the checks run, built from their Go modules and cached.
 
-Jaeger v2 (which is also the OpenTelemetry Collector distribution we test with: decision 12) and Sloth
-are built with the machine's Go into ``~/.cache/pixelpet/tools/<name>-<version>/``, once per machine.
+Jaeger v2 (which is also the OpenTelemetry Collector distribution we test with: decision 12), Sloth,
+actionlint (the workflows) and helm (the chart) are built with the machine's Go into ``~/.cache/pixelpet/tools/<name>-<version>/``, once per machine.
 Prometheus, Alertmanager and promtool come from Debian's packages (the Makefile installs them).
 
     python -m observability.tools            # build what is missing, print where each program is
@@ -56,7 +56,9 @@ class GoTool:
 
 JAEGER = GoTool("jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger", "v1.76.0", needs_module=True)
 SLOTH = GoTool("sloth", "github.com/slok/sloth/cmd/sloth", "v0.16.0")
-GO_TOOLS = (JAEGER, SLOTH)
+ACTIONLINT = GoTool("actionlint", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12")
+HELM = GoTool("helm", "helm.sh/helm/v3/cmd/helm", "v3.22.0")
+GO_TOOLS = (JAEGER, SLOTH, ACTIONLINT, HELM)
 
 
 def debian_program(name: str) -> Path:

@@ -1,7 +1,9 @@
 """Fixtures shared by every test layer: a real SecantusDB over TCP and a real uvicorn server."""
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,9 +26,25 @@ hypothesis_settings.register_profile("pixelpet", deadline=None)
 hypothesis_settings.load_profile("pixelpet")
 
 
+@dataclass(frozen=True)
+class ExternalDatabase:
+    """A MongoDB the suite does not start (CI's MongoDB 8 job); tests only use its ``uri``."""
+
+    uri: str
+
+
 @pytest.fixture(scope="session")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevDatabase]:
-    """One SecantusDB process for the session; each test gets its own database name in it."""
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevDatabase | ExternalDatabase]:
+    """One SecantusDB process for the session; each test gets its own database name in it.
+
+    With ``PIXELPET_TEST_MONGODB_URI`` set (a replica set with test commands on), that server is used
+    instead: .github/workflows/ci.yml runs the suite against MongoDB 8 that way. Tests that stop or restart
+    a database start a SecantusDB of their own either way.
+    """
+    external = os.environ.get("PIXELPET_TEST_MONGODB_URI")
+    if external:
+        yield ExternalDatabase(external)
+        return
     root = tmp_path_factory.mktemp("secantus")
     server = DevDatabase(storage=root / "data", port=free_port(), test_commands=True, log_file=root / "log")
     server.start()

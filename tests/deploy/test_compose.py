@@ -1,0 +1,147 @@
+"""compose.yaml, checked without a Docker engine: against the compose specification, and against the
+project (every mounted file exists, the app's variables are settings the service knows, ports line up)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from pixelpet.settings import Settings
+from pixelpet.telemetry.tracing import trace_export
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+APPS = ["app-1", "app-2"]
+
+
+def tool(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def test_compose_yaml_follows_the_compose_specification() -> None:
+    checked = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(ROOT / "compose.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_typo_in_a_field_fails_the_specification_check(tmp_path: Path) -> None:
+    broken = dict(COMPOSE, services={**SERVICES, "lb": {**SERVICES["lb"], "helthcheck": {}}})
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    checked = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode != 0
+
+
+def test_every_image_is_pinned_and_every_long_running_service_has_limits() -> None:
+    for name, service in SERVICES.items():
+        image = service["image"]
+        assert ":" in image, f"{name}: pin {image}"
+        assert not image.endswith(":latest"), f"{name}: pin {image}"
+        assert service["deploy"]["resources"]["limits"]["memory"], name
+        assert service["restart"] == "unless-stopped", name
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_mounted_file_exists(service: str) -> None:
+    for volume in SERVICES[service].get("volumes", []):
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            assert (ROOT / source).exists(), f"{service} mounts {source}, which does not exist"
+
+
+def test_the_apps_set_only_settings_the_service_knows() -> None:
+    for app in APPS:
+        environment: dict[str, str] = SERVICES[app]["environment"]
+        for name in environment:
+            if name.startswith("PIXELPET_"):
+                assert _is_setting(name.removeprefix("PIXELPET_").lower().split("__")), name
+            else:
+                assert name.startswith("OTEL_"), name
+        otel = {name: value for name, value in environment.items() if name.startswith("OTEL_")}
+        assert trace_export(otel).value == "otlp"
+
+
+def test_the_apps_run_what_the_image_runs_and_drain_within_their_stop_grace() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image_command = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    defaults = Settings(_env_file=None).lifecycle  # type: ignore[call-arg]
+    for app in APPS:
+        service = SERVICES[app]
+        assert service["command"] == image_command
+        assert service["user"] == re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        assert service["read_only"] is True
+        grace_s = int(service["stop_grace_period"].removesuffix("s"))
+        assert grace_s > defaults.drain_delay_s + defaults.shutdown_grace_s
+
+
+def test_ports_line_up_between_the_services_and_their_configs() -> None:
+    app_port = re.search(r"PIXELPET_PORT=(\d+)", (ROOT / "Dockerfile").read_text()).group(1)  # type: ignore[union-attr]
+    targets = ROOT / "deploy" / "compose" / "prometheus-targets"
+    (scrape,) = json.loads((targets / "pixelpet.json").read_text())
+    assert scrape["targets"] == [f"{app}:{app_port}" for app in APPS]
+    nginx = (ROOT / "deploy" / "compose" / "nginx.conf").read_text()
+    assert re.findall(r"server (\S+) max_fails", nginx) == [f"{app}:{app_port}" for app in APPS]
+    listen = re.search(r"listen (\d+);", nginx).group(1)  # type: ignore[union-attr]
+    assert SERVICES["lb"]["ports"] == [f"127.0.0.1:8000:{listen}"]
+
+    collector = (ROOT / "observability" / "collector" / "config.yaml").read_text()
+    # The app exports to the Collector's OTLP/HTTP receiver; the Collector to Jaeger's OTLP/gRPC one.
+    http_port = re.search(r"OTLP_HTTP_ENDPOINT:-0\.0\.0\.0:(\d+)", collector).group(1)  # type: ignore[union-attr]
+    assert (
+        SERVICES["app-1"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        == f"http://otel-collector:{http_port}"
+    )
+    jaeger = (ROOT / "observability" / "jaeger" / "config.yaml").read_text()
+    jaeger_grpc = re.search(r"JAEGER_OTLP_GRPC_ENDPOINT:-0\.0\.0\.0:(\d+)", jaeger).group(1)  # type: ignore[union-attr]
+    assert f"JAEGER_OTLP_ENDPOINT:-jaeger:{jaeger_grpc}" in collector
+    for job, port_key in (("spanmetrics", "SPANMETRICS_ENDPOINT:-0.0.0.0:"), ("otel-collector", "PORT:-")):
+        (target,) = json.loads((targets / f"{job}.json").read_text())[0]["targets"]
+        assert target.startswith("otel-collector:")
+        assert f"{port_key}{target.split(':')[1]}" in collector, job
+
+    # Grafana's datasources are the compose services.
+    provisioning = ROOT / "observability" / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+    urls = {
+        source["type"]: source["url"] for source in yaml.safe_load(provisioning.read_text())["datasources"]
+    }
+    assert urls == {"prometheus": "http://prometheus:9090", "jaeger": "http://jaeger:16686"}
+    assert "127.0.0.1:9090:9090" in SERVICES["prometheus"]["ports"]
+    assert "127.0.0.1:16686:16686" in SERVICES["jaeger"]["ports"]
+
+
+def test_no_secret_is_written_in_compose_yaml() -> None:
+    text = (ROOT / "compose.yaml").read_text()
+    assert "${PIXELPET_DEV_SECRET:?" in text
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in text
+    example = (ROOT / ".env.example").read_text()
+    assert "PIXELPET_DEV_SECRET=" in example
+    assert "GRAFANA_ADMIN_PASSWORD=" in example
+
+
+def _is_setting(path: list[str], model: type[BaseModel] = Settings) -> bool:
+    name, *rest = path
+    field = model.model_fields.get(name)
+    if field is None:
+        return False
+    if not rest:
+        return True
+    annotation = field.annotation
+    return (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel) and _is_setting(rest, annotation)
+    )

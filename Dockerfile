@@ -48,7 +48,8 @@ ENV PATH=/app/.venv/bin:$PATH \
 USER 10001:10001
 EXPOSE 8000
 # SIGTERM starts the drain: readiness fails at once, 3 s later the listener closes, in-flight requests get 5 s
-# more. The stop timeout (compose stop_grace_period, the chart's terminationGracePeriodSeconds) is 15 s.
+# more. Stop timeouts give it more than those 8 s: compose's stop_grace_period is 15 s; the chart's pods sleep
+# 5 s in preStop first and have a terminationGracePeriodSeconds of 20 s.
 STOPSIGNAL SIGTERM
 # Ready, not merely alive: compose starts the load balancer only on healthy replicas.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["pixelpet", "healthcheck"]

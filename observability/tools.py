@@ -1,7 +1,8 @@
 """The third-party programs the checks run, built from their Go modules and cached.
 
 Jaeger v2 (which is also the OpenTelemetry Collector distribution we test with: decision 12), Sloth,
-actionlint (the workflows) and helm (the chart) are built with the machine's Go into ``~/.cache/pixelpet/tools/<name>-<version>/``, once per machine.
+actionlint (the workflows) and helm (the chart) are built with the machine's Go into
+``~/.cache/pixelpet/tools/<name>-<version>/``, once per machine.
 Prometheus, Alertmanager and promtool come from Debian's packages (the Makefile installs them).
 
     python -m observability.tools            # build what is missing, print where each program is

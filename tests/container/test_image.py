@@ -9,7 +9,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from pixelpet.devdb import DevDatabase, free_port
 from tests.conftest import unique_database
 from tests.support.graphql import token_for
+from tests.support.service import wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -91,18 +91,6 @@ def container(image: dict[str, Any], database: DevDatabase) -> Iterator[tuple[st
         podman("rm", "--force", "--time", "0", name, check=False)
 
 
-def wait_ready(port: int, *, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"not ready within {timeout_s} s")
-
-
 def test_the_image_runs_as_a_numeric_non_root_user_with_a_healthcheck_and_labels(
     image: dict[str, Any],
 ) -> None:
@@ -134,7 +122,7 @@ def test_the_container_serves_read_only_reports_healthy_logs_json_and_drains_on_
     container: tuple[str, int],
 ) -> None:
     name, port = container
-    wait_ready(port)
+    assert wait_until_ready(f"http://127.0.0.1:{port}", timeout_s=60), podman("logs", name).stdout
     response = httpx.post(
         f"http://127.0.0.1:{port}/graphql",
         json={"query": 'mutation { createPet(input: {name: "Boxed", species: CAT}) { id name } }'},

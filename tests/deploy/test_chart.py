@@ -18,6 +18,7 @@ import yaml
 
 from observability import tools
 from pixelpet.settings import LifecycleSettings
+from tests.observability.rules import promtool_parses
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "pixelpet"
@@ -160,16 +161,10 @@ def test_the_canary_steps_up_and_analyses_the_slis_of_the_canary_pods(tmp_path: 
     assert set(metrics) == {"availability", "query-latency-p99"}
     queries = [metric["provider"]["prometheus"]["query"] for metric in metrics.values()]
     assert all('pod=~"pixelpet-{{args.canary-hash}}-.*"' in query for query in queries)
-    rules = [
-        {"record": f"canary:check_{index}", "expr": query.replace("{{args.canary-hash}}", "abc")}
-        for index, query in enumerate(queries)
-    ]
-    path = tmp_path / "canary-queries.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "canary", "rules": rules}]}))
-    checked = subprocess.run(
-        [str(tools.promtool()), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    parsed, output = promtool_parses(
+        [query.replace("{{args.canary-hash}}", "abc") for query in queries], tmp_path
     )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert parsed, output
     (hpa,) = objects("production", "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "Rollout"
     assert {metric["type"] for metric in hpa["spec"]["metrics"]} == {"Resource", "Pods"}

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,13 +13,43 @@ import httpx
 from pixelpet.devdb import free_port
 
 
+def clean_environment(**overrides: str) -> dict[str, str]:
+    """This environment without PIXELPET_* or OTEL_* from the developer's shell, plus ``overrides``."""
+    base = {key: value for key, value in os.environ.items() if not key.startswith(("PIXELPET_", "OTEL_"))}
+    return {**base, **overrides}
+
+
+def run_pixelpet(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``pixelpet ARGS`` as an operator runs it, with only ``env`` set on top of a clean environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "pixelpet", *args],
+        env=clean_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def wait_until_ready(url: str, *, timeout_s: float, exited: Callable[[], bool] = lambda: False) -> bool:
+    """Poll ``url``/readyz until it answers 200 (True), the server has ``exited()``, or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not exited():
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 class ServiceProcess:
     def __init__(self, *, env: dict[str, str], log_file: Path) -> None:
         self.port = free_port()
         self.log_file = log_file
         # Only what the test sets: no PIXELPET_* or OTEL_* from the developer's shell leaks in.
-        base = {key: value for key, value in os.environ.items() if not key.startswith(("PIXELPET_", "OTEL_"))}
-        self._env = {**base, "PIXELPET_PORT": str(self.port), **env}
+        self._env = clean_environment(PIXELPET_PORT=str(self.port), **env)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -33,16 +64,11 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"service exited early:\n{self.log_file.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        process = self._process
+        if wait_until_ready(self.url, timeout_s=timeout_s, exited=lambda: process.poll() is not None):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited early:\n{self.log_file.read_text()}")
         raise RuntimeError(f"service not ready in {timeout_s} s:\n{self.log_file.read_text()}")
 
     def signal(self, sig: signal.Signals = signal.SIGTERM) -> None:

@@ -1,13 +1,10 @@
 """Configuration: environment variables, and refusal of unsafe production settings."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from pydantic import SecretStr, ValidationError
 
 from pixelpet.settings import AuthSettings, Environment, Settings
+from tests.support.service import run_pixelpet
 
 
 def test_nested_settings_come_from_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,15 +43,7 @@ def test_unknown_settings_are_errors_not_silently_ignored() -> None:
 
 
 def test_the_service_refuses_to_start_in_production_and_says_why() -> None:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PIXELPET_")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "pixelpet", "serve"],
-        env={**environment, "PIXELPET_ENVIRONMENT": "production"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_pixelpet("serve", env={"PIXELPET_ENVIRONMENT": "production"})
     assert completed.returncode == 2
     assert completed.stderr.startswith("pixelpet: invalid configuration: refusing to start in production")
     assert "PIXELPET_MONGODB_URI is required" in completed.stderr

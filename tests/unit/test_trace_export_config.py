@@ -1,12 +1,9 @@
 """Trace export follows the OpenTelemetry SDK's standard variables, as operators expect."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from pixelpet.telemetry.tracing import TelemetryConfigurationError, TraceExport, trace_export
+from tests.support.service import run_pixelpet
 
 
 def test_nothing_set_records_spans_without_exporting_them() -> None:
@@ -43,17 +40,7 @@ def test_an_unsupported_choice_is_refused_with_the_reason(environ: dict[str, str
 
 
 def test_the_service_refuses_an_unsupported_exporter_in_one_line() -> None:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("PIXELPET_", "OTEL_"))
-    }
-    completed = subprocess.run(
-        [sys.executable, "-m", "pixelpet", "serve"],
-        env={**environment, "OTEL_TRACES_EXPORTER": "jaeger"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_pixelpet("serve", env={"OTEL_TRACES_EXPORTER": "jaeger"})
     assert completed.returncode == 2
     assert completed.stderr == (
         "pixelpet: invalid configuration: OTEL_TRACES_EXPORTER=jaeger is not supported: "

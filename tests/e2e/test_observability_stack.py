@@ -76,6 +76,7 @@ class Webhook:
 
     def close(self) -> None:
         self._server.shutdown()
+        self._server.server_close()
 
 
 @dataclass

@@ -24,12 +24,13 @@ token: deps ## Print a development bearer token for owner SUB (default dev-playe
 	@$(UV) run --frozen pixelpet token --sub "$${SUB:-dev-player}"
 
 # Debian's packages the tests run for real: curl (the README test runs its example as printed), Prometheus,
-# Alertmanager and promtool (observability tests), Podman with runc and mmdebstrap (the image test).
-DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap
+# Alertmanager and promtool (observability tests), Podman with runc and mmdebstrap (the image test), nginx
+# (the local stack's load balancer, run in front of two replicas).
+DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap nginx
 
 .PHONY: tools
 tools: deps ## Install the third-party programs the tests run (Debian packages; Jaeger and Sloth built from Go)
-	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap; do \
+	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap nginx; do \
 	  command -v $$tool >/dev/null || missing=yes; done; \
 	  if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; fi

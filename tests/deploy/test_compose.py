@@ -8,12 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from pydantic import BaseModel
 
+from pixelpet.devdb import free_port
 from pixelpet.settings import Settings
 from pixelpet.telemetry.tracing import trace_export
+from tests.conftest import unique_database
+from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.service import ServiceProcess, wait_until_ready
+from tests.support.ws import SubscriptionClient
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -145,3 +151,54 @@ def _is_setting(path: list[str], model: type[BaseModel] = Settings) -> bool:
     return (
         isinstance(annotation, type) and issubclass(annotation, BaseModel) and _is_setting(rest, annotation)
     )
+
+
+async def test_the_load_balancer_spreads_graphql_and_carries_subscriptions(
+    database: Any, tmp_path: Path
+) -> None:
+    """compose's nginx.conf, run by a real nginx in front of two real service processes (the compose service
+    names pointed at them): queries reach both replicas, and a graphql-transport-ws subscription works."""
+    shared = unique_database()  # two replicas of one service: one database
+    services = [
+        ServiceProcess(
+            env={"PIXELPET_MONGODB_URI": database.uri, "PIXELPET_MONGO__DATABASE": shared},
+            log_file=tmp_path / f"app-{index}.log",
+        )
+        for index in range(2)
+    ]
+    config = (ROOT / "deploy" / "compose" / "nginx.conf").read_text()
+    for app, service in zip(APPS, services, strict=True):
+        config = config.replace(f"server {app}:8000", f"server 127.0.0.1:{service.port}")
+    port = free_port()
+    config = config.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    (tmp_path / "nginx.conf").write_text(config)
+    settings = f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"
+    nginx = subprocess.Popen(  # noqa: ASYNC220 - nothing else runs on this loop while nginx starts
+        ["nginx", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-g", settings],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for service in services:
+            service.start()
+        base = f"http://127.0.0.1:{port}"
+        assert wait_until_ready(base, timeout_s=30), (tmp_path / "error.log").read_text()
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            client = GraphQLClient(http)
+            pet = await create_pet(client, name="Balanced")
+            for _ in range(6):
+                assert (await client.execute("{ pets { edges { node { id } } } }")).status == 200
+            watcher = await (await SubscriptionClient.connect(base)).acknowledged()
+            await watcher.subscribe(pet["id"])
+            assert (await watcher.next_pet())["name"] == "Balanced"
+            rename = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { id } }"
+            await client.execute(rename, {"id": pet["id"], "name": "Moved"})
+            assert (await watcher.next_pet())["name"] == "Moved"
+            await watcher.connection.close()
+        served = [sum('"graphql request"' in line for line in service.log_lines()) for service in services]
+        assert all(count > 0 for count in served), f"requests per replica: {served}"
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        for service in services:
+            service.stop()

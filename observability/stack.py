@@ -82,6 +82,9 @@ class Stack:
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.workdir = self.workdir.resolve()  # the programs run in it, and get paths to it
+
     @property
     def collector_otlp_http_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.collector_otlp_http}"
@@ -243,18 +246,19 @@ class Stack:
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - interactive
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     stack = Stack(Path(".pixelpet/observe"))
-    stack.start()
-    sys.stdout.write(
-        "Observability stack running (logs in .pixelpet/observe/). Start the service with\n"
-        f"  OTEL_EXPORTER_OTLP_ENDPOINT={stack.collector_otlp_http_url} make run\n"
-        f"Jaeger UI:    {stack.jaeger_url}\n"
-        f"Prometheus:   {stack.prometheus_url}/alerts\n"
-        f"Alertmanager: {stack.alertmanager_url}\n"
-        "Ctrl-C stops it.\n"
-    )
     try:
+        stack.start()
+        sys.stdout.write(
+            "Observability stack running (logs in .pixelpet/observe/). Start the service with\n"
+            f"  OTEL_EXPORTER_OTLP_ENDPOINT={stack.collector_otlp_http_url} make run\n"
+            f"Jaeger UI:    {stack.jaeger_url}\n"
+            f"Prometheus:   {stack.prometheus_url}/alerts\n"
+            f"Alertmanager: {stack.alertmanager_url}\n"
+            "Ctrl-C stops it.\n"
+        )
+        # Blocked only now: children inherit the signal mask, and they must still receive SIGTERM.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         stack.stop()

@@ -29,5 +29,6 @@ def decode_cursor(cursor: str) -> PagePosition:
         if version != _VERSION:
             raise ValueError(version)
         return PagePosition(_EPOCH + int(millis) * _MILLISECOND, ObjectId(pet_id))
-    except (ValueError, binascii.Error, InvalidId, UnicodeDecodeError) as error:
+    # OverflowError: a timestamp past the year 9999 (a crafted cursor) is bad input too, not a server fault.
+    except (ValueError, OverflowError, binascii.Error, InvalidId, UnicodeDecodeError) as error:
         raise InvalidInput("`after` is not a cursor this API returned.") from error

@@ -16,7 +16,8 @@ def create_client(
     """A client that fails within ~2 s when the database is gone instead of PyMongo's 30 s.
 
     Retryable reads and writes and majority writes are PyMongo's defaults on a replica set; they are
-    spelled out so a URI cannot silently turn them off. docs/decisions/0005 explains each value.
+    spelled out so a URI cannot silently turn them off, and writes are journaled before they are
+    acknowledged. docs/decisions/0006 explains each value.
     """
     return AsyncMongoClient(
         uri,
@@ -30,6 +31,10 @@ def create_client(
         retryWrites=True,
         retryReads=True,
         w="majority",
+        # Journaled before acknowledged. MongoDB implies it for majority writes
+        # (writeConcernMajorityJournalDefault); SecantusDB does not, and lost acknowledged writes when killed
+        # without it. Harmless where it is implied.
+        journal=True,
         tz_aware=True,
         event_listeners=listeners or [],
     )

@@ -107,6 +107,13 @@ class DevDatabase:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """Stop at once, as a crash or an OOM kill would (SIGKILL): nothing is flushed (durability tests)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     async def start_async(self, *, timeout_s: float = 30.0) -> None:
         await asyncio.to_thread(self.start, timeout_s=timeout_s)
 

@@ -17,6 +17,6 @@ async def test_the_client_fails_fast_retries_once_and_writes_to_the_majority() -
     assert options.pool_options.max_pool_size == 50
     assert options.retry_writes is True
     assert options.retry_reads is True
-    assert client.write_concern.document == {"w": "majority"}
+    assert client.write_concern.document == {"w": "majority", "j": True}
     assert options.pool_options.metadata["application"] == {"name": "pixelpet"}
     await client.close()

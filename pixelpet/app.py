@@ -16,6 +16,7 @@ from pixelpet import db, health
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock, SystemClock
 from pixelpet.devdb import DevDatabase
+from pixelpet.graphql.body_limit import BodyLimit
 from pixelpet.graphql.endpoint import GraphQLWebSocket, WebSocketShortcut
 from pixelpet.graphql.schema import build_schema
 from pixelpet.graphql.view import GraphQLView
@@ -126,6 +127,7 @@ def create_app(
     ]
     middleware = [
         Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS),
+        Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes),
         # graphql-transport-ws on the same path as HTTP GraphQL.
         Middleware(WebSocketShortcut, path="/graphql", endpoint=subscriptions),
     ]

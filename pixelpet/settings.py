@@ -95,6 +95,8 @@ class LimitSettings(BaseModel):
 
     max_pets_per_owner: int = Field(50, gt=0)
     max_page_size: int = Field(100, gt=0)
+    # Larger request bodies get 413 before anything parses them; every document we know is under 4 KiB.
+    max_body_bytes: int = Field(65_536, gt=0)
     max_query_depth: int = Field(8, gt=0)
     max_aliases: int = Field(15, gt=0)
     # Per-owner token bucket for mutations: a sustained rate with a burst allowance.

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
             problems.append("PIXELPET_MONGODB_URI is required (the embedded database is for development)")
         if self.auth.jwks_url is None and self.auth.public_key_pem is None:
             problems.append("set PIXELPET_AUTH__JWKS_URL or PIXELPET_AUTH__PUBLIC_KEY_PEM to verify tokens")
+        # Without them, a token the identity provider issued for another service works here too.
+        missing = [name for name in ("issuer", "audience") if getattr(self.auth, name) is None]
+        if missing:
+            names = " and ".join(f"PIXELPET_AUTH__{name.upper()}" for name in missing)
+            problems.append(f"set {names}: tokens meant for other services must not work here")
         shared_secret = [name for name in self.auth.algorithms if name.upper().startswith("HS")]
         if shared_secret:
             problems.append(

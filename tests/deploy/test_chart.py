@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "pixelpet"
 KUBERNETES = "1.33.0"
 KUBE = ["--kube-version", KUBERNETES]
-JWKS = ["--set", "config.auth.jwksUrl=https://id.example/.well-known/jwks.json"]
+JWKS = [
+    "--set", "config.auth.jwksUrl=https://id.example/.well-known/jwks.json",
+    "--set", "config.auth.issuer=https://id.example/",
+    "--set", "config.auth.audience=pixelpet",
+]  # fmt: skip
 VALUES = {"defaults": JWKS, "staging": ["-f", str(CHART / "values-staging.yaml")]}
 VALUES["production"] = ["-f", str(CHART / "values-production.yaml")]
 # API group: (Go module with its CRDs, the folder they are in).

@@ -92,6 +92,25 @@ async def test_production_verifies_rs256_with_a_pem_key_and_refuses_hs256(rsa_ke
         await verifier.owner_from_token(wrong_issuer)
 
 
+async def test_a_configured_audience_and_issuer_must_be_in_the_token(rsa_key: rsa.RSAPrivateKey) -> None:
+    settings = AuthSettings(
+        public_key_pem=SecretStr(public_pem(rsa_key)),
+        algorithms=["RS256"],
+        issuer="https://id",
+        audience="pixelpet",
+    )
+    verifier = TokenVerifier(settings)
+    claims = {"sub": "erin", "exp": now() + timedelta(minutes=5), "iss": "https://id", "aud": "pixelpet"}
+    assert await verifier.owner_from_token(jwt.encode(claims, rsa_key, algorithm="RS256")) == "erin"
+    for missing in ("aud", "iss"):
+        without = {key: value for key, value in claims.items() if key != missing}
+        with pytest.raises(Unauthenticated, match=missing):
+            await verifier.owner_from_token(jwt.encode(without, rsa_key, algorithm="RS256"))
+    other_service = jwt.encode({**claims, "aud": "billing"}, rsa_key, algorithm="RS256")
+    with pytest.raises(Unauthenticated, match="Audience doesn.t match"):
+        await verifier.owner_from_token(other_service)
+
+
 @pytest.fixture
 async def jwks_url(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[str]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))

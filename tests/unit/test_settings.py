@@ -25,13 +25,19 @@ def test_production_refuses_the_development_defaults() -> None:
     assert "PIXELPET_MONGODB_URI is required" in message
     assert "PIXELPET_AUTH__JWKS_URL" in message
     assert "HS256" in message
+    assert "PIXELPET_AUTH__ISSUER and PIXELPET_AUTH__AUDIENCE" in message
 
 
 def test_production_starts_with_a_database_and_verification_keys() -> None:
     settings = Settings(
         environment=Environment.PRODUCTION,
         mongodb_uri=SecretStr("mongodb://db/?replicaSet=rs0"),
-        auth=AuthSettings(jwks_url="https://issuer.example/.well-known/jwks.json", algorithms=["RS256"]),
+        auth=AuthSettings(
+            jwks_url="https://issuer.example/.well-known/jwks.json",
+            algorithms=["RS256"],
+            issuer="https://issuer.example/",
+            audience="pixelpet",
+        ),
         _env_file=None,  # type: ignore[call-arg]
     )
     assert settings.environment is Environment.PRODUCTION

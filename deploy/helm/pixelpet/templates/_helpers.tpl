@@ -81,6 +81,12 @@ spec:
         - name: PIXELPET_AUTH__JWKS_URL
           value: {{ .Values.config.auth.jwksUrl | quote }}
         {{- end }}
+        {{- if eq .Values.config.environment "production" }}
+        - name: PIXELPET_AUTH__ISSUER
+          value: {{ required "config.auth.issuer is required in production" .Values.config.auth.issuer | quote }}
+        - name: PIXELPET_AUTH__AUDIENCE
+          value: {{ required "config.auth.audience is required in production" .Values.config.auth.audience | quote }}
+        {{- else }}
         {{- with .Values.config.auth.issuer }}
         - name: PIXELPET_AUTH__ISSUER
           value: {{ . | quote }}
@@ -88,6 +94,7 @@ spec:
         {{- with .Values.config.auth.audience }}
         - name: PIXELPET_AUTH__AUDIENCE
           value: {{ . | quote }}
+        {{- end }}
         {{- end }}
         - name: PIXELPET_LIFECYCLE__DRAIN_DELAY_S
           value: {{ .Values.lifecycle.drainDelaySeconds | quote }}

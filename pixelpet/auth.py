@@ -12,10 +12,11 @@ from typing import Any
 
 import jwt
 
-from pixelpet.errors import Unauthenticated
+from pixelpet.errors import Unauthenticated, Unavailable
 from pixelpet.settings import AuthSettings
 
 _REQUIRED_CLAIMS = ["sub", "exp"]
+JWKS_UNAVAILABLE = "Tokens cannot be verified right now (the identity provider is not answering); retry soon."
 _MAX_SUBJECT_LENGTH = 256
 # Verified tokens are remembered until they expire: a client sends the same token on every request,
 # and verifying its signature each time was 6% of a request's CPU.
@@ -27,7 +28,17 @@ class TokenVerifier:
 
     def __init__(self, settings: AuthSettings) -> None:
         self._settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        # Keys are cached by kid (an unknown kid refetches the set); the set is refreshed every 5 minutes.
+        self._jwks = (
+            jwt.PyJWKClient(
+                settings.jwks_url,
+                cache_keys=True,
+                timeout=settings.jwks_timeout_s,
+                cooldown_duration=settings.jwks_refresh_cooldown_s,
+            )
+            if settings.jwks_url
+            else None
+        )
         if settings.public_key_pem is not None:
             self._static_key: Any = settings.public_key_pem.get_secret_value()
         else:
@@ -68,6 +79,9 @@ class TokenVerifier:
                 leeway=self._settings.leeway_s,
                 options={"require": _REQUIRED_CLAIMS, "verify_aud": self._settings.audience is not None},
             )
+        except jwt.PyJWKClientConnectionError as error:
+            # The identity provider is away: the token may well be valid, so the client must not drop it.
+            raise Unavailable(JWKS_UNAVAILABLE) from error
         except jwt.PyJWTError as error:
             # The reason (expired, bad signature...) helps the client; it reveals nothing secret.
             raise Unauthenticated(f"Invalid token: {error}.") from error

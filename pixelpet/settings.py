@@ -50,6 +50,11 @@ class AuthSettings(BaseModel):
     issuer: str | None = None
     audience: str | None = None
     leeway_s: float = Field(30.0, ge=0)
+    # A JWKS fetch waits this long (PyJWT's default is 30 s, behind which every new token would queue).
+    jwks_timeout_s: float = Field(2.0, gt=0)
+    # An unknown kid (a rotated key) refetches the key set at most this often: a rotation is picked up within
+    # it, and a flood of made-up kids costs the identity provider one fetch a period (PyJWT's default: 30 s).
+    jwks_refresh_cooldown_s: float = Field(5.0, ge=0)
 
 
 class TelemetrySettings(BaseModel):

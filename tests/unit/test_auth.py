@@ -14,9 +14,10 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pixelpet.auth import TokenVerifier, mint_development_token
+from pixelpet.auth import JWKS_UNAVAILABLE, TokenVerifier, mint_development_token
 from pixelpet.cli import main as cli_main
-from pixelpet.errors import Unauthenticated
+from pixelpet.devdb import free_port
+from pixelpet.errors import Unauthenticated, Unavailable
 from pixelpet.settings import DEVELOPMENT_SECRET, AuthSettings
 from tests.support.server import running_server
 
@@ -107,7 +108,7 @@ async def test_a_configured_audience_and_issuer_must_be_in_the_token(rsa_key: rs
         with pytest.raises(Unauthenticated, match=missing):
             await verifier.owner_from_token(jwt.encode(without, rsa_key, algorithm="RS256"))
     other_service = jwt.encode({**claims, "aud": "billing"}, rsa_key, algorithm="RS256")
-    with pytest.raises(Unauthenticated, match="Audience doesn.t match"):
+    with pytest.raises(Unauthenticated, match="Audience doesn't match"):
         await verifier.owner_from_token(other_service)
 
 
@@ -132,6 +133,49 @@ async def test_production_verifies_keys_from_a_jwks_url(rsa_key: rsa.RSAPrivateK
         headers={"kid": "k1"},
     )
     assert await verifier.owner_from_token(token) == "dave"
+
+
+def rs256(key: rsa.RSAPrivateKey, kid: str, subject: str = "dave") -> str:
+    claims = {"sub": subject, "exp": now() + timedelta(minutes=5)}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+async def test_a_key_the_cache_does_not_know_is_fetched_again(rsa_key: rsa.RSAPrivateKey) -> None:
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published = {"k1": rsa_key}
+
+    async def keys(_: object) -> JSONResponse:
+        jwks = []
+        for kid, key in published.items():
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            jwks.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return JSONResponse({"keys": jwks})
+
+    async with running_server(Starlette(routes=[Route("/jwks.json", keys)])) as url:
+        # No cooldown here, so the refetch happens at once (the default waits up to 5 s between refetches).
+        settings = AuthSettings(jwks_url=f"{url}/jwks.json", algorithms=["RS256"], jwks_refresh_cooldown_s=0)
+        verifier = TokenVerifier(settings)
+        assert await verifier.owner_from_token(rs256(rsa_key, "k1")) == "dave"
+        published["k2"] = rotated  # the identity provider rotates its key
+        assert await verifier.owner_from_token(rs256(rotated, "k2", "frank")) == "frank"
+
+
+@pytest.mark.parametrize("outage", ["refused", "hanging"])
+async def test_an_identity_provider_outage_is_unavailable_with_a_fixed_message(
+    rsa_key: rsa.RSAPrivateKey, outage: str
+) -> None:
+    async def hang(_: object) -> JSONResponse:
+        await asyncio.sleep(5)  # longer than the 1 s fetch timeout, short enough for the server to stop
+        return JSONResponse({"keys": []})
+
+    async with running_server(Starlette(routes=[Route("/jwks.json", hang)])) as url:
+        jwks_url = f"{url}/jwks.json" if outage == "hanging" else f"http://127.0.0.1:{free_port()}/jwks.json"
+        verifier = TokenVerifier(AuthSettings(jwks_url=jwks_url, algorithms=["RS256"], jwks_timeout_s=1))
+        # Within the fetch timeout, not PyJWT's 30 s default (the bound is generous; the event is the error).
+        with pytest.raises(Unavailable) as error:
+            await asyncio.wait_for(verifier.owner_from_token(rs256(rsa_key, "k1")), 20)
+    assert str(error.value) == JWKS_UNAVAILABLE
+    assert error.value.code.value == "UNAVAILABLE"
 
 
 def test_the_cli_mints_a_token_the_service_accepts(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
+from bench.hostile import measure as measure_hostile
+from bench.hostile import render as render_hostile
 from bench.loadgen import Connection, LoadResult, Step, address, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
 from bench.report import DEFLATE, FLOOR, OURS, UNSHARED, WSPROTO, Measurement, render
@@ -385,6 +387,8 @@ def main() -> None:
         bench = asyncio.run(run(plan, Path(workdir)))
     command = "make bench" if not args.smoke else "python -m bench --smoke"
     text = render(bench.measurements, bench.fan_out, bench.idle_memory, bench.idle, machine(), plan, command)
+    # In process, after the servers are gone: the CPU one event loop spends refusing hostile documents.
+    text = text.rstrip("\n") + "\n\n" + "\n".join(render_hostile(measure_hostile())) + "\n"
     print(text)
     if args.write:
         Path(__file__).resolve().parent.parent.joinpath("docs", "performance.md").write_text(text)

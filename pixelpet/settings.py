@@ -104,6 +104,10 @@ class LimitSettings(BaseModel):
     max_body_bytes: int = Field(65_536, gt=0)
     max_query_depth: int = Field(8, gt=0)
     max_aliases: int = Field(15, gt=0)
+    # The parser stops after this many tokens; the largest document we know (the README's) has about 60.
+    max_tokens: int = Field(1000, gt=0)
+    # Field selections per document, checked before validation (its overlap check is quadratic in them).
+    max_fields: int = Field(200, gt=0)
     # Per-owner token bucket for mutations: a sustained rate with a burst allowance.
     mutations_per_second: float = Field(10.0, gt=0)
     mutation_burst: int = Field(30, gt=0)

@@ -1,36 +1,116 @@
-"""Parse and validate each distinct document once, with the limit rules built once.
+"""Parse and validate each distinct document once, with the limit rules built once, and refuse hostile
+documents before they cost anything.
 
 Strawberry's ``ParserCache``/``ValidationCache`` plus ``AddValidationRules`` do the same in three
 extensions, each with its own hooks on every request; this one does it in one. The validation
 cache is keyed on the rule classes: ``QueryDepthLimiter``/``MaxAliasesLimiter`` passed as
 per-request factories build new classes each time and would never hit it (strawberry 0.341).
+
+Hostile documents are stopped in the order of their cost: the parser gives up after ``max_tokens``
+tokens (graphql-core's own limit) and ``max_body_bytes`` characters, and a document with more than
+``max_fields`` field selections is refused before any validation rule runs (the overlapping-fields
+rule is quadratic in the fields of a selection set: `{ id id id ... }` passes the depth and alias limits).
+A fresh attacker document therefore costs one bounded parse, not a cache miss of unbounded work.
 """
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutableDefinitionNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    SelectionSetNode,
+    parse,
+    specified_rules,
+)
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from pixelpet.settings import LimitSettings
 
-# Distinct documents kept; bounded so unique query texts cannot grow memory without limit.
+# Distinct validation results kept (their documents come from the parse cache).
 CACHE_SIZE = 256
+# Parsed documents kept, bounded by their source's size: distinct large texts cannot grow memory.
+PARSE_CACHE_BYTES = 512 * 1024
 
 
 class DocumentCache:
-    def __init__(self, limits: LimitSettings, *, size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self, limits: LimitSettings, *, size: int = CACHE_SIZE, parse_cache_bytes: int = PARSE_CACHE_BYTES
+    ) -> None:
         self.rules: tuple[type[ASTValidationRule], ...] = (
             *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
         )
         # Every rule a document must pass: the specification's and our limits.
         self.all_rules = (*specified_rules, *self.rules)
-        self.parse: Callable[..., DocumentNode] = lru_cache(maxsize=size)(parse)
-        self.validate: Callable[
+        self._limits = limits
+        self._parsed: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._parsed_bytes = 0
+        self._parse_cache_bytes = parse_cache_bytes
+        self.parse_hits = 0
+        self._validate: Callable[
             [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
         ] = lru_cache(maxsize=size)(validate_document)
+
+    def parse(self, query: str) -> DocumentNode:
+        """The document, parsed once per distinct text; GraphQLSyntaxError past the token or size limit."""
+        document = self._parsed.get(query)
+        if document is not None:
+            self._parsed.move_to_end(query)
+            self.parse_hits += 1
+            return document
+        document = parse(
+            query, max_tokens=self._limits.max_tokens, max_source_length=self._limits.max_body_bytes
+        )
+        if len(query) <= self._parse_cache_bytes:
+            self._parsed[query] = document
+            self._parsed_bytes += len(query)
+            while self._parsed_bytes > self._parse_cache_bytes:
+                evicted, _ = self._parsed.popitem(last=False)
+                self._parsed_bytes -= len(evicted)
+        return document
+
+    @property
+    def parse_cache_bytes(self) -> int:
+        """The source size of the documents held now."""
+        return self._parsed_bytes
+
+    def validation_hits_and_misses(self) -> tuple[int, int]:
+        info = self._validate.cache_info()  # type: ignore[attr-defined]  # lru_cache's wrapper
+        return info.hits, info.misses
+
+    def validate(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    ) -> list[GraphQLError]:
+        fields = count_fields(document)
+        if fields > self._limits.max_fields:
+            return [GraphQLError(f"The document selects {fields} fields; at most {self._limits.max_fields}.")]
+        return self._validate(schema, document, rules)
+
+
+def count_fields(document: DocumentNode) -> int:
+    """Field selections in the document, fragments counted once each (a linear walk, no rules)."""
+    count = 0
+    pending: list[SelectionSetNode] = [
+        definition.selection_set
+        for definition in document.definitions
+        if isinstance(definition, ExecutableDefinitionNode)
+    ]
+    while pending:
+        selection_set = pending.pop()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                count += 1
+            nested = getattr(selection, "selection_set", None)
+            if nested is not None:
+                pending.append(nested)
+    return count
 
 
 class CachedParseAndValidate(SchemaExtension):
@@ -40,7 +120,8 @@ class CachedParseAndValidate(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        context.graphql_document = self._cache.parse(context.query, **context.parse_options)
+        assert context.query is not None
+        context.graphql_document = self._cache.parse(context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from graphql import GraphQLInputObjectType, GraphQLObjectType
 
+from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.schema import build_schema, sdl
 from pixelpet.settings import LimitSettings
 
@@ -31,13 +32,14 @@ def test_every_public_type_and_field_has_a_description() -> None:
 async def test_parsing_and_validation_are_cached_across_requests_despite_the_limiters() -> None:
     schema = build_schema(LimitSettings())
     query = "query Cached { pets(first: 1) { pageInfo { hasNextPage } } }"
+    cache = schema.document_cache
     await schema.execute(query)
-    parsed, validated = schema.document_cache.parse.cache_info(), schema.document_cache.validate.cache_info()  # type: ignore[attr-defined]
+    parsed, (hits, misses) = cache.parse_hits, cache.validation_hits_and_misses()
     await schema.execute(query)
     await schema.execute(query)
-    assert schema.document_cache.parse.cache_info().hits - parsed.hits == 2  # type: ignore[attr-defined]
-    after = schema.document_cache.validate.cache_info()  # type: ignore[attr-defined]
-    assert (after.hits - validated.hits, after.misses - validated.misses) == (2, 0)
+    assert cache.parse_hits - parsed == 2
+    after_hits, after_misses = cache.validation_hits_and_misses()
+    assert (after_hits - hits, after_misses - misses) == (2, 0)
 
 
 async def test_the_limits_still_apply_through_the_cache() -> None:
@@ -45,3 +47,28 @@ async def test_the_limits_still_apply_through_the_cache() -> None:
     result = await schema.execute("{ pets { edges { node { stats { asOf } } } } }")
     assert result.errors
     assert "exceeds maximum operation depth" in result.errors[0].message
+
+
+async def test_a_document_past_the_token_limit_is_a_parse_error_before_any_rule() -> None:
+    schema = build_schema(LimitSettings(max_tokens=50))
+    result = await schema.execute("{ pets { edges { node { " + "id " * 100 + "} } } }")
+    assert result.errors
+    assert "more than 50 tokens" in result.errors[0].message
+    assert result.errors[0].extensions == {"code": "GRAPHQL_PARSE_FAILED"}
+
+
+async def test_repeated_fields_past_the_field_limit_are_refused_before_validation() -> None:
+    schema = build_schema(LimitSettings(max_fields=10))
+    result = await schema.execute("{ pets { edges { node { " + "id " * 20 + "} } } }")
+    assert result.errors
+    assert result.errors[0].message == "The document selects 23 fields; at most 10."
+    assert result.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    _, misses = schema.document_cache.validation_hits_and_misses()
+    assert misses == 0, "no validation rule ran"
+
+
+def test_the_parse_cache_is_bounded_by_the_size_of_what_it_holds() -> None:
+    cache = DocumentCache(LimitSettings(), parse_cache_bytes=2_000)
+    for index in range(200):  # 200 distinct documents of ~40 bytes: 8,000 bytes in all
+        cache.parse(f"{{ pets(first: {index + 1}) {{ edges {{ cursor }} }} }}")
+    assert 1_900 < cache.parse_cache_bytes <= 2_000

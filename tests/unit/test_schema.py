@@ -59,12 +59,11 @@ async def test_a_document_past_the_token_limit_is_a_parse_error_before_any_rule(
 
 async def test_repeated_fields_past_the_field_limit_are_refused_before_validation() -> None:
     schema = build_schema(LimitSettings(max_fields=10))
-    result = await schema.execute("{ pets { edges { node { " + "id " * 20 + "} } } }")
+    # `nope` is not a field: had any validation rule run, it would have said so.
+    result = await schema.execute("{ pets { edges { node { " + "id " * 20 + "nope } } } }")
     assert result.errors
-    assert result.errors[0].message == "The document selects 23 fields; at most 10."
+    assert [error.message for error in result.errors] == ["The document selects 24 fields; at most 10."]
     assert result.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
-    _, misses = schema.document_cache.validation_hits_and_misses()
-    assert misses == 0, "no validation rule ran"
 
 
 def test_the_parse_cache_is_bounded_by_the_size_of_what_it_holds() -> None:

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from importlib.metadata import version as package_version
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -46,12 +46,11 @@ def create_app(
     *,
     clock: Clock | None = None,
     span_exporter: SpanExporter | None = None,
-    otel_environ: Mapping[str, str] | None = None,
 ) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts.
 
-    ``span_exporter`` replaces the configured trace exporter (tests pass an in-memory one);
-    ``otel_environ`` replaces the process environment as the source of the standard OTEL_* variables.
+    ``span_exporter`` replaces the configured trace exporter (tests pass an in-memory one). Whether spans
+    are exported otherwise comes from the standard OTEL_* variables (pixelpet/telemetry/tracing.py).
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -61,7 +60,7 @@ def create_app(
         settings.telemetry,
         version=version,
         environment=settings.environment.value,
-        export=trace_export(os.environ if otel_environ is None else otel_environ),
+        export=trace_export(os.environ),
         exporter=span_exporter,
     )
     lifecycle = Lifecycle()

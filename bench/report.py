@@ -265,8 +265,8 @@ before and after, run back to back against the same database.
     (inside the validation cache), a parse cache bounded by bytes, health gauges read at scrape time, GC
     metrics. A/B against the code before them, alternating three times each in one run on the same database
     (server CPU per single-pet query, median): **1.01x** (3.34 vs 3.29 ms; the A/B ran while the machine
-    was busier still than for the rows above). The run that generated this page had every row about 2x
-    slower than the previous one, (b) included; the pet query's share of (b) moves with that noise.
+    was busier than for the rows above). On this shared machine every row, (b) included, has moved by up to
+    2x between runs on the same code, and the pet query's share of (b) by about 10 points with it.
 
 ## Open findings
 

@@ -20,6 +20,7 @@ from pixelpet.graphql.body_limit import BodyLimit
 from pixelpet.graphql.endpoint import GraphQLWebSocket, WebSocketShortcut
 from pixelpet.graphql.schema import build_schema
 from pixelpet.graphql.view import GraphQLView
+from pixelpet.headers import SecurityHeaders
 from pixelpet.lifecycle import Lifecycle
 from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.live import PetWatcher
@@ -65,7 +66,12 @@ def create_app(
     )
     lifecycle = Lifecycle()
     recorder = OperationRecorder(tracer=tracing.tracer, metrics=metrics)
-    schema = build_schema(settings.limits, extra_extensions=(recorder.extension,))
+    schema = build_schema(
+        settings.limits,
+        introspection=settings.introspection,
+        field_suggestions=settings.field_suggestions,
+        extra_extensions=(recorder.extension,),
+    )
     graphql = GraphQLView(schema, settings)
     subscriptions = GraphQLWebSocket(schema, settings.subscriptions, recorder=recorder)
 
@@ -126,6 +132,7 @@ def create_app(
     ]
     middleware = [
         Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS),
+        Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes),
         # graphql-transport-ws on the same path as HTTP GraphQL.
         Middleware(WebSocketShortcut, path="/graphql", endpoint=subscriptions),

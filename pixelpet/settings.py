@@ -108,6 +108,10 @@ class LimitSettings(BaseModel):
     max_tokens: int = Field(1000, gt=0)
     # Field selections per document, checked before validation (its overlap check is quadratic in them).
     max_fields: int = Field(200, gt=0)
+    # Schema introspection and "Did you mean ...?" hints: unset, on in development and off in production
+    # (the schema is published as schema.graphql; hints would map it for a stranger).
+    introspection: bool | None = None
+    field_suggestions: bool | None = None
     # Per-owner token bucket for mutations: a sustained rate with a burst allowance.
     mutations_per_second: float = Field(10.0, gt=0)
     mutation_burst: int = Field(30, gt=0)
@@ -134,6 +138,17 @@ class Settings(BaseSettings):
     lifecycle: LifecycleSettings = LifecycleSettings()
     # INFO: one line per request and lifecycle events; see docs/observability.md.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def introspection(self) -> bool:
+        return self._default_in_development(self.limits.introspection)
+
+    @property
+    def field_suggestions(self) -> bool:
+        return self._default_in_development(self.limits.field_suggestions)
+
+    def _default_in_development(self, choice: bool | None) -> bool:
+        return self.environment is Environment.DEVELOPMENT if choice is None else choice
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

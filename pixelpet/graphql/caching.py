@@ -24,12 +24,15 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
     SelectionSetNode,
     parse,
     specified_rules,
+    validate,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from pixelpet.settings import LimitSettings
 
@@ -41,12 +44,20 @@ PARSE_CACHE_BYTES = 512 * 1024
 
 class DocumentCache:
     def __init__(
-        self, limits: LimitSettings, *, size: int = CACHE_SIZE, parse_cache_bytes: int = PARSE_CACHE_BYTES
+        self,
+        limits: LimitSettings,
+        *,
+        introspection: bool = True,
+        field_suggestions: bool = True,
+        size: int = CACHE_SIZE,
+        parse_cache_bytes: int = PARSE_CACHE_BYTES,
     ) -> None:
         self.rules: tuple[type[ASTValidationRule], ...] = (
             *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+            *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
         )
+        self._hide_suggestions = not field_suggestions
         # Every rule a document must pass: the specification's and our limits.
         self.all_rules = (*specified_rules, *self.rules)
         self._limits = limits
@@ -97,7 +108,13 @@ class DocumentCache:
         fields = count_fields(document)
         if fields > self._limits.max_fields:  # before any rule: the overlap rule is quadratic in fields
             return [GraphQLError(f"The document selects {fields} fields; at most {self._limits.max_fields}.")]
-        return validate_document(schema, document, rules)
+        # strawberry's own rules as its validate_document adds them, and graphql-core's suggestion switch.
+        return validate(
+            schema,
+            document,
+            (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+            hide_suggestions=self._hide_suggestions,
+        )
 
 
 def count_fields(document: DocumentNode) -> int:

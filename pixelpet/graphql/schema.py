@@ -65,9 +65,15 @@ class PixelPetSchema(strawberry.Schema):
         classify_in_place(errors)
 
 
-def build_schema(limits: LimitSettings, *, extra_extensions: tuple[Any, ...] = ()) -> "PixelPetSchema":
+def build_schema(
+    limits: LimitSettings,
+    *,
+    introspection: bool = True,
+    field_suggestions: bool = True,
+    extra_extensions: tuple[Any, ...] = (),
+) -> "PixelPetSchema":
     """The schema with cached parsing and validation, depth and alias limits, and error classification."""
-    document_cache = DocumentCache(limits)
+    document_cache = DocumentCache(limits, introspection=introspection, field_suggestions=field_suggestions)
     extensions: list[type[SchemaExtension] | Any] = [
         lambda: CachedParseAndValidate(document_cache),
         *extra_extensions,

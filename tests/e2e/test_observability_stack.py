@@ -10,6 +10,7 @@ in production, and can resolve.
 """
 
 import json
+import re
 import secrets
 import subprocess
 import threading
@@ -29,6 +30,7 @@ from observability.grafana.dashboards import DASHBOARDS, render
 from observability.stack import HERE as OBSERVABILITY
 from observability.stack import Ports, Stack, StackOptions
 from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.settings import DEVELOPMENT_SECRET
 from tests.e2e.traffic import Traffic
 from tests.support.failpoints import fail_command_blocking
 from tests.support.graphql import token_for
@@ -404,3 +406,12 @@ def test_every_recording_rule_and_dashboard_panel_returns_data(e2e: EndToEnd) ->
                 if not e2e.prometheus(expr):
                     dead.append(f"{spec.uid} / {panel['title']}: {expr}")
     assert not dead, "panels without data:\n" + "\n".join(dead)
+
+
+def test_no_token_or_signing_secret_reaches_the_logs_of_a_whole_run(e2e: EndToEnd) -> None:
+    ensure_outage_happened(e2e)  # the logs then hold every path: requests, errors, an outage, a recovery
+    logs = "\n".join(path.read_text() for path in (service.log_file for service in e2e.services))
+    assert '"graphql request"' in logs
+    assert DEVELOPMENT_SECRET not in logs
+    assert not re.findall(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", logs), "a JWT in the logs"
+    assert "Bearer" not in logs

@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from graphql import GraphQLInputObjectType, GraphQLObjectType
+from pydantic import SecretStr
 
 from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.schema import build_schema, sdl
-from pixelpet.settings import LimitSettings
+from pixelpet.settings import AuthSettings, Environment, LimitSettings, Settings
 
 
 def test_the_committed_schema_matches_the_code(repo_root: Path) -> None:
@@ -71,3 +72,34 @@ def test_the_parse_cache_is_bounded_by_the_size_of_what_it_holds() -> None:
     for index in range(200):  # 200 distinct documents of ~40 bytes: 8,000 bytes in all
         cache.parse(f"{{ pets(first: {index + 1}) {{ edges {{ cursor }} }} }}")
     assert 1_900 < cache.parse_cache_bytes <= 2_000
+
+
+async def test_introspection_and_field_suggestions_can_be_turned_off() -> None:
+    open_schema = build_schema(LimitSettings())
+    closed = build_schema(LimitSettings(), introspection=False, field_suggestions=False)
+    assert not (await open_schema.execute("{ __schema { queryType { name } } }")).errors
+    refused = await closed.execute("{ __schema { queryType { name } } }")
+    assert refused.errors
+    assert "introspection" in refused.errors[0].message
+    assert refused.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    typo = "{ pets { edges { node { nmae } } } }"
+    assert "Did you mean" in (await open_schema.execute(typo)).errors[0].message  # type: ignore[index]
+    hidden = (await closed.execute(typo)).errors[0].message  # type: ignore[index]
+    assert "Cannot query field 'nmae'" in hidden
+    assert "Did you mean" not in hidden
+
+
+def test_production_turns_both_off_unless_told_otherwise() -> None:
+    development = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (development.introspection, development.field_suggestions) == (True, True)
+    production = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment=Environment.PRODUCTION,
+        mongodb_uri=SecretStr("mongodb://db/?replicaSet=rs0"),
+        auth=AuthSettings(
+            jwks_url="https://id/jwks", algorithms=["RS256"], issuer="https://id/", audience="pp"
+        ),
+    )
+    assert (production.introspection, production.field_suggestions) == (False, False)
+    opted_in = production.model_copy(update={"limits": LimitSettings(introspection=True)})
+    assert opted_in.introspection is True

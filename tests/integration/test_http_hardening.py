@@ -1,8 +1,11 @@
-"""Oversized request bodies are refused with 413 before GraphQL parses them, through a real server."""
+"""Oversized request bodies are refused with 413 before GraphQL parses them, and every answer carries the
+security headers, through a real server."""
 
 import asyncio
 import json
 from urllib.parse import urlsplit
+
+import httpx
 
 from tests.support.graphql import GraphQLClient
 
@@ -61,3 +64,21 @@ async def test_a_body_at_the_limit_is_served(client: GraphQLClient) -> None:
     response = await client.execute("{ pets(first: 1) { edges { cursor } } }" + padding)
     assert response.status == 200
     assert response.data == {"pets": {"edges": []}}
+
+
+async def test_every_http_answer_carries_the_security_headers(base_url: str, client: GraphQLClient) -> None:
+    answered = await client.execute("{ pets(first: 1) { edges { cursor } } }")
+    assert answered.status == 200
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        for response in (
+            await http.post("/graphql", json={"query": "{ pets { edges { cursor } } }"}),  # no token
+            await http.get("/readyz"),
+            await http.get("/nowhere"),
+            await http.post(
+                "/graphql", content=b"x" * (LIMIT + 1), headers={"content-type": "application/json"}
+            ),
+        ):
+            assert response.headers["x-content-type-options"] == "nosniff", response.url
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["cache-control"] == "no-store"

@@ -80,6 +80,8 @@ class SubscriptionSettings(BaseModel):
 
     max_per_connection: int = Field(10, gt=0)
     max_per_process: int = Field(5000, gt=0)
+    # Per player and per replica: two tabs watching all of a player's 50 pets fit.
+    max_per_owner: int = Field(100, gt=0)
     # Time-based snapshots are sent at most this often per subscription (changes are sent at once).
     min_snapshot_interval_s: float = Field(1.0, ge=0)
     # A connection that cannot take a message for this long (its client stopped reading) is closed (1008).

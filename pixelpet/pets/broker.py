@@ -51,6 +51,7 @@ class ChangeStreamBroker:
         self._metrics = metrics
         self._feeds: dict[ObjectId, PetFeed] = {}
         self._per_connection: dict[int, int] = {}
+        self._per_owner: dict[str, int] = {}
         self._count = 0
         self._resume_token: Any = None
         self._last_heard: float | None = None
@@ -89,7 +90,7 @@ class ChangeStreamBroker:
     # Subscribers ---------------------------------------------------------------------------
 
     def subscribe(
-        self, pet_id: ObjectId, connection: object, deliver: Callable[[Update], None]
+        self, pet_id: ObjectId, connection: object, deliver: Callable[[Update], None], *, owner: str = ""
     ) -> Subscriber:
         if self._count >= self._settings.max_per_process:
             raise TooManySubscriptions("This server has too many live subscriptions; retry on another.")
@@ -97,12 +98,18 @@ class ChangeStreamBroker:
             raise TooManySubscriptions(
                 f"At most {self._settings.max_per_connection} subscriptions per connection."
             )
+        # One player cannot take every place of a process (per replica: see the settings).
+        if self._per_owner.get(owner, 0) >= self._settings.max_per_owner:
+            raise TooManySubscriptions(
+                f"At most {self._settings.max_per_owner} live subscriptions per player."
+            )
         feed = self._feeds.get(pet_id)
         if feed is None:
             feed = self._feeds[pet_id] = PetFeed(pet_id, clock=self._clock, min_interval=self._min_interval)
-        subscriber = Subscriber(feed, connection, deliver)
+        subscriber = Subscriber(feed, connection, deliver, owner)
         feed.members.add(subscriber)
         self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
+        self._per_owner[owner] = self._per_owner.get(owner, 0) + 1
         self._count += 1
         self._metrics.subscriptions_active.inc()
         return subscriber
@@ -119,6 +126,9 @@ class ChangeStreamBroker:
         self._per_connection[key] -= 1
         if not self._per_connection[key]:
             del self._per_connection[key]
+        self._per_owner[subscriber.owner] -= 1
+        if not self._per_owner[subscriber.owner]:
+            del self._per_owner[subscriber.owner]
         self._count -= 1
         self._metrics.subscriptions_active.dec()
 

@@ -70,12 +70,15 @@ Update = Snapshot | PetDeleted | Resync
 class Subscriber:
     """One subscription's place in a feed: ``deliver`` receives every update the feed publishes."""
 
-    __slots__ = ("connection", "deliver", "feed")
+    __slots__ = ("connection", "deliver", "feed", "owner")
 
-    def __init__(self, feed: "PetFeed", connection: object, deliver: Callable[[Update], None]) -> None:
+    def __init__(
+        self, feed: "PetFeed", connection: object, deliver: Callable[[Update], None], owner: str = ""
+    ) -> None:
         self.feed = feed
         self.connection = connection
         self.deliver = deliver
+        self.owner = owner
 
 
 class PetFeed:

@@ -83,7 +83,9 @@ class PetStream(LiveSource):
     async def first(self) -> Any:
         oid = parse_pet_id(self._pet_id)
         # Subscribe before the first read, so a change committed in between is not missed.
-        self._subscriber = self._watcher.broker.subscribe(oid, self._connection, self._offer)
+        self._subscriber = self._watcher.broker.subscribe(
+            oid, self._connection, self._offer, owner=self._owner
+        )
         try:
             # The read proves ownership; the feed may already know a newer state than it returns.
             self._shown = self._subscriber.feed.learn(await self._watcher.read(self._owner, oid))

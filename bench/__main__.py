@@ -95,6 +95,8 @@ def _environment(database_uri: str) -> dict[str, str]:
         "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "1000000",
         "PIXELPET_LIMITS__MUTATION_BURST": "1000000",
         "PIXELPET_SUBSCRIPTIONS__MAX_PER_PROCESS": "5000",
+        # Every probe subscribes as one player (only a pet's owner may watch it); lift the per-player cap.
+        "PIXELPET_SUBSCRIPTIONS__MAX_PER_OWNER": "5000",
         # The fan-out probes only timestamp arrivals; a keepalive ping would count as one.
         "PIXELPET_SUBSCRIPTIONS__PING_INTERVAL_S": "3600",
         # Likewise a time-based snapshot: the fan-out measures change delivery only.

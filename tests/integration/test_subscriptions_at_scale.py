@@ -61,7 +61,9 @@ async def test_a_change_through_one_replica_reaches_a_subscriber_on_another(
 
 @pytest.fixture
 async def roomy(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient]]:
-    settings = make_settings(database.uri, subscriptions=SubscriptionSettings(max_per_process=1000))
+    # 200 subscribers of one pet are one player's (only its owner may watch it): lift the per-player cap.
+    roomy_caps = SubscriptionSettings(max_per_process=1000, max_per_owner=1000)
+    settings = make_settings(database.uri, subscriptions=roomy_caps)
     async with running_server(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield url, GraphQLClient(http)
 

@@ -1,7 +1,6 @@
 """``pixelpet``: run the service, mint development tokens, print the schema."""
 
 import argparse
-import os
 import sys
 from datetime import timedelta
 
@@ -10,7 +9,7 @@ from pydantic import ValidationError
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
 from pixelpet.settings import Environment, Settings
-from pixelpet.telemetry.tracing import TelemetryConfigurationError, trace_export
+from pixelpet.telemetry.tracing import TelemetryConfigurationError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,14 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
         return 0
-    try:
-        trace_export(os.environ)
-    except TelemetryConfigurationError as error:
-        sys.stderr.write(f"pixelpet: invalid configuration: {error}\n")
-        return 2
     from pixelpet.server import serve
 
-    return serve(settings)
+    try:
+        return serve(settings)
+    except TelemetryConfigurationError as error:  # raised by create_app, before anything listens
+        sys.stderr.write(f"pixelpet: invalid configuration: {error}\n")
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

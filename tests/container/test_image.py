@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from pixelpet.devdb import DevDatabase, free_port
 from tests.conftest import unique_database
 from tests.support.graphql import token_for
-from tests.support.service import wait_until_ready
+from tests.support.service import venv_tool, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -180,7 +179,7 @@ def _normalise(name: str) -> str:
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
     linted = subprocess.run(
-        [str(Path(sys.executable).parent / "hadolint"), str(ROOT / "Dockerfile")],
+        [venv_tool("hadolint"), str(ROOT / "Dockerfile")],
         capture_output=True,
         text=True,
         check=False,

@@ -4,7 +4,6 @@ project (every mounted file exists, the app's variables are settings the service
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from pixelpet.settings import Settings
 from pixelpet.telemetry.tracing import trace_export
 from tests.conftest import unique_database
 from tests.support.graphql import GraphQLClient, create_pet
-from tests.support.service import ServiceProcess, wait_until_ready
+from tests.support.service import ServiceProcess, venv_tool, wait_until_ready
 from tests.support.ws import SubscriptionClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,13 +26,14 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 APPS = ["app-1", "app-2"]
 
 
-def tool(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
-
-
 def test_compose_yaml_follows_the_compose_specification() -> None:
     checked = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(ROOT / "compose.yaml")],
+        [
+            venv_tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(ROOT / "compose.yaml"),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -46,7 +46,7 @@ def test_a_typo_in_a_field_fails_the_specification_check(tmp_path: Path) -> None
     path = tmp_path / "compose.yaml"
     path.write_text(yaml.safe_dump(broken))
     checked = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path)],
+        [venv_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path)],
         capture_output=True,
         text=True,
         check=False,

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from observability import tools
+from tests.support.service import venv_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -33,7 +34,7 @@ def test_actionlint_finds_nothing() -> None:
 
 
 def test_the_workflows_and_dependabot_follow_their_schemas() -> None:
-    check = str(Path(sys.executable).parent / "check-jsonschema")
+    check = venv_tool("check-jsonschema")
     workflows = run([check, "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)])
     assert workflows.returncode == 0, workflows.stdout + workflows.stderr
     dependabot = run(

@@ -13,6 +13,11 @@ import httpx
 from pixelpet.devdb import free_port
 
 
+def venv_tool(name: str) -> str:
+    """A command installed in this virtual environment (check-jsonschema, hadolint), beside its Python."""
+    return str(Path(sys.executable).parent / name)
+
+
 def clean_environment(**overrides: str) -> dict[str, str]:
     """This environment without PIXELPET_* or OTEL_* from the developer's shell, plus ``overrides``."""
     base = {key: value for key, value in os.environ.items() if not key.startswith(("PIXELPET_", "OTEL_"))}

@@ -94,6 +94,9 @@ def _environment(database_uri: str) -> dict[str, str]:
         "PIXELPET_MONGO__DATABASE": DATABASE,
         "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "1000000",
         "PIXELPET_LIMITS__MUTATION_BURST": "1000000",
+        # The load is one player's: lift the per-player query limit as well.
+        "PIXELPET_LIMITS__QUERIES_PER_SECOND": "1000000",
+        "PIXELPET_LIMITS__QUERY_BURST": "1000000",
         "PIXELPET_SUBSCRIPTIONS__MAX_PER_PROCESS": "5000",
         # Every probe subscribes as one player (only a pet's owner may watch it); lift the per-player cap.
         "PIXELPET_SUBSCRIPTIONS__MAX_PER_OWNER": "5000",

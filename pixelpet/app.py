@@ -10,6 +10,7 @@ from importlib.metadata import version as package_version
 from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from pixelpet import db, health
@@ -30,6 +31,7 @@ from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Settings
 from pixelpet.telemetry.asgi import TracingMiddleware
+from pixelpet.telemetry.exposition import MetricsServer
 from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.loop import watch_event_loop_lag
 from pixelpet.telemetry.metrics import Metrics
@@ -73,7 +75,14 @@ def create_app(
         extra_extensions=(recorder.extension,),
     )
     graphql = GraphQLView(schema, settings)
-    subscriptions = GraphQLWebSocket(schema, settings.subscriptions, recorder=recorder)
+    subscriptions = GraphQLWebSocket(
+        schema,
+        settings.subscriptions,
+        recorder=recorder,
+        clock=clock,
+        allowed_origins=settings.cors.allowed_origins,
+        max_connections=settings.limits.max_connections,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -86,12 +95,19 @@ def create_app(
             )
             stack.push_async_callback(client.close)
             await db.init_storage(client, settings.mongo.database)
+            if settings.metrics_port is not None:
+                metrics_server = MetricsServer(metrics, host=settings.host, port=settings.metrics_port)
+                await metrics_server.start()
+                stack.push_async_callback(metrics_server.stop)
+                app.state.metrics_server = metrics_server
             lag_watch = asyncio.create_task(watch_event_loop_lag(metrics.event_loop_lag))
             stack.callback(lag_watch.cancel)
-            limiter = TokenBucketLimiter(
-                rate_per_second=settings.limits.mutations_per_second,
-                burst=settings.limits.mutation_burst,
-                clock=clock,
+            limits = settings.limits
+            mutations = TokenBucketLimiter(
+                rate_per_second=limits.mutations_per_second, burst=limits.mutation_burst, clock=clock
+            )
+            queries = TokenBucketLimiter(
+                rate_per_second=limits.queries_per_second, burst=limits.query_burst, clock=clock
             )
             repository = PetRepository(client)
             broker = ChangeStreamBroker(
@@ -107,7 +123,8 @@ def create_app(
                 repository=repository,
                 clock=clock,
                 limits=settings.limits,
-                mutation_limiter=limiter,
+                mutation_limiter=mutations,
+                query_limiter=queries,
                 events=metrics,
             )
             app.state.runtime = Runtime(
@@ -116,6 +133,11 @@ def create_app(
                 broker=broker,
                 watcher=PetWatcher(repository=repository, broker=broker, metrics=metrics),
                 verifier=TokenVerifier(settings.auth),
+                unauthenticated=TokenBucketLimiter(
+                    rate_per_second=limits.unauthenticated_per_second,
+                    burst=limits.unauthenticated_burst,
+                    clock=clock,
+                ),
                 tracer=tracing.tracer,
             )
             logger.info(
@@ -128,11 +150,21 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
-        Route("/metrics", metrics.endpoint),
     ]
+    if settings.metrics_port is None:
+        routes.append(Route("/metrics", metrics.endpoint))
+    cors = settings.cors
     middleware = [
         Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS),
         Middleware(SecurityHeaders),
+        # Pages on other origins: only those listed (WebSockets check the same list: endpoint.py).
+        Middleware(
+            CORSMiddleware,
+            allow_origins=cors.allowed_origins,
+            allow_methods=cors.allowed_methods,
+            allow_headers=cors.allowed_headers,
+            max_age=cors.max_age_s,
+        ),
         Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes),
         # graphql-transport-ws on the same path as HTTP GraphQL.
         Middleware(WebSocketShortcut, path="/graphql", endpoint=subscriptions),

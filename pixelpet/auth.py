@@ -7,6 +7,7 @@ Production verifies asymmetric signatures (RS256/ES256) with keys from a JWKS UR
 import asyncio
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,24 @@ _MAX_SUBJECT_LENGTH = 256
 _VERIFIED_CACHE_SIZE = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a verified token speaks for, and until when (Unix time, leeway included)."""
+
+    owner: str
+    expires_at: float
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or raises Unauthenticated."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send `Authorization: Bearer <token>`.")
+    return token.strip()
+
+
 class TokenVerifier:
-    """Turns an ``Authorization`` header or a raw token into the owner id, or raises Unauthenticated."""
+    """Turns an ``Authorization`` header or a raw token into an ``Identity``, or raises Unauthenticated."""
 
     def __init__(self, settings: AuthSettings) -> None:
         self._settings = settings
@@ -43,31 +60,43 @@ class TokenVerifier:
             self._static_key: Any = settings.public_key_pem.get_secret_value()
         else:
             self._static_key = settings.dev_secret.get_secret_value()
-        self._verified: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._verified: OrderedDict[str, Identity] = OrderedDict()
 
     async def owner_from_header(self, authorization: str | None) -> str:
-        if not authorization:
-            raise Unauthenticated("Send `Authorization: Bearer <token>`.")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Send `Authorization: Bearer <token>`.")
-        return await self.owner_from_token(token.strip())
+        return (await self.identity_from_token(bearer_token(authorization))).owner
 
     async def owner_from_token(self, token: str) -> str:
-        remembered = self._verified.get(token)
-        if remembered is not None:
-            owner, expires_at = remembered
-            if time.time() < expires_at:
-                self._verified.move_to_end(token)
-                return owner
+        return (await self.identity_from_token(token)).owner
+
+    def remembered(self, authorization: str | None) -> Identity | None:
+        """The identity of a header whose token was verified before and has not expired (no I/O)."""
+        try:
+            token = bearer_token(authorization)
+        except Unauthenticated:
+            return None
+        identity = self._verified.get(token)
+        if identity is None:
+            return None
+        if time.time() >= identity.expires_at:
             del self._verified[token]
-        owner, expires_at = await self._verify(token)
-        self._verified[token] = (owner, expires_at)
+            return None
+        self._verified.move_to_end(token)
+        return identity
+
+    async def identity_from_header(self, authorization: str | None) -> Identity:
+        return await self.identity_from_token(bearer_token(authorization))
+
+    async def identity_from_token(self, token: str) -> Identity:
+        identity = self.remembered(f"Bearer {token}")
+        if identity is not None:
+            return identity
+        identity = await self._verify(token)
+        self._verified[token] = identity
         if len(self._verified) > _VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
-        return owner
+        return identity
 
-    async def _verify(self, token: str) -> tuple[str, float]:
+    async def _verify(self, token: str) -> Identity:
         try:
             key = await self._signing_key(token)
             claims = jwt.decode(
@@ -89,7 +118,7 @@ class TokenVerifier:
         if not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH:
             raise Unauthenticated("Invalid token: `sub` must be a non-empty string.")
         # Remembered only until expiry as the verifier saw it (leeway included).
-        return subject, float(claims["exp"]) + self._settings.leeway_s
+        return Identity(subject, float(claims["exp"]) + self._settings.leeway_s)
 
     async def _signing_key(self, token: str) -> Any:
         if self._jwks is None:

@@ -10,6 +10,7 @@ from pixelpet.auth import TokenVerifier
 from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.service import PetService
+from pixelpet.ratelimit import TokenBucketLimiter
 
 
 @dataclass(slots=True)
@@ -19,4 +20,6 @@ class Runtime:
     broker: ChangeStreamBroker
     watcher: PetWatcher
     verifier: TokenVerifier
+    # Failed or missing credentials per client address.
+    unauthenticated: TokenBucketLimiter
     tracer: Tracer

@@ -19,7 +19,13 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         "port": settings.port,
         "lifespan": "on",
         "log_config": None,  # configure_logging already routed uvicorn's loggers
-        "proxy_headers": False,
+        # The client address (per-address limits, logs) from X-Forwarded-For, only from listed proxies.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        # Past it, HTTP requests get 503 (WebSockets: pixelpet/graphql/endpoint.py closes them with 1013).
+        "limit_concurrency": settings.limits.max_connections,
+        # A larger WebSocket message closes the connection with 1009, as a larger body gets 413.
+        "ws_max_size": settings.limits.max_body_bytes,
         "server_header": False,
         "ws": "websockets-sansio",
         "ws_ping_interval": settings.subscriptions.ping_interval_s,

@@ -88,8 +88,10 @@ class SubscriptionSettings(BaseModel):
     stall_timeout_s: float = Field(10.0, gt=0)
     # The reference graphql-ws server waits 3 s for connection_init; strawberry's default is 60 s.
     connection_init_timeout_s: float = Field(3.0, gt=0)
-    # Browser pages on these origins may connect (same-origin always may). "*" allows any.
-    allowed_origins: list[str] = []
+    # subscribe messages (any operation sent over the socket) per connection: a page opening its pets'
+    # subscriptions at once fits the burst; a client looping subscribe/complete is slowed to the rate.
+    subscribes_per_second: float = Field(5.0, gt=0)
+    subscribe_burst: int = Field(30, gt=0)
     # WebSocket-level keepalive (uvicorn): a peer that does not answer a ping in time is dropped.
     ping_interval_s: float = Field(20.0, gt=0)
     ping_timeout_s: float = Field(20.0, gt=0)
@@ -102,7 +104,8 @@ class LimitSettings(BaseModel):
 
     max_pets_per_owner: int = Field(50, gt=0)
     max_page_size: int = Field(100, gt=0)
-    # Larger request bodies get 413 before anything parses them; every document we know is under 4 KiB.
+    # Larger request bodies get 413 before anything parses them, and larger WebSocket messages close the
+    # connection with 1009; every document we know is under 4 KiB.
     max_body_bytes: int = Field(65_536, gt=0)
     max_query_depth: int = Field(8, gt=0)
     max_aliases: int = Field(15, gt=0)
@@ -118,6 +121,38 @@ class LimitSettings(BaseModel):
     mutations_per_second: float = Field(10.0, gt=0)
     mutation_burst: int = Field(30, gt=0)
     max_action_retries: int = Field(10, gt=0)
+    # Per-owner token bucket for queries (a page polling every pet once a second fits).
+    queries_per_second: float = Field(50.0, gt=0)
+    query_burst: int = Field(100, gt=0)
+    # Per client address: failed or missing credentials (each may cost a signature check or a JWKS fetch).
+    # Behind a proxy, the address comes from X-Forwarded-For when the proxy is listed in
+    # PIXELPET_FORWARDED_ALLOW_IPS.
+    unauthenticated_per_second: float = Field(5.0, gt=0)
+    unauthenticated_burst: int = Field(20, gt=0)
+    # Root fields per operation, and a cost: every field selected counts once per object it can be
+    # resolved on, lists counting `first` (or the most a page can hold when `first` is a variable).
+    # A full page of every pet field costs about 1,900; the README's documents cost under 250.
+    max_root_fields: int = Field(10, gt=0)
+    max_cost: int = Field(5000, gt=0)
+    # One operation's whole budget, database calls included (their own timeout is mongo.timeout_ms).
+    operation_timeout_s: float = Field(5.0, gt=0)
+    # Open connections (HTTP and WebSocket) per process; past it, new requests get 503 (uvicorn's own
+    # limit_concurrency). Above subscriptions.max_per_process, so subscribers reach their typed error.
+    max_connections: int = Field(10_000, gt=0)
+
+
+class CorsSettings(BaseModel):
+    """Which browser pages on other origins may call the API, over HTTP and WebSocket alike.
+
+    Same-origin pages (the /play page, GraphiQL) always may; nothing else is allowed by default.
+    """
+
+    # Exact origins such as "https://play.example"; "*" allows any (then credentials are never allowed).
+    allowed_origins: list[str] = []
+    allowed_methods: list[str] = ["GET", "POST"]
+    allowed_headers: list[str] = ["authorization", "content-type"]
+    # How long a browser may cache a preflight answer.
+    max_age_s: int = Field(600, ge=0)
 
 
 class Settings(BaseSettings):
@@ -130,12 +165,17 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, lt=65536)
+    # /metrics on its own port (then not on the service's), so it is never exposed with the API.
+    metrics_port: int | None = Field(None, ge=0, lt=65536)
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); none by default.
+    forwarded_allow_ips: list[str] = []
     mongodb_uri: SecretStr | None = None
     mongo: MongoSettings = MongoSettings()
     devdb: DevDatabaseSettings = DevDatabaseSettings()
     auth: AuthSettings = AuthSettings()
     limits: LimitSettings = LimitSettings()
     subscriptions: SubscriptionSettings = SubscriptionSettings()
+    cors: CorsSettings = CorsSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     # INFO: one line per request and lifecycle events; see docs/observability.md.

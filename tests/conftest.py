@@ -61,7 +61,9 @@ def make_settings(uri: str, **overrides: object) -> Settings:
         "mongodb_uri": SecretStr(uri),
         "mongo": MongoSettings(database=unique_database()),
         # Generous limits so tests about other things never trip them.
-        "limits": LimitSettings(mutations_per_second=1000, mutation_burst=1000),
+        "limits": LimitSettings(
+            mutations_per_second=1000, mutation_burst=1000, queries_per_second=1000, query_burst=1000
+        ),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -34,6 +34,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from pixelpet.graphql.cost import operation_limits
 from pixelpet.settings import LimitSettings
 
 # Distinct validation results kept (their documents come from the parse cache).
@@ -55,6 +56,11 @@ class DocumentCache:
         self.rules: tuple[type[ASTValidationRule], ...] = (
             *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
             *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+            operation_limits(
+                max_root_fields=limits.max_root_fields,
+                max_cost=limits.max_cost,
+                max_page_size=limits.max_page_size,
+            ),
             *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
         )
         self._hide_suggestions = not field_suggestions

@@ -6,9 +6,11 @@ This endpoint does the view's part itself (origin check, subprotocol, context) a
 connection to ``LiveTransportHandler``: strawberry's protocol handling, subscriptions pushed.
 """
 
+import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from typing import Any, cast
@@ -20,8 +22,9 @@ from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_o
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from pixelpet.clock import Clock
 from pixelpet.errors import Unauthenticated
-from pixelpet.graphql.context import Context
+from pixelpet.graphql.context import Context, context_for
 from pixelpet.graphql.sharing import encode_message
 from pixelpet.graphql.transport import LiveTransportHandler
 from pixelpet.runtime import Runtime
@@ -35,15 +38,36 @@ logger = logging.getLogger("pixelpet.subscriptions")
 UNSUPPORTED_PROTOCOL = (4406, "Subprotocol not acceptable")
 
 
+# The connection's token expired: reconnect with a fresh one (graphql-ws' "Forbidden" code).
+TOKEN_EXPIRED = (4403, "Token expired")
+# The process is at its connection cap (RFC 6455's "Try Again Later").
+AT_CAPACITY = (1013, "Server at capacity; retry later")
+
+
 class WebSocketConnection:
     """One client's socket, as the protocol handler sees it: JSON messages in and out."""
 
-    __slots__ = ("_closed", "_receive", "_send")
+    __slots__ = ("_closed", "_closing", "_expiry", "_receive", "_send")
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self._receive = receive
         self._send = send
         self._closed = False
+        self._expiry: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    def expire_at(self, unix_time: float) -> None:
+        """Close the connection with 4403 when its token expires (``unix_time``, leeway included)."""
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(max(0.0, unix_time - time.time()), self._expire)
+
+    def _expire(self) -> None:
+        logger.info("closing a WebSocket whose token expired")
+        self._closing = asyncio.get_running_loop().create_task(self.close(*TOKEN_EXPIRED))
+
+    def forget_timers(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
         while True:
@@ -81,18 +105,29 @@ class GraphQLWebSocket:
     """The ASGI app of the WebSocket route at /graphql."""
 
     def __init__(
-        self, schema: BaseSchema, settings: SubscriptionSettings, *, recorder: OperationRecorder
+        self,
+        schema: BaseSchema,
+        settings: SubscriptionSettings,
+        *,
+        recorder: OperationRecorder,
+        clock: Clock,
+        allowed_origins: list[str],
+        max_connections: int,
     ) -> None:
         self.schema = schema
         # Read by the transport handler of each connection.
         self.recorder = recorder
         self.metrics = recorder.metrics
+        self.settings = settings
+        self.clock = clock
         self.stall_timeout_s = settings.stall_timeout_s
+        self._max_connections = max_connections
+        self._open = 0
         self._init_timeout = timedelta(seconds=settings.connection_init_timeout_s)
         # A backstop on all operations per connection; the broker enforces the subscription cap
         # with a typed error.
         self._max_operations = 2 * settings.max_per_connection
-        self._allowed_origins = normalize_allowed_origins(settings.allowed_origins)
+        self._allowed_origins = normalize_allowed_origins(allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # websocket.connect
@@ -105,15 +140,20 @@ class GraphQLWebSocket:
             await send({"type": "websocket.close", "code": code, "reason": reason})
             return
         await send({"type": "websocket.accept", "subprotocol": GRAPHQL_TRANSPORT_WS_PROTOCOL})
+        if self._open >= self._max_connections:
+            logger.warning("refused a WebSocket: %d connections open", self._open)
+            code, reason = AT_CAPACITY
+            await send({"type": "websocket.close", "code": code, "reason": reason})
+            return
+        self._open += 1
+        try:
+            await self._serve(scope, WebSocketConnection(receive, send))
+        finally:
+            self._open -= 1
+
+    async def _serve(self, scope: Scope, connection: WebSocketConnection) -> None:
         runtime: Runtime = scope["app"].state.runtime
-        connection = WebSocketConnection(receive, send)
-        context = Context(
-            pets=runtime.pets,
-            watcher=runtime.watcher,
-            verifier=runtime.verifier,
-            tracer=runtime.tracer,
-            connection=connection,
-        )
+        context = context_for(runtime, client=scope.get("client"), connection=connection)
         handler = LiveTransportHandler(
             view=cast("Any", self),
             websocket=cast("Any", connection),
@@ -123,7 +163,10 @@ class GraphQLWebSocket:
             connection_init_wait_timeout=self._init_timeout,
             max_subscriptions_per_connection=self._max_operations,
         )
-        await handler.handle()
+        try:
+            await handler.handle()
+        finally:
+            connection.forget_timers()
 
     async def on_ws_connect(self, context: Context) -> None:
         """Authenticate the connection from its connection_init payload, or close it with 4403."""
@@ -131,8 +174,12 @@ class GraphQLWebSocket:
             await context.owner()
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message, "code": error.code.value}) from error
-        # Verified once; the bearer token is not kept for the connection's life.
+        # Verified once; the bearer token is not kept for the connection's life, and the connection
+        # ends when the token does.
         context.connection_params = None
+        assert context.identity is not None
+        assert isinstance(context.connection, WebSocketConnection)
+        context.connection.expire_at(context.identity.expires_at)
 
     def _origin_allowed(self, scope: Scope) -> bool:
         """Strawberry's rule: pages on other origins may connect only if listed; non-browsers may."""

@@ -12,6 +12,7 @@ from strawberry.types.execution import ExecutionResult as StrawberryExecutionRes
 from strawberry.types.graphql import OperationType
 
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
+from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.pets.schema import PetMutation, PetQuery, PetSubscription
 from pixelpet.settings import LimitSettings
@@ -72,10 +73,11 @@ def build_schema(
     field_suggestions: bool = True,
     extra_extensions: tuple[Any, ...] = (),
 ) -> "PixelPetSchema":
-    """The schema with cached parsing and validation, depth and alias limits, and error classification."""
+    """The schema: cached parsing and validation, its limits, an operation budget, error classification."""
     document_cache = DocumentCache(limits, introspection=introspection, field_suggestions=field_suggestions)
     extensions: list[type[SchemaExtension] | Any] = [
         lambda: CachedParseAndValidate(document_cache),
+        lambda: OperationDeadline(limits.operation_timeout_s),
         *extra_extensions,
     ]
     schema = PixelPetSchema(

@@ -34,12 +34,18 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
 
+from pixelpet.errors import RateLimited
 from pixelpet.graphql.context import Context
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.graphql.sharing import execute_event, share_key
 from pixelpet.graphql.source import LiveSource
+from pixelpet.ratelimit import TokenBucket
 from pixelpet.telemetry.graphql import OK, outcome_code, root_field
 
 if TYPE_CHECKING:
@@ -95,6 +101,25 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._outbox: dict[Slot, dict[str, Any]] = {}
         self._writer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio asks
+        settings = self.view.settings
+        self._subscribes = TokenBucket(
+            rate_per_second=settings.subscribes_per_second,
+            burst=settings.subscribe_burst,
+            clock=self.view.clock,
+        )
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Strawberry's checks first (not acknowledged: 4401; a duplicate id: 4409), then the rate.
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            try:
+                self._subscribes.acquire()
+            except RateLimited as error:
+                refusal = GraphQLError(error.message, extensions=error.extensions())
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
+                )
+                return
+        await super().handle_subscribe(message)
 
     # Operations ----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
-from pixelpet.graphql.context import Context
+from pixelpet.graphql.context import Context, context_for
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
 
@@ -24,10 +24,4 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request), "WebSockets are served by GraphQLWebSocket"
         runtime: Runtime = request.app.state.runtime
-        return Context(
-            pets=runtime.pets,
-            watcher=runtime.watcher,
-            verifier=runtime.verifier,
-            tracer=runtime.tracer,
-            request=request,
-        )
+        return context_for(runtime, client=request.scope.get("client"), request=request)

@@ -5,8 +5,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.extensions import FieldExtension
 
 from pixelpet.graphql.context import Context
+from pixelpet.graphql.deadline import WithinDeadline
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument
 from pixelpet.pets.feed import Snapshot
@@ -119,10 +121,15 @@ class CreatePetInput:
     )
 
 
+def _root_resolver() -> list[FieldExtension]:
+    """What wraps every root resolver (each does I/O): its span, inside its operation's budget."""
+    return [TracedResolver(), WithinDeadline()]
+
+
 @strawberry.type(description="Reading pets. Every field requires a bearer token.")
 class PetQuery:
     @strawberry.field(
-        extensions=[TracedResolver()],
+        extensions=_root_resolver(),
         description="One of the caller's pets. A pet that does not exist or belongs to someone else gives "
         "null and a NOT_FOUND error, so other owners' pets stay invisible.",
     )
@@ -132,7 +139,7 @@ class PetQuery:
         return Pet.at(pet, context.pets.now())
 
     @strawberry.field(
-        extensions=[TracedResolver()],
+        extensions=_root_resolver(),
         description="The caller's pets, oldest first, in pages of `first` (at most 100).",
     )
     async def pets(self, info: Info, first: int = 20, after: str | None = None) -> PetConnection:
@@ -157,13 +164,13 @@ def _action_mutation(action: Action, description: str) -> Any:
         )
         return Pet.at(pet, pet.as_of)
 
-    return strawberry.mutation(resolver=act, extensions=[TracedResolver()], description=description)
+    return strawberry.mutation(resolver=act, extensions=_root_resolver(), description=description)
 
 
 @strawberry.type(description="Changing pets. Every field requires a bearer token.")
 class PetMutation:
     @strawberry.mutation(
-        extensions=[TracedResolver()],
+        extensions=_root_resolver(),
         description="Adopt a new pet. Refused with PET_LIMIT_REACHED at the per-owner cap.",
     )
     async def create_pet(self, info: Info, input: CreatePetInput) -> Pet:
@@ -176,7 +183,7 @@ class PetMutation:
         )
         return Pet.at(pet, context.pets.now())
 
-    @strawberry.mutation(extensions=[TracedResolver()], description="Give a pet a new name.")
+    @strawberry.mutation(extensions=_root_resolver(), description="Give a pet a new name.")
     async def rename_pet(self, info: Info, id: strawberry.ID, name: str) -> Pet:
         context = info.context
         pet = await context.pets.rename(owner=await context.owner(), pet_id=id, name=name)
@@ -195,7 +202,7 @@ class PetMutation:
     wake_pet = _action_mutation(Action.WAKE, "Wake a sleeping pet early; it is a little grumpy about it.")
 
     @strawberry.mutation(
-        extensions=[TracedResolver()],
+        extensions=_root_resolver(),
         description="Delete a pet for good. Returns its id; NOT_FOUND if there is no such pet.",
     )
     async def delete_pet(self, info: Info, id: strawberry.ID) -> strawberry.ID:

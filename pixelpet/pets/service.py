@@ -63,6 +63,7 @@ class PetService:
         clock: Clock,
         limits: LimitSettings,
         mutation_limiter: TokenBucketLimiter,
+        query_limiter: TokenBucketLimiter,
         events: PetEvents,
     ) -> None:
         self._events = events
@@ -70,17 +71,20 @@ class PetService:
         self._clock = clock
         self._limits = limits
         self._mutation_limiter = mutation_limiter
+        self._query_limiter = query_limiter
 
     def now(self) -> datetime:
         return truncate_to_storage(self._clock.now())
 
     async def get(self, *, owner: str, pet_id: str) -> PetDocument:
+        self._query_limiter.acquire(owner)
         pet = await self._repository.get(owner=owner, pet_id=parse_pet_id(pet_id))
         if pet is None:
             raise NotFound("No such pet.")
         return pet
 
     async def list(self, *, owner: str, first: int, after: PagePosition | None) -> PetPage:
+        self._query_limiter.acquire(owner)
         if not 1 <= first <= self._limits.max_page_size:
             raise InvalidInput(f"`first` must be between 1 and {self._limits.max_page_size}.")
         pets = await self._repository.list_page(owner=owner, after=after, limit=first + 1)

@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection
 from pixelpet.app import create_app
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
-from pixelpet.settings import Settings, SubscriptionSettings
+from pixelpet.settings import CorsSettings, Settings, SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet, token_for
 from tests.support.server import running_server
@@ -31,13 +31,16 @@ def subscription_settings() -> SubscriptionSettings:
         max_per_process=5,
         min_snapshot_interval_s=0,
         connection_init_timeout_s=0.5,
-        allowed_origins=["https://play.example"],
     )
 
 
 @pytest.fixture
 def settings(database: DevDatabase, subscription_settings: SubscriptionSettings) -> Settings:
-    return make_settings(database.uri, subscriptions=subscription_settings)
+    return make_settings(
+        database.uri,
+        subscriptions=subscription_settings,
+        cors=CorsSettings(allowed_origins=["https://play.example"]),
+    )
 
 
 @pytest.fixture

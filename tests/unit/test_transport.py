@@ -10,10 +10,11 @@ import pytest
 import strawberry
 from opentelemetry.sdk.trace import TracerProvider
 
+from pixelpet.clock import SystemClock
 from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.source import LiveSource
 from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveTransportHandler
-from pixelpet.settings import LimitSettings
+from pixelpet.settings import LimitSettings, SubscriptionSettings
 from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.metrics import Metrics
 
@@ -93,6 +94,8 @@ class View:
         self.recorder = OperationRecorder(tracer=TracerProvider().get_tracer("test"), metrics=metrics)
         self.metrics = metrics
         self.stall_timeout_s = 0.2
+        self.settings = SubscriptionSettings()
+        self.clock = SystemClock()
 
     async def on_ws_connect(self, context: object) -> None:
         return None

@@ -1,0 +1,62 @@
+"""One budget per operation: every root resolver of it, and every database call they make, share it.
+
+The budget starts when execution starts (after parsing and validation, which are bounded on their own),
+so a mutation document running its root fields one after another cannot take ten times as long. A
+root resolver past the deadline is cancelled and answers UNAVAILABLE. Each database call keeps its own
+timeout (``mongo.timeout_ms``, 2 s): ``pymongo.timeout`` would replace it, not tighten it, so an outage
+would answer at the operation's deadline instead of the database's.
+"""
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types import Info
+
+from pixelpet.errors import Unavailable
+
+# The current operation's budget and the loop time at which it ends (None: outside an operation).
+_deadline: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "pixelpet_deadline", default=None
+)
+
+
+def timed_out_message(budget_s: float) -> str:
+    return f"The operation did not finish within its {budget_s:g} s budget; retry shortly."
+
+
+class OperationDeadline(SchemaExtension):
+    """Starts the operation's budget when its execution starts."""
+
+    def __init__(self, budget_s: float) -> None:
+        super().__init__()
+        self._budget_s = budget_s
+
+    def on_execute(self) -> Iterator[None]:
+        token = _deadline.set((self._budget_s, asyncio.get_running_loop().time() + self._budget_s))
+        try:
+            yield
+        finally:
+            _deadline.reset(token)
+
+
+class WithinDeadline(FieldExtension):
+    """Runs a root resolver within what is left of its operation's budget."""
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Any, Any], **kwargs: Any
+    ) -> Any:
+        current = _deadline.get()
+        if current is None:  # executed without the schema extension (a unit test's schema)
+            return await next_(source, info, **kwargs)
+        budget, deadline = current
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise Unavailable(timed_out_message(budget))
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await next_(source, info, **kwargs)
+        except TimeoutError as error:
+            raise Unavailable(timed_out_message(budget)) from error

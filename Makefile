@@ -29,7 +29,7 @@ token: deps ## Print a development bearer token for owner SUB (default dev-playe
 DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap nginx
 
 .PHONY: tools
-tools: deps ## Install the programs the tests run (Debian packages; Jaeger, Sloth, actionlint, helm built from Go)
+tools: deps ## Install the programs the tests run (Debian packages; Jaeger, Sloth, actionlint, helm, Toxiproxy built from Go)
 	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap nginx; do \
 	  command -v $$tool >/dev/null || missing=yes; done; \
 	  if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \

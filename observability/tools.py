@@ -1,8 +1,8 @@
 """The third-party programs the checks run, built from their Go modules and cached.
 
 Jaeger v2 (which is also the OpenTelemetry Collector distribution we test with: decision 12), Sloth,
-actionlint (the workflows) and helm (the chart) are built with the machine's Go into
-``~/.cache/pixelpet/tools/<name>-<version>/``, once per machine.
+actionlint (the workflows), helm (the chart) and Toxiproxy (the network drills) are built with the
+machine's Go into ``~/.cache/pixelpet/tools/<name>-<version>/``, once per machine.
 Prometheus, Alertmanager and promtool come from Debian's packages (the Makefile installs them).
 
     python -m observability.tools            # build what is missing, print where each program is
@@ -59,7 +59,9 @@ JAEGER = GoTool("jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger", "v1.76.0
 SLOTH = GoTool("sloth", "github.com/slok/sloth/cmd/sloth", "v0.16.0")
 ACTIONLINT = GoTool("actionlint", "github.com/rhysd/actionlint/cmd/actionlint", "v1.7.12")
 HELM = GoTool("helm", "helm.sh/helm/v3/cmd/helm", "v3.22.0")
-GO_TOOLS = (JAEGER, SLOTH, ACTIONLINT, HELM)
+# The TCP fault proxy the network drills put between the service and its database (tests/faults/).
+TOXIPROXY = GoTool("toxiproxy", "github.com/Shopify/toxiproxy/v2/cmd/server", "v2.12.0")
+GO_TOOLS = (JAEGER, SLOTH, ACTIONLINT, HELM, TOXIPROXY)
 
 
 def debian_program(name: str) -> Path:

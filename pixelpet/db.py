@@ -28,6 +28,7 @@ def create_client(
         maxPoolSize=settings.max_pool_size,
         minPoolSize=settings.min_pool_size,
         maxIdleTimeMS=settings.max_idle_time_ms,
+        heartbeatFrequencyMS=settings.heartbeat_frequency_ms,
         retryWrites=True,
         retryReads=True,
         w="majority",

@@ -30,6 +30,9 @@ class MongoSettings(BaseModel):
     max_pool_size: int = Field(50, gt=0)
     min_pool_size: int = Field(0, ge=0)
     max_idle_time_ms: int = Field(60_000, ge=0)
+    # How often the driver checks each server. After a stepdown error the retry waits for the next check;
+    # PyMongo's 10 s would outlast the 2 s budget, so a stepdown became UNAVAILABLE instead of a retry.
+    heartbeat_frequency_ms: int = Field(1000, ge=500)
 
 
 class DevDatabaseSettings(BaseModel):

@@ -29,6 +29,9 @@ logger = logging.getLogger("pixelpet.subscriptions")
 _PIPELINE = [{"$match": {"operationType": {"$in": ["insert", "update", "replace", "delete"]}}}]
 # getMore waits at most this long for a change, so the loop hears from the database regularly.
 _MAX_AWAIT_MS = 1000
+# ...and is abandoned past this (a black-holed connection would otherwise hang until TCP keepalive,
+# hours): the stream then resumes on a fresh connection.
+_GETMORE_BUDGET_S = _MAX_AWAIT_MS / 1000 + 5.0
 # Server codes meaning the resume token can no longer be used (history lost, token invalid).
 _UNRESUMABLE = {260, 280, 286}
 _RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
@@ -164,8 +167,8 @@ class ChangeStreamBroker:
                 await asyncio.sleep(_RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S)) - 1])
 
     async def _stream_once(self) -> None:
-        # A change stream is open-ended: no whole-operation timeout. Each getMore still returns
-        # within _MAX_AWAIT_MS, which is how health() knows the database is answering.
+        # A change stream is open-ended: no whole-operation timeout. Each getMore returns within
+        # _MAX_AWAIT_MS, which is how health() knows the database is answering, and is bounded.
         with pymongo.timeout(None):
             stream = await self._collection.watch(
                 _PIPELINE,
@@ -181,7 +184,8 @@ class ChangeStreamBroker:
                     for feed in self._feeds.values():
                         feed.resync()
                 while self._running and stream.alive:
-                    change = await stream.try_next()
+                    with pymongo.timeout(_GETMORE_BUDGET_S):
+                        change = await stream.try_next()
                     self._last_heard = time.monotonic()
                     self._resume_token = stream.resume_token
                     if change is not None:

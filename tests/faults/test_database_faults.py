@@ -1,0 +1,155 @@
+"""Database faults injected with ``failCommand`` (SecantusDB's, as mongod's under enableTestCommands):
+dropped connections on writes, primary stepdowns, and a database that stops answering."""
+
+import asyncio
+import random
+import re
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from pixelpet.app import create_app
+from pixelpet.clock import ManualClock
+from pixelpet.devdb import DevDatabase
+from pixelpet.settings import LimitSettings, MongoSettings, Settings
+from tests.conftest import make_settings, unique_database
+from tests.support.failpoints import fail_command, failpoints
+from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.server import running_server
+
+pytestmark = pytest.mark.slow
+
+APP_NAME = "pixelpet-faults"
+WRITES = ["findAndModify", "insert", "update", "delete"]
+RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
+FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
+GET = "query($id: ID!) { pet(id: $id) { id version name } }"
+
+
+@pytest.fixture
+def settings(database: DevDatabase) -> Settings:
+    return make_settings(
+        database.uri,
+        mongo=MongoSettings(database=unique_database(), app_name=APP_NAME),
+        limits=LimitSettings(
+            mutations_per_second=10_000, mutation_burst=10_000, queries_per_second=10_000, query_burst=10_000
+        ),
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: ManualClock) -> AsyncIterator[GraphQLClient]:
+    async with (
+        running_server(create_app(settings, clock=clock)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        yield GraphQLClient(http)
+
+
+async def _errors_counted(client: GraphQLClient, command: str) -> float:
+    """``pixelpet_mongodb_command_errors_total`` for ``command``: how often the service saw it fail."""
+    text = (await client._http.get("/metrics")).text
+    match = re.search(rf'^pixelpet_mongodb_command_errors_total{{command="{command}"}} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+async def test_a_dropped_connection_on_one_write_in_ten_has_exactly_once_effects(
+    client: GraphQLClient, database: DevDatabase
+) -> None:
+    pets = [(await create_pet(client, name=f"Pet{index}"))["id"] for index in range(10)]
+    start_version = dict.fromkeys(pets, 1)
+    before = await _errors_counted(client, "findAndModify")
+    acknowledged = dict.fromkeys(pets, 0)
+    rounds = 100  # 10 pets a round: 1,000 renames, 100 of them on a connection the server drops
+    generator = random.Random(12)  # noqa: S311 - test data, not crypto
+    async with failpoints(database.uri) as arm:
+        for round_number in range(rounds):
+            # Which of the round's ten writes loses its connection.
+            await arm(
+                times=1,
+                skip=generator.randrange(10),
+                failCommands=WRITES,
+                closeConnection=True,
+                appName=APP_NAME,
+            )
+            results = await asyncio.gather(
+                *(client.execute(RENAME, {"id": pet_id, "name": f"R{round_number}"}) for pet_id in pets)
+            )
+            for pet_id, result in zip(pets, results, strict=True):
+                assert result.body.get("errors") is None, result.body  # the driver retried, not the player
+                acknowledged[pet_id] += 1
+    dropped = await _errors_counted(client, "findAndModify") - before
+    assert dropped == rounds, "every round dropped one write's connection"
+    for pet_id in pets:
+        stored = (await client.execute(GET, {"id": pet_id})).data["pet"]
+        # One version per acknowledged rename: none lost, none applied twice by the retry.
+        assert stored["version"] == start_version[pet_id] + acknowledged[pet_id] == 1 + rounds
+        assert stored["name"] == f"R{rounds - 1}"
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [(10107, "NotWritablePrimary"), (11600, "InterruptedAtShutdown"), (189, "PrimarySteppedDown")],
+)
+async def test_stepdown_errors_are_retried_transparently(
+    client: GraphQLClient, database: DevDatabase, code: int, name: str
+) -> None:
+    pet = await create_pet(client)
+    for command, document, variables in [
+        ("findAndModify", FEED, {"id": pet["id"]}),
+        ("find", GET, {"id": pet["id"]}),
+    ]:
+        before = await _errors_counted(client, command)
+        async with fail_command(
+            database.uri, times=1, failCommands=[command], errorCode=code, appName=APP_NAME
+        ):
+            result = await client.execute(document, variables)
+        assert result.body.get("errors") is None, (name, command, result.body)
+        assert await _errors_counted(client, command) - before == 1, f"{name} on {command} was injected"
+
+
+async def test_a_database_that_stops_answering_gives_typed_errors_and_a_free_event_loop(
+    client: GraphQLClient, database: DevDatabase
+) -> None:
+    pet = await create_pet(client)
+    http = client._http
+    lag_before = await _lag_observations(http)
+    async with fail_command(
+        database.uri,
+        failCommands=["find", "findAndModify"],
+        blockConnection=True,
+        blockTimeMS=30_000,
+        appName=APP_NAME,
+    ):
+        started = time.monotonic()
+        slow = [client.execute(GET, {"id": pet["id"]}), client.execute(FEED, {"id": pet["id"]})]
+        answers = await asyncio.gather(*slow, *(http.get("/livez") for _ in range(20)))
+        # Answered while the 30 s block held: the budget ended them, not the database.
+        assert time.monotonic() - started < 30
+    query, mutation, *probes = answers
+    assert query.code == "UNAVAILABLE"
+    assert mutation.code == "UNAVAILABLE"
+    assert all(probe.status_code == 200 for probe in probes), "requests without the database were served"
+    lag_after = await _lag_observations(http)
+    late = lag_after["+Inf"] - lag_after["0.1"] - (lag_before["+Inf"] - lag_before["0.1"])
+    assert lag_after["+Inf"] > lag_before["+Inf"], "the loop-lag watch kept ticking"
+    assert late == 0, "no timer fired more than 100 ms late: nothing blocked the event loop"
+
+
+async def _lag_observations(http: httpx.AsyncClient) -> dict[str, float]:
+    text = (await http.get("/metrics")).text
+    buckets = re.findall(r'^pixelpet_event_loop_lag_seconds_bucket{le="([^"]+)"} (\S+)$', text, re.M)
+    return {bound: float(count) for bound, count in buckets}
+
+
+async def test_the_fault_injection_reaches_only_the_service(database: DevDatabase) -> None:
+    """The drills above filter on the service's appName: another client is untouched."""
+    other: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(database.uri, appName="bystander")
+    try:
+        async with fail_command(database.uri, failCommands=["find"], errorCode=2, appName=APP_NAME):
+            assert await other[unique_database()]["x"].find_one() is None
+    finally:
+        await other.close()

@@ -19,6 +19,7 @@ from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command, failpoints
 from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
+from tests.support.ws import SubscriptionClient
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +42,8 @@ def settings(database: DevDatabase) -> Settings:
 
 
 @pytest.fixture
-async def client(settings: Settings, clock: ManualClock) -> AsyncIterator[GraphQLClient]:
-    async with (
-        running_server(create_app(settings, clock=clock)) as url,
-        httpx.AsyncClient(base_url=url, timeout=30) as http,
-    ):
-        yield GraphQLClient(http)
+async def client(served: tuple[GraphQLClient, str]) -> GraphQLClient:
+    return served[0]
 
 
 async def _errors_counted(client: GraphQLClient, command: str) -> float:
@@ -153,3 +150,47 @@ async def test_the_fault_injection_reaches_only_the_service(database: DevDatabas
             assert await other[unique_database()]["x"].find_one() is None
     finally:
         await other.close()
+
+
+@pytest.fixture
+async def served(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[GraphQLClient, str]]:
+    async with (
+        running_server(create_app(settings, clock=clock)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        yield GraphQLClient(http), url
+
+
+async def test_a_black_holed_change_stream_read_is_abandoned_and_the_stream_resumes(
+    served: tuple[GraphQLClient, str], database: DevDatabase
+) -> None:
+    """Only the stream's getMore hangs (the driver's monitor sees a healthy server): its own bound ends it."""
+    client, url = served
+    pet = await create_pet(client)
+    subscriber = await (await SubscriptionClient.connect(url)).acknowledged()
+    await subscriber.subscribe(pet["id"])
+    await subscriber.next_pet()
+    restarts_before = await _stream_restarts(client)
+    async with fail_command(
+        database.uri,
+        times=1,
+        failCommands=["getMore"],
+        blockConnection=True,
+        blockTimeMS=60_000,
+        appName=APP_NAME,
+    ):
+        await asyncio.sleep(2)  # the next getMore (each waits up to 1 s) is the blocked one
+        started = time.monotonic()
+        await client.execute(RENAME, {"id": pet["id"], "name": "Through"})
+        while (pet_now := await subscriber.next_pet(seconds=50))["name"] != "Through":
+            pass
+        # The block lasts 60 s: the change arrived because the stream gave up on that read.
+        assert time.monotonic() - started < 60, pet_now
+    await subscriber.close()
+    assert await _stream_restarts(client) > restarts_before
+
+
+async def _stream_restarts(client: GraphQLClient) -> float:
+    text = (await client._http.get("/metrics")).text
+    counts = re.findall(r'^pixelpet_change_stream_restarts_total{reason="[^"]+"} (\S+)$', text, re.M)
+    return sum(float(count) for count in counts)

@@ -58,6 +58,10 @@ fmt: deps ## Format and auto-fix
 bench: deps ## Run the benchmark (a few minutes) and rewrite docs/performance.md
 	$(UV) run --frozen python -m bench --write
 
+.PHONY: soak
+soak: deps ## Soak one instance for MINUTES (default 30) of mixed traffic; rewrites the soak section of docs/performance.md
+	$(UV) run --frozen python -m bench.soak --minutes $${MINUTES:-30} --write
+
 .PHONY: schema
 schema: deps ## Regenerate schema.graphql from the code
 	$(UV) run --frozen pixelpet schema > schema.graphql

@@ -25,7 +25,17 @@ from bench.hostile import measure as measure_hostile
 from bench.hostile import render as render_hostile
 from bench.loadgen import Connection, LoadResult, Step, address, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
-from bench.report import DEFLATE, FLOOR, OURS, UNSHARED, WSPROTO, Measurement, render
+from bench.report import (
+    DEFLATE,
+    FLOOR,
+    OURS,
+    UNSHARED,
+    WSPROTO,
+    Measurement,
+    render,
+    replace_soak_section,
+    soak_section,
+)
 from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import SystemClock
@@ -396,7 +406,9 @@ def main() -> None:
     text = text.rstrip("\n") + "\n\n" + "\n".join(render_hostile(measure_hostile())) + "\n"
     print(text)
     if args.write:
-        Path(__file__).resolve().parent.parent.joinpath("docs", "performance.md").write_text(text)
+        performance = Path(__file__).resolve().parent.parent.joinpath("docs", "performance.md")
+        kept = soak_section(performance.read_text()) if performance.exists() else ""
+        performance.write_text(replace_soak_section(text, kept) if kept else text)
 
 
 if __name__ == "__main__":

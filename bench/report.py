@@ -296,3 +296,22 @@ def _target(name: str, value: float, ok: Any, template: str) -> str:
     )
     met = "-" if shown == "not measured" else ("yes" if ok(value) else "**no**")
     return f"| {name} | {shown} | {met} |"
+
+
+# The soak (bench/soak.py) writes its own section; a benchmark run keeps it.
+SOAK_START, SOAK_END = "<!-- soak:start -->", "<!-- soak:end -->"
+
+
+def soak_section(document: str) -> str:
+    """The soak section of ``document`` (empty if it has none)."""
+    if SOAK_START not in document or SOAK_END not in document:
+        return ""
+    return SOAK_START + document.split(SOAK_START, 1)[1].split(SOAK_END, 1)[0] + SOAK_END + "\n"
+
+
+def replace_soak_section(document: str, section: str) -> str:
+    """``document`` with its soak section replaced by ``section`` (appended if it has none)."""
+    old = soak_section(document)
+    if old:
+        return document.replace(old, section)
+    return document.rstrip("\n") + "\n\n" + section

@@ -5,6 +5,7 @@ counters. No label ever holds a pet or owner id. docs/metrics.md says why each o
 to do when it moves.
 """
 
+import asyncio
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -95,6 +96,12 @@ class Metrics:
         )
 
         # The event loop: every coroutine shares it, so a blocked loop delays everything.
+        self.event_loop_tasks = Gauge(
+            "pixelpet_event_loop_tasks",
+            "asyncio tasks alive in the process: a count that only grows is a leak (see bench/soak.py).",
+            registry=registry,
+        )
+        self.event_loop_tasks.set_function(_task_count)
         self.event_loop_lag = Histogram(
             "pixelpet_event_loop_lag_seconds",
             "How late a periodic timer fires: time the loop spent blocked or saturated.",
@@ -205,3 +212,10 @@ def cgroup_memory_limit(files: tuple[Path, ...] = _CGROUP_LIMIT_FILES) -> int | 
             return int(text)
         return None
     return None
+
+
+def _task_count() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # read outside the event loop (a test's own registry read)
+        return 0

@@ -5,7 +5,6 @@ Production verifies asymmetric signatures (RS256/ES256) with keys from a JWKS UR
 """
 
 import asyncio
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Any
 
 import jwt
 
+from pixelpet.clock import Clock, SystemClock
 from pixelpet.errors import Unauthenticated, Unavailable
 from pixelpet.settings import AuthSettings
 
@@ -43,8 +43,10 @@ def bearer_token(authorization: str | None) -> str:
 class TokenVerifier:
     """Turns an ``Authorization`` header or a raw token into an ``Identity``, or raises Unauthenticated."""
 
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, settings: AuthSettings, *, clock: Clock | None = None) -> None:
         self._settings = settings
+        # Wall-clock time, as the identity provider's `exp` is; tests pass a clock they move.
+        self._clock = clock or SystemClock()
         # Keys are cached by kid (an unknown kid refetches the set); the set is refreshed every 5 minutes.
         self._jwks = (
             jwt.PyJWKClient(
@@ -77,7 +79,7 @@ class TokenVerifier:
         identity = self._verified.get(token)
         if identity is None:
             return None
-        if time.time() >= identity.expires_at:
+        if self._now() >= identity.expires_at:
             del self._verified[token]
             return None
         self._verified.move_to_end(token)
@@ -106,7 +108,12 @@ class TokenVerifier:
                 issuer=self._settings.issuer,
                 audience=self._settings.audience,
                 leeway=self._settings.leeway_s,
-                options={"require": _REQUIRED_CLAIMS, "verify_aud": self._settings.audience is not None},
+                # Expiry is checked below against our clock (PyJWT reads the system's).
+                options={
+                    "require": _REQUIRED_CLAIMS,
+                    "verify_aud": self._settings.audience is not None,
+                    "verify_exp": False,
+                },
             )
         except jwt.PyJWKClientConnectionError as error:
             # The identity provider is away: the token may well be valid, so the client must not drop it.
@@ -114,11 +121,19 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             # The reason (expired, bad signature...) helps the client; it reveals nothing secret.
             raise Unauthenticated(f"Invalid token: {error}.") from error
+        expires_at = claims["exp"]
+        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+            raise Unauthenticated("Invalid token: `exp` must be a number.")
+        if self._now() >= expires_at + self._settings.leeway_s:
+            raise Unauthenticated("Invalid token: Signature has expired.")
         subject = claims["sub"]
         if not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH:
             raise Unauthenticated("Invalid token: `sub` must be a non-empty string.")
         # Remembered only until expiry as the verifier saw it (leeway included).
-        return Identity(subject, float(claims["exp"]) + self._settings.leeway_s)
+        return Identity(subject, float(expires_at) + self._settings.leeway_s)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
 
     async def _signing_key(self, token: str) -> Any:
         if self._jwks is None:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from pixelpet.auth import JWKS_UNAVAILABLE, TokenVerifier, mint_development_token
 from pixelpet.cli import main as cli_main
+from pixelpet.clock import ManualClock
 from pixelpet.devdb import free_port
 from pixelpet.errors import Unauthenticated, Unavailable
 from pixelpet.settings import DEVELOPMENT_SECRET, AuthSettings
@@ -187,13 +188,26 @@ def test_the_cli_mints_a_token_the_service_accepts(capsys: pytest.CaptureFixture
 
 
 async def test_a_remembered_token_still_expires() -> None:
-    verifier = TokenVerifier(AuthSettings(leeway_s=0))
-    now = datetime.now(UTC)
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    verifier = TokenVerifier(AuthSettings(leeway_s=0), clock=clock)
     token = mint_development_token(
-        secret=DEVELOPMENT_SECRET, subject="alice", now=now, ttl=timedelta(seconds=2)
+        secret=DEVELOPMENT_SECRET, subject="alice", now=clock.now(), ttl=timedelta(seconds=2)
     )
     assert await verifier.owner_from_token(token) == "alice"
+    clock.advance(timedelta(seconds=1))
     assert await verifier.owner_from_token(token) == "alice"  # from the cache
-    await asyncio.sleep(3.1)  # exp is whole seconds, at least 1 s away when minted
+    clock.advance(timedelta(seconds=1))
     with pytest.raises(Unauthenticated, match="expired"):
         await verifier.owner_from_token(token)
+
+
+async def test_an_expired_token_is_refused_even_when_first_seen() -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    token = mint_development_token(
+        secret=DEVELOPMENT_SECRET, subject="alice", now=clock.now(), ttl=timedelta(seconds=60)
+    )
+    clock.advance(timedelta(seconds=61 + 30))  # past exp and the default 30 s leeway
+    with pytest.raises(Unauthenticated, match="expired"):
+        await TokenVerifier(AuthSettings(), clock=clock).owner_from_token(token)
+    clock.advance(timedelta(seconds=-2))  # within the leeway
+    assert await TokenVerifier(AuthSettings(), clock=clock).owner_from_token(token) == "alice"

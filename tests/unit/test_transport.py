@@ -70,7 +70,9 @@ class Socket:
         self.incoming: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.closed_with: int | None = None
+        self.closed = asyncio.Event()
         self.blocked = asyncio.Event()  # set: sends never complete, as with a client that stopped reading
+        self.stuck = asyncio.Event()  # set once a send is blocked
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
         while (message := await self.incoming.get()) is not None:
@@ -78,11 +80,13 @@ class Socket:
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.blocked.is_set():
+            self.stuck.set()
             await asyncio.Event().wait()
         await self.sent.put(json.loads(json.dumps(message)))
 
     async def close(self, code: int, reason: str) -> None:
         self.closed_with = code
+        self.closed.set()
         await self.incoming.put(None)
 
     async def next_sent(self) -> dict[str, Any]:
@@ -163,11 +167,11 @@ async def test_a_client_that_stops_reading_gets_the_newest_state_or_is_cut_off(
     deliver = SOURCES[0].deliver
     assert deliver is not None
     deliver(Tick(n=1))
-    await asyncio.sleep(0.01)  # the writer is now stuck sending it
+    await asyncio.wait_for(socket.stuck.wait(), 5)  # the writer is now stuck sending it
     for n in range(2, 5):  # these replace each other in the outbox
         deliver(Tick(n=n))
     assert metrics.registry.get_sample_value("pixelpet_subscription_events_coalesced_total") == 2
-    await asyncio.sleep(0.4)  # past the stall timeout
+    await asyncio.wait_for(socket.closed.wait(), 10)  # the stall timeout (0.2 s) passed
     assert socket.closed_with == SLOW_CLIENT_CLOSE_CODE
     assert metrics.registry.get_sample_value("pixelpet_subscription_clients_dropped_total") == 1
     assert SOURCES[0].closed, "its subscriptions let go of their feeds"

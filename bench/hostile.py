@@ -39,13 +39,29 @@ def _aliases(n: int) -> str:
     return "{ " + " ".join(f"a{n}x{i}: pets {{ edges {{ cursor }} }}" for i in range(1000)) + " }"
 
 
+def _fragment_bomb(n: int) -> str:
+    """40 fragments, each spreading the previous one twice: 3 * 2^39 fields once expanded."""
+    fragments = [f"fragment F0x{n} on Pet {{ id name mood }}"]
+    fragments += [f"fragment F{i}x{n} on Pet {{ ...F{i - 1}x{n} ...F{i - 1}x{n} }}" for i in range(1, 40)]
+    return f"{{ pets(first: 1) {{ edges {{ node {{ ...F39x{n} }} }} }} }} " + " ".join(fragments)
+
+
+def _many_fragments(n: int) -> str:
+    """60 fragments spread side by side (under the token limit, over the field limit once expanded)."""
+    fragments = [f"fragment G{i}x{n} on Pet {{ id name mood needs stats {{ hunger }} }}" for i in range(60)]
+    spreads = " ".join(f"...G{i}x{n}" for i in range(60))
+    return f"{{ pets(first: 1) {{ edges {{ node {{ {spreads} }} }} }} }} " + " ".join(fragments)
+
+
 def _documents() -> dict[str, Callable[[int], str]]:
     return {
         "normal query (baseline)": _node_fields("id name mood"),
         "1,000 aliases": _aliases,
         "20,000 tokens": _node_fields("id " * 20_000),
         "900 repeated fields": _node_fields("id " * 900),
-        "190 repeated fields (under the limits)": _node_fields("id " * 190),
+        "190 repeated fields (under the field limit)": _node_fields("id " * 190),
+        "fragment bomb (40 levels, each spread twice)": _fragment_bomb,
+        "60 fragments side by side": _many_fragments,
     }
 
 

@@ -63,8 +63,24 @@ async def test_repeated_fields_past_the_field_limit_are_refused_before_validatio
     # `nope` is not a field: had any validation rule run, it would have said so.
     result = await schema.execute("{ pets { edges { node { " + "id " * 20 + "nope } } } }")
     assert result.errors
-    assert [error.message for error in result.errors] == ["The document selects 24 fields; at most 10."]
+    assert [error.message for error in result.errors] == [
+        "The document selects 24 fields (fragments counted where spread); at most 10."
+    ]
     assert result.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_a_fragment_bomb_is_refused_before_any_rule_walks_its_expansion() -> None:
+    # Each fragment spreads the previous one twice: 3 * 2^39 fields, in 1.7 KB of text.
+    fragments = ["fragment F0 on Pet { id name mood }"]
+    fragments += [f"fragment F{i} on Pet {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 40)]
+    document = "{ pets(first: 1) { edges { node { ...F39 } } } } " + " ".join(fragments)
+    schema = build_schema(LimitSettings())
+    # Before the expanded count, strawberry's depth rule walked 2^40 nodes here: this call took hours.
+    result = await schema.execute(document)
+    assert result.errors
+    # The operation: 3 fields and F39 (3 * 2^39); the fragment definitions: 3 * (2^0 + ... + 2^39).
+    expanded = 3 + 3 * 2**39 + 3 * (2**40 - 1)
+    assert result.errors[0].message.startswith(f"The document selects {expanded} fields")
 
 
 def test_the_parse_cache_is_bounded_by_the_size_of_what_it_holds() -> None:

@@ -102,6 +102,10 @@ spec:
           value: {{ .Values.lifecycle.shutdownGraceSeconds | quote }}
         - name: PIXELPET_LOG_LEVEL
           value: {{ .Values.config.logLevel | quote }}
+        - name: PIXELPET_CORS__ALLOWED_ORIGINS
+          value: {{ .Values.config.corsAllowedOrigins | toJson | quote }}
+        - name: PIXELPET_FORWARDED_ALLOW_IPS
+          value: {{ .Values.config.forwardedAllowIps | toJson | quote }}
         - name: OTEL_EXPORTER_OTLP_ENDPOINT
           value: {{ .Values.config.otlpEndpoint | quote }}
         - name: OTEL_RESOURCE_ATTRIBUTES

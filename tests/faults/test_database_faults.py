@@ -19,7 +19,7 @@ from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command, failpoints
 from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
-from tests.support.ws import SubscriptionClient
+from tests.support.ws import watching
 
 pytestmark = pytest.mark.slow
 
@@ -167,9 +167,7 @@ async def test_a_black_holed_change_stream_read_is_abandoned_and_the_stream_resu
     """Only the stream's getMore hangs (the driver's monitor sees a healthy server): its own bound ends it."""
     client, url = served
     pet = await create_pet(client)
-    subscriber = await (await SubscriptionClient.connect(url)).acknowledged()
-    await subscriber.subscribe(pet["id"])
-    await subscriber.next_pet()
+    subscriber = await watching(url, pet["id"])
     restarts_before = await _stream_restarts(client)
     async with fail_command(
         database.uri,

@@ -19,7 +19,7 @@ from pixelpet.settings import SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
-from tests.support.ws import SubscriptionClient
+from tests.support.ws import watching
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +44,7 @@ async def test_the_database_killed_under_load_and_restarted(
         ):
             client = GraphQLClient(http)
             pets = [(await create_pet(client, name=f"Pet{index}"))["id"] for index in range(PETS)]
-            watcher = await (await SubscriptionClient.connect(url)).acknowledged()
-            await watcher.subscribe(pets[0])
-            await watcher.next_pet()
+            watcher = await watching(url, pets[0])
             ledger: dict[str, tuple[int, str]] = {}
             failures: list[str] = []
             acknowledged = 0

@@ -16,7 +16,7 @@ from tests.conftest import ExternalDatabase, make_settings
 from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
 from tests.support.toxiproxy import Toxiproxy
-from tests.support.ws import SubscriptionClient
+from tests.support.ws import SubscriptionClient, watching
 
 pytestmark = pytest.mark.slow
 
@@ -80,9 +80,7 @@ async def test_a_bad_link_gives_typed_errors_and_everything_recovers_with_it(
 ) -> None:
     client, url = through_proxy
     pet = await create_pet(client)
-    subscriber = await (await SubscriptionClient.connect(url)).acknowledged()
-    await subscriber.subscribe(pet["id"])
-    await subscriber.next_pet()
+    subscriber = await watching(url, pet["id"])
 
     with proxy.toxic(toxic, **attributes):
         answers = await asyncio.gather(

@@ -16,7 +16,7 @@ import pytest
 from pixelpet.devdb import DevDatabase
 from tests.conftest import unique_database
 from tests.support.graphql import token_for
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, service_environment
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,12 @@ class RetryingClient:
 async def test_a_rolling_restart_of_two_instances_loses_nothing(
     database: DevDatabase, tmp_path: Path
 ) -> None:
-    env = {
-        "PIXELPET_MONGODB_URI": database.uri,
-        "PIXELPET_MONGO__DATABASE": unique_database(),
-        "PIXELPET_LIFECYCLE__DRAIN_DELAY_S": "1.0",
-        "PIXELPET_LIFECYCLE__SHUTDOWN_GRACE_S": "5",
-        "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "1000",
-        "PIXELPET_LIMITS__MUTATION_BURST": "1000",
-        "PIXELPET_LIMITS__QUERIES_PER_SECOND": "1000",
-        "PIXELPET_LIMITS__QUERY_BURST": "1000",
-    }
+    env = service_environment(
+        database.uri,
+        unique_database(),
+        PIXELPET_LIFECYCLE__DRAIN_DELAY_S="1.0",
+        PIXELPET_LIFECYCLE__SHUTDOWN_GRACE_S="5",
+    )
     logs = itertools.count()
 
     def instance() -> ServiceProcess:

@@ -24,7 +24,7 @@ from schemathesis.generation.case import Case
 from pixelpet.devdb import DevDatabase
 from tests.conftest import unique_database
 from tests.support.graphql import token_for
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, service_environment
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +36,7 @@ OWNERS = ["fuzz-a", "fuzz-b"]
 @pytest.fixture
 def service(database: DevDatabase, tmp_path: Path) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
-        env={
-            "PIXELPET_MONGODB_URI": database.uri,
-            "PIXELPET_MONGO__DATABASE": unique_database(),
-            "PIXELPET_LOG_LEVEL": "WARNING",
-            "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "100000",
-            "PIXELPET_LIMITS__MUTATION_BURST": "100000",
-            "PIXELPET_LIMITS__QUERIES_PER_SECOND": "100000",
-            "PIXELPET_LIMITS__QUERY_BURST": "100000",
-        },
+        env=service_environment(database.uri, unique_database(), PIXELPET_LOG_LEVEL="WARNING"),
         log_file=tmp_path / "service.log",
     )
     process.start()

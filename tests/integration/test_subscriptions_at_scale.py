@@ -16,7 +16,7 @@ from tests.support.failpoints import fail_command
 from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
 from tests.support.service import ServiceProcess
-from tests.support.ws import SubscriptionClient, stalled_subscriber
+from tests.support.ws import SubscriptionClient, stalled_subscriber, watching
 
 pytestmark = pytest.mark.slow
 FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
@@ -110,9 +110,7 @@ async def test_subscribers_keep_receiving_after_a_database_restart(restartable: 
     ):
         client = GraphQLClient(http)
         pet = await create_pet(client)
-        watcher = await (await SubscriptionClient.connect(url)).acknowledged()
-        await watcher.subscribe(pet["id"])
-        await watcher.next_pet()
+        watcher = await watching(url, pet["id"])
 
         await asyncio.to_thread(restartable.stop)
         await asyncio.to_thread(restartable.start)
@@ -143,9 +141,7 @@ async def test_a_stream_that_cannot_resume_resyncs_its_subscribers(
 ) -> None:
     url, client = faulty
     pet = await create_pet(client)
-    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
-    await watcher.subscribe(pet["id"])
-    await watcher.next_pet()
+    watcher = await watching(url, pet["id"])
     # ChangeStreamHistoryLost: the token is useless, so the broker starts afresh and every
     # subscriber gets a fresh snapshot instead of silence.
     async with fail_command(
@@ -176,9 +172,7 @@ async def test_a_stalled_client_is_cut_off_without_delaying_others(
 ) -> None:
     url, client, _ = strict
     pet = await create_pet(client)
-    healthy = await (await SubscriptionClient.connect(url)).acknowledged()
-    await healthy.subscribe(pet["id"])
-    await healthy.next_pet()
+    healthy = await watching(url, pet["id"])
 
     sock = await stalled_subscriber(url, pet["id"])
 

@@ -24,6 +24,25 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     return {**base, **overrides}
 
 
+# Limits no test of something else should trip (tests of the limits set their own).
+ROOMY_LIMITS = {
+    "PIXELPET_LIMITS__MUTATIONS_PER_SECOND": "100000",
+    "PIXELPET_LIMITS__MUTATION_BURST": "100000",
+    "PIXELPET_LIMITS__QUERIES_PER_SECOND": "100000",
+    "PIXELPET_LIMITS__QUERY_BURST": "100000",
+}
+
+
+def service_environment(database_uri: str, database: str, **settings: str) -> dict[str, str]:
+    """What a service process needs to run on ``database`` of ``database_uri``, with roomy limits."""
+    return {
+        "PIXELPET_MONGODB_URI": database_uri,
+        "PIXELPET_MONGO__DATABASE": database,
+        **ROOMY_LIMITS,
+        **settings,
+    }
+
+
 def run_pixelpet(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``pixelpet ARGS`` as an operator runs it, with only ``env`` set on top of a clean environment."""
     return subprocess.run(

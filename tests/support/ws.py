@@ -111,3 +111,11 @@ async def stalled_subscriber(base_url: str, pet_id: str, *, owner: str = "alice"
         texts += [event.data.decode() for event in protocol.events_received() if isinstance(event, Frame)]
     assert json.loads(texts[1])["type"] == "next", texts
     return sock
+
+
+async def watching(base_url: str, pet_id: str, *, owner: str = "alice") -> SubscriptionClient:
+    """A subscriber of ``pet_id`` that has received its first state."""
+    client = await (await SubscriptionClient.connect(base_url, owner=owner)).acknowledged()
+    await client.subscribe(pet_id)
+    await client.next_pet()
+    return client

@@ -62,7 +62,9 @@ async def test_a_change_through_one_replica_reaches_a_subscriber_on_another(
 @pytest.fixture
 async def roomy(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient]]:
     # 200 subscribers of one pet are one player's (only its owner may watch it): lift the per-player cap.
-    roomy_caps = SubscriptionSettings(max_per_process=1000, max_per_owner=1000)
+    # 200 handshakes at once can take a busy machine longer than the 3 s allowed for connection_init; the
+    # test is about the fan-out, not that timeout.
+    roomy_caps = SubscriptionSettings(max_per_process=1000, max_per_owner=1000, connection_init_timeout_s=60)
     settings = make_settings(database.uri, subscriptions=roomy_caps)
     async with running_server(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield url, GraphQLClient(http)

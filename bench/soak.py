@@ -72,6 +72,14 @@ class Traffic:
         self.outcomes: dict[str, int] = {}
         self.subscriptions_opened = 0
         self.pets: dict[str, list[str]] = {}
+        # One token per player for the whole run, as a real client keeps its token (a fresh one per request
+        # would fill the verifier's cache of 10,000 tokens, about 4 MiB, and read as growth).
+        self.tokens: dict[str, str] = {}
+
+    def token(self, owner: str) -> str:
+        if owner not in self.tokens:
+            self.tokens[owner] = _token(owner)
+        return self.tokens[owner]
 
     async def _graphql(
         self, http: httpx.AsyncClient, owner: str, query: str, variables: dict[str, Any]
@@ -79,7 +87,7 @@ class Traffic:
         response = await http.post(
             "/graphql",
             json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {_token(owner)}"},
+            headers={"Authorization": f"Bearer {self.token(owner)}"},
         )
         body: dict[str, Any] = response.json()
         errors = body.get("errors") or []
@@ -126,7 +134,7 @@ class Traffic:
                 continue
             with contextlib.suppress(OSError, websockets.ConnectionClosed, TimeoutError):
                 async with websockets.connect(ws_url, subprotocols=[PROTOCOL]) as socket:
-                    init = {"authorization": f"Bearer {_token(owner)}"}
+                    init = {"authorization": f"Bearer {self.token(owner)}"}
                     await socket.send(json.dumps({"type": "connection_init", "payload": init}))
                     await asyncio.wait_for(socket.recv(), 10)
                     for operation in range(rng.randrange(1, 6)):  # several subscriptions per connection
@@ -156,7 +164,7 @@ def _lag(text: str) -> tuple[float, float, float]:
     return _metric(text, "pixelpet_event_loop_lag_seconds_sum"), total, total - float(buckets.get("0.1", 0))
 
 
-async def soak(minutes: float, sample_s: float, workdir: Path) -> list[Sample]:
+async def soak(minutes: float, sample_s: float, workdir: Path) -> tuple[list[Sample], dict[str, int]]:
     database = DevDatabase(storage=workdir / "db", port=free_port(), log_file=workdir / "db.log")
     await database.start_async()
     env = {
@@ -201,8 +209,7 @@ async def soak(minutes: float, sample_s: float, workdir: Path) -> list[Sample]:
         await asyncio.gather(*workers, return_exceptions=True)
         server.stop()
         await database.stop_async()
-    print("outcomes:", traffic.outcomes)
-    return samples
+    return samples, traffic.outcomes
 
 
 def _row(sample: Sample) -> str:
@@ -213,7 +220,7 @@ def _row(sample: Sample) -> str:
     )
 
 
-def render(samples: list[Sample], minutes: float) -> str:
+def render(samples: list[Sample], outcomes: dict[str, int], minutes: float) -> str:
     warm = next(s for s in samples if s.minute >= minutes / 6)
     last = samples[-1]
     growth = (last.rss_mib - warm.rss_mib) / warm.rss_mib
@@ -233,7 +240,8 @@ def render(samples: list[Sample], minutes: float) -> str:
         "",
         f"RSS after the warm-up (minute {warm.minute:.1f}): {warm.rss_mib:.1f} MiB; at the end: "
         f"{last.rss_mib:.1f} MiB ({growth:+.1%}; peak {peak:.1f} MiB). Target under {TARGET_GROWTH:.0%}: "
-        f"{verdict}. {last.requests:,} requests, {last.subscriptions_opened:,} subscriptions opened.",
+        f"{verdict}. {last.requests:,} requests, {last.subscriptions_opened:,} subscriptions opened; "
+        "outcomes: " + ", ".join(f"{code} {count:,}" for code, count in sorted(outcomes.items())) + ".",
         "",
         f"RSS over the run ({low:.1f} to {high:.1f} MiB): `{curve}`",
         "",
@@ -254,8 +262,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pixelpet-soak-") as workdir:
-        samples = asyncio.run(soak(args.minutes, args.sample_s, Path(workdir)))
-    section = render(samples, args.minutes)
+        samples, outcomes = asyncio.run(soak(args.minutes, args.sample_s, Path(workdir)))
+    section = render(samples, outcomes, args.minutes)
     print(section)
     if args.write:
         PERFORMANCE.write_text(replace_soak_section(PERFORMANCE.read_text(), section))

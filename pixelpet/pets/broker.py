@@ -163,6 +163,12 @@ class ChangeStreamBroker:
                 failures += 1
                 self._metrics.change_stream_restarts.labels("error").inc()
                 logger.warning("change stream interrupted, resuming", extra={"error": type(error).__name__})
+            except Exception:
+                # A bug must not end the stream for good (every subscriber would go silent and every
+                # replica unready): log it with its stack, count it, and resume with backoff.
+                failures += 1
+                self._metrics.change_stream_restarts.labels("unexpected").inc()
+                logger.exception("change stream failed unexpectedly, resuming")
             if failures:
                 await asyncio.sleep(_RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S)) - 1])
 
@@ -189,7 +195,17 @@ class ChangeStreamBroker:
                     self._last_heard = time.monotonic()
                     self._resume_token = stream.resume_token
                     if change is not None:
-                        self._dispatch(change)
+                        self._dispatch_or_skip(change)
+
+    def _dispatch_or_skip(self, change: dict[str, Any]) -> None:
+        """Dispatch ``change``; one that cannot be read (a document written behind the service's back that
+        fails validation) is logged, counted and skipped, and the stream goes on past it."""
+        try:
+            self._dispatch(change)
+        except Exception:
+            self._metrics.change_stream_bad_events.inc()
+            key = change.get("documentKey", {}).get("_id")
+            logger.exception("skipped a change event that could not be read", extra={"pet_id": str(key)})
 
     def _dispatch(self, change: dict[str, Any]) -> None:
         feed = self._feeds.get(change["documentKey"]["_id"])

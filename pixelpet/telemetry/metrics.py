@@ -135,9 +135,15 @@ class Metrics:
             buckets=_DELIVERY_BUCKETS,
             registry=registry,
         )
+        self.change_stream_bad_events = Counter(
+            "pixelpet_change_stream_bad_events_total",
+            "Change events skipped: their document could not be read (written behind the service's back).",
+            registry=registry,
+        )
         self.change_stream_restarts = Counter(
             "pixelpet_change_stream_restarts_total",
-            "Change stream reopenings, by reason (error: resumed from its token; history_lost: resynced).",
+            "Change stream reopenings, by reason (error: resumed from its token; history_lost: resynced; "
+            "unexpected: a bug, logged with its stack).",
             ["reason"],
             registry=registry,
         )

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from pixelpet.app import create_app
@@ -122,11 +123,13 @@ async def test_a_database_that_stops_answering_gives_typed_errors_and_a_free_eve
         appName=APP_NAME,
     ):
         started = time.monotonic()
-        slow = [client.execute(GET, {"id": pet["id"]}), client.execute(FEED, {"id": pet["id"]})]
-        answers = await asyncio.gather(*slow, *(http.get("/livez") for _ in range(20)))
+        query, mutation, probes = await asyncio.gather(
+            client.execute(GET, {"id": pet["id"]}),
+            client.execute(FEED, {"id": pet["id"]}),
+            asyncio.gather(*(http.get("/livez") for _ in range(20))),
+        )
         # Answered while the 30 s block held: the budget ended them, not the database.
         assert time.monotonic() - started < 30
-    query, mutation, *probes = answers
     assert query.code == "UNAVAILABLE"
     assert mutation.code == "UNAVAILABLE"
     assert all(probe.status_code == 200 for probe in probes), "requests without the database were served"
@@ -192,3 +195,29 @@ async def _stream_restarts(client: GraphQLClient) -> float:
     text = (await client._http.get("/metrics")).text
     counts = re.findall(r'^pixelpet_change_stream_restarts_total{reason="[^"]+"} (\S+)$', text, re.M)
     return sum(float(count) for count in counts)
+
+
+async def test_a_change_the_service_cannot_read_is_skipped_and_the_stream_goes_on(
+    served: tuple[GraphQLClient, str], settings: Settings, database: DevDatabase
+) -> None:
+    """A document written behind the service's back (a bad migration, a hand edit) must not end the stream."""
+    client, url = served
+    pet = await create_pet(client)
+    watcher = await watching(url, pet["id"])
+    direct: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(database.uri)
+    try:
+        pets = direct[settings.mongo.database]["pets"]
+        await pets.update_one(
+            {"_id": ObjectId(pet["id"])}, {"$set": {"hunger": "starving"}, "$inc": {"version": 1}}
+        )
+        await pets.update_one(
+            {"_id": ObjectId(pet["id"])}, {"$set": {"hunger": 10.0}, "$inc": {"version": 1}}
+        )
+    finally:
+        await direct.close()
+    # The unreadable version 2 is skipped; version 3 still arrives, on the same stream.
+    assert (await watcher.next_pet(seconds=30))["version"] == 3
+    await watcher.close()
+    text = (await client._http.get("/metrics")).text
+    assert re.search(r"^pixelpet_change_stream_bad_events_total 1\.0$", text, re.M)
+    assert await _stream_restarts(client) == 0, "skipped, not restarted"

@@ -82,7 +82,7 @@ async def test_a_bad_link_gives_typed_errors_and_everything_recovers_with_it(
     pet = await create_pet(client)
     subscriber = await watching(url, pet["id"])
 
-    with proxy.toxic(toxic, **attributes):
+    with proxy.toxic(toxic, attributes):
         answers = await asyncio.gather(
             client.execute(GET, {"id": pet["id"]}),
             client.execute(RENAME, {"id": pet["id"], "name": "Lost"}),

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,7 +63,7 @@ def test_generated_operations_never_cause_a_server_error(service: ServiceProcess
         suppress_health_check=list(HealthCheck),
         derandomize=True,
     )
-    def send(case: Case) -> None:
+    def send(case: Case[Any]) -> None:
         owner = rng.choice(OWNERS)
         if rng.random() < 0.5 and isinstance(case.body, str):
             case.body = ID_ARGUMENT.sub(f'id: "{rng.choice(pets[owner])}"', case.body, count=1)

@@ -49,7 +49,7 @@ class Toxiproxy:
         return f"mongodb://127.0.0.1:{self.listen_port}/?directConnection=true"
 
     @contextlib.contextmanager
-    def toxic(self, kind: str, *, stream: str = "downstream", **attributes: Any) -> Iterator[None]:
+    def toxic(self, kind: str, attributes: dict[str, Any], *, stream: str = "downstream") -> Iterator[None]:
         """A toxic (latency, timeout, reset_peer, ...) on the link for the block's duration."""
         name = f"{kind}_{stream}"
         self._api.post(

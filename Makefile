@@ -43,6 +43,12 @@ test: tools ## Run every check: lint, types and the whole test suite
 	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest
 
+.PHONY: test-strawberry-latest
+test-strawberry-latest: tools ## The upgrade guard: the whole suite against the newest strawberry-graphql release
+	$(UV) run --frozen --with strawberry-graphql --upgrade-package strawberry-graphql \
+	  python -c "import importlib.metadata as m; print('strawberry-graphql', m.version('strawberry-graphql'))"
+	$(UV) run --frozen --with strawberry-graphql --upgrade-package strawberry-graphql pytest
+
 .PHONY: lint
 lint: deps ## Lint and type-check only
 	$(UV) run --frozen ruff format --check .

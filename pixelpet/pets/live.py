@@ -24,12 +24,28 @@ class PetWatcher:
         self.repository = repository
         self.broker = broker
         self.metrics = metrics
+        # After a resync, one read per pet serves all of its subscribers (all are its owner's).
+        self._rereads: dict[ObjectId, asyncio.Task[PetDocument]] = {}
 
     def watch(
         self, *, owner: str, pet_id: str, connection: object, present: Callable[[Snapshot], Any]
     ) -> "PetStream":
         """One subscription to a pet, its snapshots shown to GraphQL through ``present``."""
         return PetStream(self, owner=owner, pet_id=pet_id, connection=connection, present=present)
+
+    def reread(self, owner: str, pet_id: ObjectId) -> "asyncio.Task[PetDocument]":
+        """The pet's read after a resync, shared by every subscriber asking while it runs."""
+        task = self._rereads.get(pet_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self.read(owner, pet_id))
+            self._rereads[pet_id] = task
+            task.add_done_callback(lambda done: self._reread_done(pet_id, done))
+        return task
+
+    def _reread_done(self, pet_id: ObjectId, task: "asyncio.Task[PetDocument]") -> None:
+        self._rereads.pop(pet_id, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: each waiting subscriber gets it; none left may mean nobody asks
 
     async def read(self, owner: str, pet_id: ObjectId) -> PetDocument:
         pet = await self.repository.get(owner=owner, pet_id=pet_id)
@@ -132,7 +148,8 @@ class PetStream(LiveSource):
         subscriber = self._subscriber
         assert subscriber is not None
         try:
-            pet = await self._watcher.read(self._owner, subscriber.feed.pet_id)
+            # Shielded: one subscriber leaving must not cancel the read the others wait for.
+            pet = await asyncio.shield(self._watcher.reread(self._owner, subscriber.feed.pet_id))
         except Exception as error:  # a read that fails ends the subscription with its error
             self._rereading = None
             self._finish(error)

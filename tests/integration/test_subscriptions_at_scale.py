@@ -143,20 +143,35 @@ async def test_a_stream_that_cannot_resume_resyncs_its_subscribers(
 ) -> None:
     url, client = faulty
     pet = await create_pet(client)
-    watcher = await watching(url, pet["id"])
+    watchers = [await watching(url, pet["id"]) for _ in range(5)]
+    reads_before = _finds(await client._http.get("/metrics"))
     # ChangeStreamHistoryLost: the token is useless, so the broker starts afresh and every
     # subscriber gets a fresh snapshot instead of silence.
     async with fail_command(
         database.uri, times=1, failCommands=["getMore"], errorCode=286, appName="pixelpet-stream"
     ):
-        resynced = await watcher.next_pet(seconds=10)
-    assert resynced["id"] == pet["id"]
+        resynced = [await watcher.next_pet(seconds=10) for watcher in watchers]
+    assert {pet_now["id"] for pet_now in resynced} == {pet["id"]}
+    # The pet's five subscribers shared one read of it.
+    assert _finds(await client._http.get("/metrics")) - reads_before == 1
     await client.execute(FEED, {"id": pet["id"]})
-    assert (await watcher.next_pet())["version"] == 2, "the restarted stream delivers changes"
+    assert {(await w.next_pet())["version"] for w in watchers} == {2}, "the restarted stream delivers changes"
     metrics = (await client._http.get("/metrics")).text
     assert metric(metrics, "pixelpet_change_stream_restarts_total") == 1
-    assert metric(metrics, "pixelpet_subscription_events_delivered_total") == 3
-    await watcher.close()
+    assert metric(metrics, "pixelpet_subscription_events_delivered_total") == 3 * 5
+    for watcher in watchers:
+        await watcher.close()
+
+
+def _finds(response: httpx.Response) -> float:
+    """``find`` commands the service has run (a pet's read is one)."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == "pixelpet_mongodb_command_duration_seconds_count"
+        and sample.labels["command"] == "find"
+    )
 
 
 @pytest.fixture

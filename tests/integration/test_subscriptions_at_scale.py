@@ -62,9 +62,7 @@ async def test_a_change_through_one_replica_reaches_a_subscriber_on_another(
 @pytest.fixture
 async def roomy(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient]]:
     # 200 subscribers of one pet are one player's (only its owner may watch it): lift the per-player cap.
-    # 200 handshakes at once can take a busy machine longer than the 3 s allowed for connection_init; the
-    # test is about the fan-out, not that timeout.
-    roomy_caps = SubscriptionSettings(max_per_process=1000, max_per_owner=1000, connection_init_timeout_s=60)
+    roomy_caps = SubscriptionSettings(max_per_process=1000, max_per_owner=1000)
     settings = make_settings(database.uri, subscriptions=roomy_caps)
     async with running_server(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield url, GraphQLClient(http)
@@ -73,11 +71,10 @@ async def roomy(database: DevDatabase) -> AsyncIterator[tuple[str, GraphQLClient
 async def test_two_hundred_subscribers_all_receive_a_change(roomy: tuple[str, GraphQLClient]) -> None:
     url, client = roomy
     pet = await create_pet(client)
-    watchers = await asyncio.gather(*(SubscriptionClient.connect(url) for _ in range(200)))
-    for watcher in watchers:
-        await watcher.acknowledged()
-        await watcher.subscribe(pet["id"])
-    assert {(await w.next_pet())["version"] for w in watchers} == {1}
+    # Set up one after another: 200 first reads at once queue for the 50 pooled connections, and on a busy
+    # machine some waited past the 2 s database budget (UNAVAILABLE, as designed). This test is about the
+    # fan-out of one change, not setup under contention.
+    watchers = [await watching(url, pet["id"]) for _ in range(200)]
     await client.execute(RENAME, {"id": pet["id"], "name": "Famous"})
     received = await asyncio.gather(*(w.next_pet() for w in watchers))
     assert {(p["version"], p["name"]) for p in received} == {(2, "Famous")}

@@ -73,9 +73,11 @@ class TokenVerifier:
     def remembered(self, authorization: str | None) -> Identity | None:
         """The identity of a header whose token was verified before and has not expired (no I/O)."""
         try:
-            token = bearer_token(authorization)
+            return self._remembered_token(bearer_token(authorization))
         except Unauthenticated:
             return None
+
+    def _remembered_token(self, token: str) -> Identity | None:
         identity = self._verified.get(token)
         if identity is None:
             return None
@@ -89,7 +91,7 @@ class TokenVerifier:
         return await self.identity_from_token(bearer_token(authorization))
 
     async def identity_from_token(self, token: str) -> Identity:
-        identity = self.remembered(f"Bearer {token}")
+        identity = self._remembered_token(token)
         if identity is not None:
             return identity
         identity = await self._verify(token)

@@ -120,7 +120,6 @@ class GraphQLWebSocket:
         self.metrics = recorder.metrics
         self.settings = settings
         self.clock = clock
-        self.stall_timeout_s = settings.stall_timeout_s
         self._max_connections = max_connections
         self._open = 0
         self._init_timeout = timedelta(seconds=settings.connection_init_timeout_s)

@@ -288,7 +288,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _write(self) -> None:
         """Send the outbox in order; cut the client off if one message waits too long on it."""
-        stall_timeout = self.view.stall_timeout_s
+        stall_timeout = self.view.settings.stall_timeout_s
         try:
             while self._outbox:
                 key = next(iter(self._outbox))

@@ -97,8 +97,7 @@ class View:
     def __init__(self, metrics: Metrics) -> None:
         self.recorder = OperationRecorder(tracer=TracerProvider().get_tracer("test"), metrics=metrics)
         self.metrics = metrics
-        self.stall_timeout_s = 0.2
-        self.settings = SubscriptionSettings()
+        self.settings = SubscriptionSettings(stall_timeout_s=0.2)
         self.clock = SystemClock()
 
     async def on_ws_connect(self, context: object) -> None:

@@ -61,6 +61,10 @@ class ManualClock:
             self._timers.append(timer)
         return timer
 
+    def pending(self) -> int:
+        """Timers armed and not yet due or cancelled (tests check that nothing is left behind)."""
+        return len(self._timers)
+
     def advance(self, delta: timedelta) -> None:
         self._now += delta
         due = [timer for timer in self._timers if timer.moment <= self._now]

@@ -221,7 +221,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _deliver_when_done(self, live: LiveOperation, result: Awaitable[ExecutionResult]) -> None:
         done = await result
-        if live.id in self._live:
+        if self._live.get(live.id) is live:
             self._queue_result(live, done)
 
     def _queue_result(self, live: LiveOperation, result: ExecutionResult) -> None:
@@ -246,23 +246,31 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return outcome_code(errors)
 
     def _forget(self, live: LiveOperation) -> None:
-        if self._live.pop(live.id, None) is not None and live.source is not None:
-            live.source.close()
+        if self._live.get(live.id) is live:
+            del self._live[live.id]
+            if live.source is not None:
+                live.source.close()
         self._forget_id(live.id)
 
     def _forget_id(self, operation_id: str) -> None:
-        # Strawberry keeps the operation until its task ends; the id is free for reuse at once.
-        self.operations.pop(operation_id, None)
+        """Free the id for reuse at once (strawberry keeps it until the task ends), and stop whatever
+        still runs for it: a subscription completed or dropped during its first read must not go on to
+        learn that read into a feed nobody watches, nor send a ``next`` for an id the client gave up."""
+        operation = self.operations.pop(operation_id, None)
+        if (
+            operation is not None
+            and operation.task is not None
+            and operation.task is not asyncio.current_task()
+        ):
+            operation.task.cancel()
 
     async def cleanup_operation(self, operation_id: str) -> None:
-        # Strawberry's, plus what a live subscription holds; its task may be over already.
+        # Strawberry's, plus what a live subscription holds (set up or still setting up).
         live = self._live.get(operation_id)
         if live is not None:
             self._forget(live)
             self._outbox.pop((operation_id, "update"), None)
-        operation = self.operations.pop(operation_id, None)
-        if operation is not None and operation.task is not None:
-            operation.task.cancel()
+        self._forget_id(operation_id)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -271,11 +279,11 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self.connection_init_timeout_task = None
 
     async def shutdown(self) -> None:
-        for live in list(self._live.values()):
-            self._forget(live)
+        # Strawberry cleans up every operation it knows (a live one, set up or still setting up, among
+        # them: see cleanup_operation) and waits for the cancelled tasks to finish.
+        await super().shutdown()
         if self._writer is not None:
             self._writer.cancel()
-        await super().shutdown()
 
     # Sending -------------------------------------------------------------------------------
 

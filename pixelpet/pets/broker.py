@@ -92,6 +92,10 @@ class ChangeStreamBroker:
 
     # Subscribers ---------------------------------------------------------------------------
 
+    def watched(self) -> tuple[int, int]:
+        """(subscriptions, pets with a feed) in this process: both return to zero when all leave."""
+        return self._count, len(self._feeds)
+
     def subscribe(
         self, pet_id: ObjectId, connection: object, deliver: Callable[[Update], None], *, owner: str = ""
     ) -> Subscriber:

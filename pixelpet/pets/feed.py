@@ -89,11 +89,14 @@ class PetFeed:
         self._clock = clock
         self._min_interval = min_interval
         self._timer: Cancellable | None = None
+        self.closed = False  # the broker dropped it: it must never arm a timer again
 
     def learn(
         self, pet: PetDocument, *, cause: Cause = "change", committed_at: float | None = None
     ) -> Snapshot:
         """A committed state of the pet. Shows it to every member if it is news; returns the newest known."""
+        if self.closed:  # a read that finished after its subscriber left: show it to nobody
+            return Snapshot(pet, self._clock.now(), cause, committed_at)
         if self.latest is None or pet.version > self.latest.pet.version:
             self._show(Snapshot(pet, self._clock.now(), cause, committed_at))
         assert self.latest is not None
@@ -108,6 +111,7 @@ class PetFeed:
         self._publish(Resync())
 
     def close(self) -> None:
+        self.closed = True
         self._forget()
 
     def _forget(self) -> None:

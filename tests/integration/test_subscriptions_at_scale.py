@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from pixelpet.app import create_app
 from pixelpet.devdb import DevDatabase, free_port
@@ -14,6 +13,7 @@ from pixelpet.settings import MongoSettings, Settings, SubscriptionSettings
 from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
 from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.metrics import metric
 from tests.support.server import running_server
 from tests.support.service import ServiceProcess
 from tests.support.ws import SubscriptionClient, stalled_subscriber, watching
@@ -21,15 +21,6 @@ from tests.support.ws import SubscriptionClient, stalled_subscriber, watching
 pytestmark = pytest.mark.slow
 FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
-
-
-def metric(text: str, name: str) -> float:
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    )
 
 
 @pytest.fixture
@@ -81,14 +72,7 @@ async def test_two_hundred_subscribers_all_receive_a_change(roomy: tuple[str, Gr
     metrics = (await client._http.get("/metrics")).text
     assert metric(metrics, "pixelpet_subscriptions_active") == 200
     # One change stream for the process, whatever the number of subscribers.
-    streams = [
-        sample.value
-        for family in text_string_to_metric_families(metrics)
-        for sample in family.samples
-        if sample.name == "pixelpet_mongodb_command_duration_seconds_count"
-        and sample.labels["command"] == "aggregate"
-    ]
-    assert streams == [1]
+    assert metric(metrics, "pixelpet_mongodb_command_duration_seconds_count", command="aggregate") == 1
     assert metric(metrics, "pixelpet_subscription_delivery_lag_seconds_count") == 200
     await asyncio.gather(*(w.close() for w in watchers))
 
@@ -162,13 +146,7 @@ async def test_a_stream_that_cannot_resume_resyncs_its_subscribers(
 
 def _finds(response: httpx.Response) -> float:
     """``find`` commands the service has run (a pet's read is one)."""
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-        if sample.name == "pixelpet_mongodb_command_duration_seconds_count"
-        and sample.labels["command"] == "find"
-    )
+    return metric(response.text, "pixelpet_mongodb_command_duration_seconds_count", command="find")
 
 
 @pytest.fixture

@@ -242,7 +242,7 @@ before and after, run back to back against the same database.
 11. **Our own HTTP server span instead of OpenTelemetry's ASGI middleware** (`pixelpet/telemetry/asgi.py`),
     same span, same semantic-convention names, a fraction of the work: CPU per single-pet query
     1.14 -> 1.02 ms (-11%) and +12% throughput, three alternating runs of each, back to back.
-12. **Subscriptions pushed by their source, not pulled by a task** (decision 11, `pixelpet/graphql/source.py`,
+12. **Subscriptions pushed by their source, not pulled by a task** (decision 11, `pixelpet/live_source.py`,
     `transport.py`). Strawberry ran every subscription as a task iterating a chain of suspended async
     generators (its stream with extension hooks held open, graphql-core's map and executor, our resolver):
     ~19 KiB per subscription by tracemalloc. The pet's feed now calls each subscription's `deliver`, the

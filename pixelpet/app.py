@@ -111,7 +111,7 @@ def create_app(
             )
             repository = PetRepository(client)
             broker = ChangeStreamBroker(
-                client, settings.mongo.database, settings=settings.subscriptions, clock=clock, metrics=metrics
+                client, settings.mongo.database, settings=settings.subscriptions, clock=clock, events=metrics
             )
             await broker.start()
             stack.push_async_callback(broker.stop)
@@ -131,7 +131,7 @@ def create_app(
                 client=client,
                 pets=pets,
                 broker=broker,
-                watcher=PetWatcher(repository=repository, broker=broker, metrics=metrics),
+                watcher=PetWatcher(repository=repository, broker=broker, events=metrics),
                 verifier=TokenVerifier(settings.auth),
                 unauthenticated=TokenBucketLimiter(
                     rate_per_second=limits.unauthenticated_per_second,

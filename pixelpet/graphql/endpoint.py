@@ -12,21 +12,19 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
-from datetime import timedelta
-from typing import Any, cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_origins, normalize_origin
-from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from pixelpet.clock import Clock
 from pixelpet.errors import Unauthenticated
 from pixelpet.graphql.context import Context, context_for
+from pixelpet.graphql.schema import PixelPetSchema
 from pixelpet.graphql.sharing import encode_message
-from pixelpet.graphql.transport import LiveTransportHandler
+from pixelpet.graphql.transport import LiveServices, LiveTransportHandler
 from pixelpet.runtime import Runtime
 from pixelpet.settings import SubscriptionSettings
 from pixelpet.telemetry.graphql import OperationRecorder
@@ -106,7 +104,7 @@ class GraphQLWebSocket:
 
     def __init__(
         self,
-        schema: BaseSchema,
+        schema: PixelPetSchema,
         settings: SubscriptionSettings,
         *,
         recorder: OperationRecorder,
@@ -114,15 +112,18 @@ class GraphQLWebSocket:
         allowed_origins: list[str],
         max_connections: int,
     ) -> None:
-        self.schema = schema
-        # Read by the transport handler of each connection.
-        self.recorder = recorder
-        self.metrics = recorder.metrics
-        self.settings = settings
-        self.clock = clock
+        # What each connection's protocol handler is given.
+        self._services = LiveServices(
+            schema=schema,
+            core_schema=schema.core,
+            documents=schema.document_cache,
+            settings=settings,
+            recorder=recorder,
+            outbox_events=recorder.metrics,
+            clock=clock,
+        )
         self._max_connections = max_connections
         self._open = 0
-        self._init_timeout = timedelta(seconds=settings.connection_init_timeout_s)
         # A backstop on all operations per connection; the broker enforces the subscription cap
         # with a typed error.
         self._max_operations = 2 * settings.max_per_connection
@@ -154,13 +155,11 @@ class GraphQLWebSocket:
         runtime: Runtime = scope["app"].state.runtime
         context = context_for(runtime, client=scope.get("client"), connection=connection)
         handler = LiveTransportHandler(
-            view=cast("Any", self),
-            websocket=cast("Any", connection),
+            self._services,
+            websocket=connection,
             context=context,
-            root_value=None,
-            schema=self.schema,
-            connection_init_wait_timeout=self._init_timeout,
-            max_subscriptions_per_connection=self._max_operations,
+            authenticator=self,
+            max_operations=self._max_operations,
         )
         try:
             await handler.handle()

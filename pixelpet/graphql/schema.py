@@ -4,15 +4,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.graphql import OperationType
 
+from pixelpet.deadline import OperationDeadline
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
-from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.pets.schema import PetMutation, PetQuery, PetSubscription
 from pixelpet.settings import LimitSettings
@@ -35,6 +35,14 @@ class Subscription(PetSubscription):
 
 class PixelPetSchema(strawberry.Schema):
     document_cache: DocumentCache
+
+    @property
+    def core(self) -> GraphQLSchema:
+        """graphql-core's schema, which the subscription transport executes pushed events against.
+
+        Strawberry has no public accessor; this is the one place that reads its private attribute."""
+        core: GraphQLSchema = self._schema
+        return core
 
     async def execute(  # strawberry's signature
         self,

@@ -8,28 +8,24 @@ socket, and every subscription it refuses. A valid subscription whose resolver r
 ``LiveSource`` is set up here instead: its first event is executed and sent, then the source pushes
 each later one. Between events, a subscription is a ``LiveOperation`` and its source.
 
-Each event is executed once per operation and variables, whoever receives it (see sharing.py).
-Sends go through one outbox per connection holding at most one unsent update per subscription (the
-newest wins); a connection that cannot take a message for ``stall_timeout_s`` is closed with 1008,
-so a client that stopped reading never holds memory or delays anyone.
+The path, in reading order: endpoint.py (the socket) -> this handler (the protocol, and when things
+happen) -> live_operation.py (what GraphQL does with a pushed subscription) -> outbox.py (sending,
+backpressure). What this handler overrides of strawberry's is listed in decision 11.
 """
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Coroutine
-from typing import TYPE_CHECKING, Any, Literal, cast
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, cast
 
 from graphql import (
-    DocumentNode,
     ExecutionResult,
-    FieldNode,
     GraphQLError,
-    OperationType,
-    get_operation_ast,
+    GraphQLSchema,
 )
-from graphql.execution import create_source_event_stream
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -40,72 +36,73 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from pixelpet.clock import Clock
 from pixelpet.errors import RateLimited
+from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.context import Context
-from pixelpet.graphql.errors import classify_in_place
-from pixelpet.graphql.sharing import execute_event, share_key
-from pixelpet.graphql.source import LiveSource
+from pixelpet.graphql.live_operation import LiveOperation, client_errors, open_source, valid_subscription
+from pixelpet.graphql.outbox import Outbox, OutboxEvents
 from pixelpet.ratelimit import TokenBucket
-from pixelpet.telemetry.graphql import OK, outcome_code, root_field
-
-if TYPE_CHECKING:
-    from pixelpet.graphql.endpoint import GraphQLWebSocket
-
-logger = logging.getLogger("pixelpet.subscriptions")
+from pixelpet.settings import SubscriptionSettings
+from pixelpet.telemetry.graphql import OK, OperationRecorder, outcome_code, root_field
 
 # Close code for a client cut off for not reading: 1008, "policy violation" (RFC 6455).
 SLOW_CLIENT_CLOSE_CODE = 1008
 _CLOSE_TIMEOUT_S = 5.0
 
-# An outbox key: an update may be replaced by a newer one; an operation's last messages never are.
-Slot = tuple[str, Literal["update", "last", "complete"]]
+
+@dataclass(frozen=True, slots=True)
+class LiveServices:
+    """What the handler of every connection shares, built once per process (see endpoint.py)."""
+
+    schema: BaseSchema  # strawberry's: it runs queries, mutations and refused operations
+    core_schema: GraphQLSchema  # what pushed events execute against
+    documents: DocumentCache  # the parse and validation caches HTTP requests use too
+    settings: SubscriptionSettings
+    recorder: OperationRecorder
+    outbox_events: OutboxEvents
+    clock: Clock
 
 
-class LiveOperation:
-    """A subscription between events: what executing its next event takes, and its source."""
+class ConnectionAuthenticator(Protocol):
+    """Strawberry's handler asks its "view" this, and only this, at connection_init."""
 
-    __slots__ = ("document", "handler", "id", "key", "operation_name", "source", "variables")
-
-    def __init__(
-        self,
-        handler: "LiveTransportHandler",
-        id: str,
-        document: DocumentNode,
-        operation_name: str | None,
-        variables: dict[str, Any] | None,
-    ) -> None:
-        self.handler = handler
-        self.id = id
-        self.document = document
-        self.operation_name = operation_name
-        self.variables = variables
-        self.key = share_key(document, operation_name, variables)
-        self.source: LiveSource | None = None
-
-    # What the source calls (bound methods: lighter than closures, one pair per subscription).
-
-    def deliver(self, event: Any) -> None:
-        self.handler._deliver(self, event)
-
-    def end(self, error: Exception | None) -> None:
-        self.handler._ended(self, error)
+    async def on_ws_connect(self, context: Context) -> None: ...
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    view: "GraphQLWebSocket"  # type: ignore[assignment]  # what it reads of the view, it has
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        services: LiveServices,
+        *,
+        websocket: Any,
+        context: Context,
+        authenticator: ConnectionAuthenticator,
+        max_operations: int,
+    ) -> None:
+        settings = services.settings
+        super().__init__(
+            view=cast("Any", authenticator),
+            websocket=websocket,
+            context=context,
+            root_value=None,
+            schema=services.schema,
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
+            max_subscriptions_per_connection=max_operations,
+        )
+        self._services = services
         self._live: dict[str, LiveOperation] = {}
-        # Unsent messages, in order (see Slot).
-        self._outbox: dict[Slot, dict[str, Any]] = {}
-        self._writer: asyncio.Task[None] | None = None
+        self._outbox = Outbox(
+            self._send,
+            stall_timeout_s=settings.stall_timeout_s,
+            on_stall=self._cut_off,
+            events=services.outbox_events,
+        )
         self._background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio asks
-        settings = self.view.settings
         self._subscribes = TokenBucket(
             rate_per_second=settings.subscribes_per_second,
             burst=settings.subscribe_burst,
-            clock=self.view.clock,
+            clock=services.clock,
         )
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
@@ -124,14 +121,17 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     # Operations ----------------------------------------------------------------------------
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        document = self._valid_subscription(operation)
+        services = self._services
+        document = valid_subscription(
+            services.documents, services.core_schema, operation.query, operation.operation_name
+        )
         if document is None:
             # Queries, mutations and anything invalid: strawberry runs and reports them.
             await super().run_operation(operation)
             return
         live = LiveOperation(self, operation.id, document, operation.operation_name, operation.variables)
-        root = root_field(self.schema._schema, document, operation.operation_name)  # type: ignore[attr-defined]
-        recording = self.view.recorder.start()
+        root = root_field(services.core_schema, document, operation.operation_name)
+        recording = services.recorder.start()
         code = OK
         try:
             with recording.current():
@@ -143,106 +143,52 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         finally:
             recording.finish(*root, operation.operation_name, code)
 
-    def _valid_subscription(self, operation: Operation[Context, None]) -> DocumentNode | None:
-        """The operation's document if it is a subscription that passes validation (both cached)."""
-        cache = self.schema.document_cache  # type: ignore[attr-defined]
-        try:
-            document: DocumentNode = cache.parse(operation.query)
-        except GraphQLError:
-            return None
-        node = get_operation_ast(document, operation.operation_name)
-        if node is None or node.operation is not OperationType.SUBSCRIPTION:
-            return None
-        if cache.validate(self.schema._schema, document, cache.all_rules):  # type: ignore[attr-defined]
-            return None
-        return document
-
     async def _start(self, live: LiveOperation) -> str:
         """Set the subscription up and send its first result; the outcome code to record."""
-        executor = StrawberryGraphQLCoreExecutionContext.build(
-            self.schema._schema,  # type: ignore[attr-defined]
-            live.document,
-            context_value=self.context,
-            raw_variable_values=live.variables,
-            operation_name=live.operation_name,
-        )
-        if isinstance(executor, list):  # the variables do not fit the operation
-            return await self._refuse(live.id, executor)
-        source = create_source_event_stream(executor)
-        if isinstance(source, Awaitable):
-            source = await source
-        if isinstance(source, ExecutionResult):
-            return await self._refuse(live.id, source.errors or [])
-        if not isinstance(source, LiveSource):
-            wrong = TypeError(
-                f"a subscription resolver must return a LiveSource, not {type(source).__name__}"
-            )
-            return await self._refuse(live.id, [GraphQLError(str(wrong), original_error=wrong)])
+        source = await open_source(self._services.core_schema, live, self.context)
+        if isinstance(source, list):  # refused before it ran: one `error` message, as strawberry sends
+            self._forget_id(live.id)
+            await self.send_message({"id": live.id, "type": "error", "payload": client_errors(source)})
+            return outcome_code(source)
         live.source = source
-        self._live[live.id] = live
+        self._live[live.id] = live  # from here, a complete or a disconnect cancels this task
         try:
             event = await source.first()
         except Exception as error:
             self._forget(live)
-            code = self._send_error(live, error)
-            self._queue((live.id, "complete"), {"id": live.id, "type": "complete"})
-            return code
-        self._deliver(live, event)
+            return self._end_with(live, error)
+        self.deliver(live, event)
         source.start(live.deliver, live.end)
         return OK
 
-    async def _refuse(self, operation_id: str, errors: list[GraphQLError]) -> str:
-        """An operation refused before it ran: one ``error`` message, as strawberry sends."""
-        formatted = self._client_errors(errors)
-        self._forget_id(operation_id)
-        await self.send_message({"id": operation_id, "type": "error", "payload": formatted})
-        return outcome_code(errors)
+    # What a LiveOperation's source reaches (see live_operation.Receiver).
 
-    def _client_errors(self, errors: list[GraphQLError]) -> list[Any]:
-        classify_in_place(errors)
-        return [error.formatted for error in errors]
-
-    def _deliver(self, live: LiveOperation, event: Any) -> None:
+    def deliver(self, live: LiveOperation, event: Any) -> None:
         """Execute ``event`` for ``live`` (once for all who share it) and queue its ``next`` message."""
-        result = execute_event(
-            self.schema._schema,  # type: ignore[attr-defined]
-            live.document,
-            event=event,
-            context=self.context,
-            operation_name=live.operation_name,
-            variables=live.variables,
-            key=live.key,
-        )
+        result = live.execute(self._services.core_schema, event, self.context)
         if isinstance(result, Awaitable):
             # No pet field waits on anything; one that did would be sent once done.
             self._in_background(self._deliver_when_done(live, result))
         else:
-            self._queue_result(live, result)
+            self._outbox.put(live.id, "update", live.next_message(result))
 
     async def _deliver_when_done(self, live: LiveOperation, result: Awaitable[ExecutionResult]) -> None:
         done = await result
         if self._live.get(live.id) is live:
-            self._queue_result(live, done)
+            self._outbox.put(live.id, "update", live.next_message(done))
 
-    def _queue_result(self, live: LiveOperation, result: ExecutionResult) -> None:
-        payload: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            payload["errors"] = self._client_errors(list(result.errors))
-        self._queue((live.id, "update"), {"id": live.id, "type": "next", "payload": payload})
-
-    def _ended(self, live: LiveOperation, error: Exception | None) -> None:
+    def ended(self, live: LiveOperation, error: Exception | None) -> None:
         self._forget(live)
-        if error is not None:
-            self._send_error(live, error)
-        self._queue((live.id, "complete"), {"id": live.id, "type": "complete"})
+        if error is None:
+            self._outbox.put(live.id, "complete", live.complete_message())
+        else:
+            self._end_with(live, error)
 
-    def _send_error(self, live: LiveOperation, error: Exception) -> str:
-        """The error that ends ``live``, as a ``next`` with errors; returns its code."""
-        errors = [GraphQLError(str(error), original_error=error, path=[_response_name(live)])]
-        formatted = self._client_errors(errors)
-        self._queue(
-            (live.id, "last"), {"id": live.id, "type": "next", "payload": {"data": None, "errors": formatted}}
-        )
+    def _end_with(self, live: LiveOperation, error: Exception) -> str:
+        """Send the error that ends ``live``, then its ``complete``; returns the outcome code."""
+        message, errors = live.ending_error(error)
+        self._outbox.put(live.id, "last", message)
+        self._outbox.put(live.id, "complete", live.complete_message())
         return outcome_code(errors)
 
     def _forget(self, live: LiveOperation) -> None:
@@ -269,7 +215,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         live = self._live.get(operation_id)
         if live is not None:
             self._forget(live)
-            self._outbox.pop((operation_id, "update"), None)
+            self._outbox.discard_update(operation_id)
         self._forget_id(operation_id)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -282,38 +228,18 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # Strawberry cleans up every operation it knows (a live one, set up or still setting up, among
         # them: see cleanup_operation) and waits for the cancelled tasks to finish.
         await super().shutdown()
-        if self._writer is not None:
-            self._writer.cancel()
+        self._outbox.close()
 
     # Sending -------------------------------------------------------------------------------
 
-    def _queue(self, key: Slot, message: dict[str, Any]) -> None:
-        if key in self._outbox:
-            self.view.metrics.subscription_events_coalesced.inc()
-        self._outbox[key] = message
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send_message(cast("Message", message))
 
-    async def _write(self) -> None:
-        """Send the outbox in order; cut the client off if one message waits too long on it."""
-        stall_timeout = self.view.settings.stall_timeout_s
-        try:
-            while self._outbox:
-                key = next(iter(self._outbox))
-                message = self._outbox.pop(key)
-                async with asyncio.timeout(stall_timeout):
-                    await self.send_message(cast("Message", message))
-        except TimeoutError:
-            logger.warning("dropping a subscriber that stopped reading")
-            self.view.metrics.subscription_clients_dropped.inc()
-            self._outbox.clear()
-            for live in list(self._live.values()):
-                self._forget(live)
-            self._in_background(self._close_quietly())
-        except Exception:  # the client left: the connection's shutdown cleans up
-            self._outbox.clear()
-        finally:
-            self._writer = None
+    def _cut_off(self) -> None:
+        """The client stopped reading (see outbox.py): end its subscriptions and close the connection."""
+        for live in list(self._live.values()):
+            self._forget(live)
+        self._in_background(self._close_quietly())
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -326,11 +252,3 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await asyncio.wait_for(
                 self.websocket.close(SLOW_CLIENT_CLOSE_CODE, "client too slow"), _CLOSE_TIMEOUT_S
             )
-
-
-def _response_name(live: LiveOperation) -> str:
-    node = get_operation_ast(live.document, live.operation_name)
-    assert node is not None
-    field = node.selection_set.selections[0]
-    assert isinstance(field, FieldNode), "subscriptions have a single root field"
-    return field.alias.value if field.alias is not None else field.name.value

@@ -20,9 +20,9 @@ from pymongo.errors import OperationFailure, PyMongoError
 from pixelpet.clock import Clock
 from pixelpet.errors import TooManySubscriptions
 from pixelpet.pets.documents import PetDocument
+from pixelpet.pets.events import LiveEvents
 from pixelpet.pets.feed import PetFeed, Subscriber, Update
 from pixelpet.settings import SubscriptionSettings
-from pixelpet.telemetry.metrics import Metrics
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
@@ -45,13 +45,13 @@ class ChangeStreamBroker:
         *,
         settings: SubscriptionSettings,
         clock: Clock,
-        metrics: Metrics,
+        events: LiveEvents,
     ) -> None:
         self._collection = client[database][PetDocument.Settings.name]
         self._settings = settings
         self._clock = clock
         self._min_interval = timedelta(seconds=settings.min_snapshot_interval_s)
-        self._metrics = metrics
+        self._events = events
         self._feeds: dict[ObjectId, PetFeed] = {}
         self._per_connection: dict[int, int] = {}
         self._per_owner: dict[str, int] = {}
@@ -118,7 +118,7 @@ class ChangeStreamBroker:
         self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
         self._per_owner[owner] = self._per_owner.get(owner, 0) + 1
         self._count += 1
-        self._metrics.subscriptions_active.inc()
+        self._events.subscription_opened()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -137,7 +137,7 @@ class ChangeStreamBroker:
         if not self._per_owner[subscriber.owner]:
             del self._per_owner[subscriber.owner]
         self._count -= 1
-        self._metrics.subscriptions_active.dec()
+        self._events.subscription_closed()
 
     # The stream ----------------------------------------------------------------------------
 
@@ -158,20 +158,20 @@ class ChangeStreamBroker:
                         "change stream history lost; restarting from now and resyncing subscribers"
                     )
                     self._resume_token = None
-                    self._metrics.change_stream_restarts.labels("history_lost").inc()
+                    self._events.change_stream_restarted("history_lost")
                 else:
                     failures += 1
-                    self._metrics.change_stream_restarts.labels("error").inc()
+                    self._events.change_stream_restarted("error")
                     logger.warning("change stream failed, resuming", extra={"error": type(error).__name__})
             except PyMongoError as error:
                 failures += 1
-                self._metrics.change_stream_restarts.labels("error").inc()
+                self._events.change_stream_restarted("error")
                 logger.warning("change stream interrupted, resuming", extra={"error": type(error).__name__})
             except Exception:
                 # A bug must not end the stream for good (every subscriber would go silent and every
                 # replica unready): log it with its stack, count it, and resume with backoff.
                 failures += 1
-                self._metrics.change_stream_restarts.labels("unexpected").inc()
+                self._events.change_stream_restarted("unexpected")
                 logger.exception("change stream failed unexpectedly, resuming")
             if failures:
                 await asyncio.sleep(_RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S)) - 1])
@@ -207,7 +207,7 @@ class ChangeStreamBroker:
         try:
             self._dispatch(change)
         except Exception:
-            self._metrics.change_stream_bad_events.inc()
+            self._events.change_event_skipped()
             key = change.get("documentKey", {}).get("_id")
             logger.exception("skipped a change event that could not be read", extra={"pet_id": str(key)})
 

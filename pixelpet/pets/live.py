@@ -8,22 +8,22 @@ from typing import Any
 from bson import ObjectId
 
 from pixelpet.errors import NotFound
-from pixelpet.graphql.source import LiveSource
+from pixelpet.live_source import LiveSource
 from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.documents import PetDocument
+from pixelpet.pets.events import LiveEvents
 from pixelpet.pets.feed import PetDeleted, Resync, Snapshot, Subscriber, Update
 from pixelpet.pets.repository import PetRepository
 from pixelpet.pets.service import parse_pet_id
-from pixelpet.telemetry.metrics import Metrics
 
 DELETED_MESSAGE = "The pet was deleted."
 
 
 class PetWatcher:
-    def __init__(self, *, repository: PetRepository, broker: ChangeStreamBroker, metrics: Metrics) -> None:
+    def __init__(self, *, repository: PetRepository, broker: ChangeStreamBroker, events: LiveEvents) -> None:
         self.repository = repository
         self.broker = broker
-        self.metrics = metrics
+        self.events = events
         # After a resync, one read per pet serves all of its subscribers (all are its owner's).
         self._rereads: dict[ObjectId, asyncio.Task[PetDocument]] = {}
 
@@ -108,7 +108,7 @@ class PetStream(LiveSource):
         except BaseException:
             self.close()
             raise
-        self._watcher.metrics.subscription_events_delivered.labels("initial").inc()
+        self._watcher.events.update_shown("initial", None)
         return self._present(self._shown)
 
     def start(self, deliver: Callable[[Any], None], end: Callable[[Exception | None], None]) -> None:
@@ -136,10 +136,8 @@ class PetStream(LiveSource):
                 self._rereading = asyncio.get_running_loop().create_task(self._reread())
         elif update.newer_than(self._shown):
             self._shown = update
-            metrics = self._watcher.metrics
-            metrics.subscription_events_delivered.labels(update.cause).inc()
-            if update.committed_at is not None:
-                metrics.subscription_delivery_lag.observe(max(0.0, time.time() - update.committed_at))
+            lag = None if update.committed_at is None else max(0.0, time.time() - update.committed_at)
+            self._watcher.events.update_shown(update.cause, lag)
             self._deliver(self._present(update))
         # else: already shown (our own read, or an older state looked up late)
 

@@ -2,21 +2,43 @@
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import strawberry
 from strawberry.extensions import FieldExtension
 
-from pixelpet.graphql.context import Context
-from pixelpet.graphql.deadline import WithinDeadline
+from pixelpet.deadline import WithinDeadline
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument
 from pixelpet.pets.feed import Snapshot
+from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.pagination import decode_cursor, encode_cursor
 from pixelpet.pets.rules import Action, Activity, Species
+from pixelpet.pets.service import PetService
 from pixelpet.telemetry.graphql import TracedResolver
 
-Info = strawberry.Info[Context, None]
+
+class PetRequest(Protocol):
+    """What the pet resolvers need of a request or connection; pixelpet/graphql/context.py provides it
+    (the API layer depends on pets, never the other way round)."""
+
+    @property
+    def pets(self) -> PetService: ...
+
+    @property
+    def watcher(self) -> PetWatcher: ...
+
+    @property
+    def connection(self) -> object | None:
+        """The WebSocket connection a subscription runs on (None over HTTP): its caps are per connection."""
+        ...
+
+    async def owner(self) -> str:
+        """The authenticated player; raises Unauthenticated."""
+        ...
+
+
+Info = strawberry.Info[PetRequest, None]
 
 SpeciesType = strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
 ActivityType = strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
@@ -220,7 +242,7 @@ class PetSubscription:
     )
     async def pet_stats(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Pet, None]:
         context = info.context
-        # Pushed, not a generator (pixelpet/graphql/source.py); the type is what the schema shows.
+        # Pushed, not a generator (pixelpet/live_source.py); the type is what the schema shows.
         return context.watcher.watch(  # type: ignore[return-value]
             owner=await context.owner(),
             pet_id=id,

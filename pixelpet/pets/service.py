@@ -5,7 +5,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -14,6 +13,7 @@ from pixelpet.clock import Clock
 from pixelpet.errors import ActionRefused, InvalidInput, NotFound, VersionConflict
 from pixelpet.pets import domain
 from pixelpet.pets.documents import PetDocument, snapshot_fields
+from pixelpet.pets.events import PetEvents
 from pixelpet.pets.repository import DuplicateIdempotencyKey, PagePosition, PetRepository
 from pixelpet.pets.rules import Action, Species
 from pixelpet.ratelimit import TokenBucketLimiter
@@ -35,16 +35,6 @@ def parse_pet_id(raw: str) -> ObjectId:
 def truncate_to_storage(moment: datetime) -> datetime:
     """MongoDB keeps milliseconds; compute with what will be stored, so reads agree with writes."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-class PetEvents(Protocol):
-    """Business outcomes, reported where they are decided (metrics implement this)."""
-
-    def action_finished(self, action: str, outcome: str) -> None: ...
-
-    def pet_created(self) -> None: ...
-
-    def pet_deleted(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,7 +191,7 @@ class Metrics:
             return Response(body, media_type=OPENMETRICS_CONTENT_TYPE)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
-    # PetEvents (see pixelpet.pets.service): business outcomes, counted where they are decided.
+    # PetEvents (see pixelpet/pets/events.py): business outcomes, counted where they are decided.
     def action_finished(self, action: str, outcome: str) -> None:
         self.pet_actions.labels(action, outcome).inc()
 
@@ -200,6 +200,31 @@ class Metrics:
 
     def pet_deleted(self) -> None:
         self.pets_deleted.inc()
+
+    # LiveEvents (pixelpet/pets/events.py): the live path.
+    def subscription_opened(self) -> None:
+        self.subscriptions_active.inc()
+
+    def subscription_closed(self) -> None:
+        self.subscriptions_active.dec()
+
+    def update_shown(self, cause: str, lag_s: float | None) -> None:
+        self.subscription_events_delivered.labels(cause).inc()
+        if lag_s is not None:
+            self.subscription_delivery_lag.observe(lag_s)
+
+    def change_stream_restarted(self, reason: str) -> None:
+        self.change_stream_restarts.labels(reason).inc()
+
+    def change_event_skipped(self) -> None:
+        self.change_stream_bad_events.inc()
+
+    # OutboxEvents (pixelpet/graphql/outbox.py): backpressure on WebSocket connections.
+    def update_coalesced(self) -> None:
+        self.subscription_events_coalesced.inc()
+
+    def client_dropped(self) -> None:
+        self.subscription_clients_dropped.inc()
 
 
 # cgroup v2, then v1. v1 reports "no limit" as a huge number near the largest page-aligned int64.

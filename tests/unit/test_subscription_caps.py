@@ -20,7 +20,7 @@ async def broker() -> Any:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient("mongodb://127.0.0.1:1/?replicaSet=rs0")
     settings = SubscriptionSettings(max_per_connection=10, max_per_owner=3, max_per_process=5)
     metrics = Metrics(version="test", environment="test")
-    yield ChangeStreamBroker(client, "caps", settings=settings, clock=ManualClock(T0), metrics=metrics)
+    yield ChangeStreamBroker(client, "caps", settings=settings, clock=ManualClock(T0), events=metrics)
     await client.close()
 
 

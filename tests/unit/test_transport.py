@@ -3,7 +3,6 @@
 import asyncio
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +11,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from pixelpet.clock import SystemClock
 from pixelpet.graphql.caching import DocumentCache
-from pixelpet.graphql.source import LiveSource
-from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveTransportHandler
+from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveServices, LiveTransportHandler
+from pixelpet.live_source import LiveSource
 from pixelpet.settings import LimitSettings, SubscriptionSettings
 from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.metrics import Metrics
@@ -93,13 +92,7 @@ class Socket:
         return await asyncio.wait_for(self.sent.get(), 5)
 
 
-class View:
-    def __init__(self, metrics: Metrics) -> None:
-        self.recorder = OperationRecorder(tracer=TracerProvider().get_tracer("test"), metrics=metrics)
-        self.metrics = metrics
-        self.settings = SubscriptionSettings(stall_timeout_s=0.2)
-        self.clock = SystemClock()
-
+class AcceptEveryone:
     async def on_ws_connect(self, context: object) -> None:
         return None
 
@@ -108,16 +101,23 @@ class View:
 async def connection() -> AsyncGenerator[tuple[Socket, Metrics], None]:
     SOURCES.clear()
     schema = strawberry.Schema(query=Query, subscription=Subscription)
-    schema.document_cache = DocumentCache(LimitSettings())  # type: ignore[attr-defined]
     metrics = Metrics(version="test", environment="test")
+    services = LiveServices(
+        schema=schema,
+        core_schema=schema._schema,
+        documents=DocumentCache(LimitSettings()),
+        settings=SubscriptionSettings(stall_timeout_s=0.2, connection_init_timeout_s=5),
+        recorder=OperationRecorder(tracer=TracerProvider().get_tracer("test"), metrics=metrics),
+        outbox_events=metrics,
+        clock=SystemClock(),
+    )
     socket = Socket()
     handler = LiveTransportHandler(
-        view=View(metrics),  # type: ignore[arg-type]
-        websocket=socket,  # type: ignore[arg-type]
-        context={},
-        root_value=None,
-        schema=schema,
-        connection_init_wait_timeout=timedelta(seconds=5),
+        services,
+        websocket=socket,
+        context={},  # type: ignore[arg-type]  # these resolvers read no context
+        authenticator=AcceptEveryone(),
+        max_operations=10,
     )
     task = asyncio.create_task(handler.handle())
     await socket.incoming.put({"type": "connection_init", "payload": {}})

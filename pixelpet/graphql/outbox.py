@@ -1,0 +1,83 @@
+"""One connection's unsent messages: the live path's backpressure.
+
+Sends are queued here and written in order by one task per connection, created only while there is
+something to write. An update waiting to be sent is replaced by a newer one for the same subscription
+(the newest state is what a client needs), so a slow client holds at most one update per subscription;
+an operation's last messages (its ending error, its ``complete``) are never replaced. A connection that
+cannot take one message within ``stall_timeout_s`` is given up: the owner's ``on_stall`` cuts it off,
+so a client that stopped reading never holds memory or delays anyone.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, Protocol
+
+logger = logging.getLogger("pixelpet.subscriptions")
+
+# What a message is, for replacement: an update may be replaced by a newer one; the others never are.
+Kind = Literal["update", "last", "complete"]
+Slot = tuple[str, Kind]
+
+
+class OutboxEvents(Protocol):
+    def update_coalesced(self) -> None:
+        """An unsent update was replaced by a newer one."""
+        ...
+
+    def client_dropped(self) -> None:
+        """A connection that stopped reading was cut off."""
+        ...
+
+
+class Outbox:
+    __slots__ = ("_events", "_messages", "_on_stall", "_send", "_stall_timeout_s", "_writer")
+
+    def __init__(
+        self,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        *,
+        stall_timeout_s: float,
+        on_stall: Callable[[], None],
+        events: OutboxEvents,
+    ) -> None:
+        self._send = send
+        self._stall_timeout_s = stall_timeout_s
+        self._on_stall = on_stall
+        self._events = events
+        self._messages: dict[Slot, dict[str, Any]] = {}  # in the order they are to be sent
+        self._writer: asyncio.Task[None] | None = None
+
+    def put(self, operation_id: str, kind: Kind, message: dict[str, Any]) -> None:
+        key = (operation_id, kind)
+        if key in self._messages:
+            self._events.update_coalesced()
+        self._messages[key] = message
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    def discard_update(self, operation_id: str) -> None:
+        """The client completed the operation: its unsent update is of no use to it."""
+        self._messages.pop((operation_id, "update"), None)
+
+    def close(self) -> None:
+        self._messages.clear()
+        if self._writer is not None:
+            self._writer.cancel()
+
+    async def _write(self) -> None:
+        try:
+            while self._messages:
+                key = next(iter(self._messages))
+                message = self._messages.pop(key)
+                async with asyncio.timeout(self._stall_timeout_s):
+                    await self._send(message)
+        except TimeoutError:
+            logger.warning("dropping a subscriber that stopped reading")
+            self._events.client_dropped()
+            self._messages.clear()
+            self._on_stall()
+        except Exception:  # the client left: the connection's shutdown cleans up
+            self._messages.clear()
+        finally:
+            self._writer = None

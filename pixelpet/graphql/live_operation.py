@@ -18,11 +18,10 @@ from graphql import (
     get_operation_ast,
 )
 from graphql.execution import create_source_event_stream
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.errors import classify_in_place
-from pixelpet.graphql.sharing import execute_event, share_key
+from pixelpet.graphql.sharing import execute_event, executor_for, share_key
 from pixelpet.live_source import LiveSource
 
 
@@ -120,12 +119,8 @@ async def open_source(
     schema: GraphQLSchema, live: LiveOperation, context: Any
 ) -> LiveSource | list[GraphQLError]:
     """Run the subscription's resolver: its source, or why the operation is refused."""
-    executor = StrawberryGraphQLCoreExecutionContext.build(
-        schema,
-        live.document,
-        context_value=context,
-        raw_variable_values=live.variables,
-        operation_name=live.operation_name,
+    executor = executor_for(
+        schema, live.document, context=context, operation_name=live.operation_name, variables=live.variables
     )
     if isinstance(executor, list):  # the variables do not fit the operation
         return executor

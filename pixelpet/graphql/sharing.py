@@ -17,7 +17,8 @@ import json
 from collections.abc import Awaitable
 from typing import Any, cast
 
-from graphql import DocumentNode, ExecutionResult, GraphQLSchema
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema
+from graphql.execution import Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 ShareKey = tuple[int, str | None, str]
@@ -55,6 +56,27 @@ def share_key(
     return id(document), operation_name, json.dumps(variables, sort_keys=True, default=repr)
 
 
+def executor_for(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    root_value: Any = None,
+    context: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> "Executor[Any] | list[GraphQLError]":
+    """graphql-core's execution of ``document``, with strawberry's execution context (its resolvers'
+    ``Info`` needs it): the one place that names it. Errors if the variables do not fit the operation."""
+    return StrawberryGraphQLCoreExecutionContext.build(
+        schema,
+        document,
+        root_value=root_value,
+        context_value=context,
+        raw_variable_values=variables,
+        operation_name=operation_name,
+    )
+
+
 def execute_event(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -69,13 +91,13 @@ def execute_event(
     shared: dict[ShareKey, Any] | None = getattr(event, "shared_results", None)
     if shared is not None and key in shared:
         return shared[key][1]  # type: ignore[no-any-return]
-    executor = StrawberryGraphQLCoreExecutionContext.build(
+    executor = executor_for(
         schema,
         document,
         root_value=event,
-        context_value=context,
-        raw_variable_values=variables,
+        context=context,
         operation_name=operation_name,
+        variables=variables,
     )
     if isinstance(executor, list):
         return ExecutionResult(None, errors=executor)

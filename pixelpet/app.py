@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from pixelpet import db, health
+from pixelpet.admin import admin_routes
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock, SystemClock
 from pixelpet.devdb import DevDatabase
@@ -153,6 +154,8 @@ def create_app(
     ]
     if settings.metrics_port is None:
         routes.append(Route("/metrics", metrics.endpoint))
+    if settings.admin_token is not None:
+        routes += admin_routes(settings.admin_token, lifecycle)
     cors = settings.cors
     middleware = [
         Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS),
@@ -178,7 +181,8 @@ def create_app(
 async def _database_uri(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
     if settings.mongodb_uri is not None:
         return settings.mongodb_uri.get_secret_value()
-    devdb = DevDatabase(storage=settings.devdb.data_dir, port=settings.devdb.port)
+    # Test commands on: development drills arm failpoints with `pixelpet chaos`.
+    devdb = DevDatabase(storage=settings.devdb.data_dir, port=settings.devdb.port, test_commands=True)
     await devdb.start_async(timeout_s=settings.devdb.startup_timeout_s)
     stack.push_async_callback(devdb.stop_async)
     logger.warning(

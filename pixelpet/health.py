@@ -28,7 +28,12 @@ async def livez(request: Request) -> JSONResponse:
 async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     lifecycle: Lifecycle = request.app.state.lifecycle
-    checks: dict[str, Any] = {"shutdown": "failing: draining" if lifecycle.draining else "ok"}
+    checks: dict[str, Any] = {
+        "shutdown": "failing: draining" if lifecycle.draining else "ok",
+        "maintenance": "failing: drained by an operator (pixelpet undrain)"
+        if lifecycle.maintenance
+        else "ok",
+    }
     try:
         with suppress_instrumentation():  # a probe every few seconds would be a lone trace each time
             await asyncio.wait_for(ping(runtime.client), READINESS_PING_TIMEOUT_S)

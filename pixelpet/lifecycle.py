@@ -32,7 +32,8 @@ DUPLICATE_WINDOW_S = 1.0
 class Lifecycle:
     """Process-wide shutdown state, shared by the probes and the server."""
 
-    draining: bool = False
+    draining: bool = False  # shutting down: never undone
+    maintenance: bool = False  # drained by an operator (`pixelpet drain`): undone by `pixelpet undrain`
 
 
 class DrainingServer(uvicorn.Server):

@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); none by default.
     forwarded_allow_ips: list[str] = []
     mongodb_uri: SecretStr | None = None
+    # The bearer token of the admin endpoints (/admin/drain, /admin/undrain: `pixelpet drain`); unset, they
+    # are off (404). Give each environment a long random one.
+    admin_token: SecretStr | None = None
     mongo: MongoSettings = MongoSettings()
     devdb: DevDatabaseSettings = DevDatabaseSettings()
     auth: AuthSettings = AuthSettings()

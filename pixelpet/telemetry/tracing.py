@@ -67,6 +67,17 @@ def trace_export(environ: Mapping[str, str]) -> TraceExport:
     )
 
 
+def otlp_traces_url(environ: Mapping[str, str]) -> str | None:
+    """Where spans are posted (the SDK's rules for the standard variables), or None if not exported."""
+    if trace_export(environ) is not TraceExport.OTLP:
+        return None
+    traces = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if traces:
+        return traces
+    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or "http://localhost:4318"
+    return base.rstrip("/") + "/v1/traces"
+
+
 class Tracing:
     def __init__(
         self,

@@ -18,6 +18,7 @@ from typing import Any
 from bson import json_util
 from pymongo import ReplaceOne
 from pymongo.errors import PyMongoError
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pixelpet.cli.context import database, load_settings
@@ -158,7 +159,7 @@ def _report(out: Output, headline: str, manifest: dict[str, Any]) -> None:
     if out.as_json:
         out.json(manifest)
         return
-    out.line(headline)
+    out.line(escape(headline))
     out.table(
         "collections",
         ("collection", "documents", "sha256"),

@@ -5,11 +5,12 @@ from typing import Any
 
 import httpx
 from pymongo.errors import PyMongoError
+from rich.markup import escape
 
 from pixelpet.cli import doctor as checks
 from pixelpet.cli import indexes as index_tools
 from pixelpet.cli.context import database, load_settings
-from pixelpet.cli.output import FAILED, OK, USAGE, CommandError, Output, status, unreachable
+from pixelpet.cli.output import FAILED, OK, USAGE, CommandError, Output, Styled, status, unreachable
 from pixelpet.pets.documents import OwnerDocument, PetDocument
 from pixelpet.settings import Environment
 
@@ -58,10 +59,9 @@ async def indexes(out: Output, *, apply: bool) -> int:
     return FAILED if wrong else OK
 
 
-def _index_cell(state: str) -> str:
-    return {"ok": "[green]ok[/]", "extra": "[yellow]extra (not in the code)[/]"}.get(
-        state, f"[bold red]{state}[/]"
-    )
+def _index_cell(state: str) -> Styled:
+    styles = {"ok": "[green]ok[/]", "extra": "[yellow]extra (not in the code)[/]"}
+    return Styled(styles.get(state, f"[bold red]{state}[/]"))
 
 
 # db recount --------------------------------------------------------------------------------
@@ -155,9 +155,9 @@ async def drain(out: Output, url: str, *, drained: bool) -> int:
         out.json(body)
     else:
         out.line(
-            f"{url}: drained, /readyz fails until `pixelpet undrain`"
+            f"{escape(url)}: drained, /readyz fails until `pixelpet undrain`"
             if body["drained"]
-            else f"{url}: back in rotation (readiness follows its checks again)"
+            else f"{escape(url)}: back in rotation (readiness follows its checks again)"
         )
     return OK
 

@@ -21,8 +21,15 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         # Operators get the reasons, not a stack trace.
-        reasons = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
+        reasons = "; ".join(_reason(problem) for problem in error.errors())
         raise CommandError(f"invalid configuration: {reasons}", exit_code=USAGE) from error
+
+
+def _reason(problem: Any) -> str:
+    """One validation problem, naming the variable to fix when it is one field's."""
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    location = [str(part) for part in problem.get("loc", ()) if not isinstance(part, int)]
+    return f"PIXELPET_{'__'.join(location).upper()}: {message}" if location else message
 
 
 def database_uri(settings: Settings) -> str:

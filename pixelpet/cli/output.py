@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 OK = 0
@@ -56,18 +57,30 @@ class Output:
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*(value if isinstance(value, str) else _cell(value) for value in row))
+            table.add_row(*(_cell(value) for value in row))
         self.console.print(table)
 
     def line(self, text: str) -> None:
-        self.console.print(text)
+        """A sentence of ours; ``text`` may use rich markup, so put data in it through ``escape``."""
+        self.console.print(text, soft_wrap=True)
 
     def report(self, error: CommandError) -> None:
         """The error as one line on stderr (a script reading --json stdout sees nothing half-written)."""
-        self.errors.print(f"[bold red]pixelpet:[/] {error.message}", markup=True, highlight=False)
+        # Soft wrap: one line however long, so logs and scripts see it whole.
+        self.errors.print(f"[bold red]pixelpet:[/] {escape(error.message)}", highlight=False, soft_wrap=True)
+
+
+class Styled(str):
+    """Text with rich markup of ours (colour); any other text is shown exactly as it is."""
+
+    __slots__ = ()
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, Styled):
+        return value
+    if isinstance(value, str):
+        return escape(value)  # data (an error, an owner id) may hold brackets rich would read as markup
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
@@ -75,4 +88,4 @@ def _cell(value: Any) -> str:
 
 def status(ok: bool) -> str:
     """A check's verdict as a table cell: green ok, red fail."""
-    return "[green]ok[/]" if ok else "[bold red]fail[/]"
+    return Styled("[green]ok[/]" if ok else "[bold red]fail[/]")

@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx
+from rich.markup import escape
 
-from pixelpet.cli.output import FAILED, OK, CommandError, Output, unreachable
+from pixelpet.cli.output import FAILED, OK, CommandError, Output, Styled, unreachable
 
 WINDOWS = ("5m", "1h", "6h", "3d")
 
@@ -76,14 +77,15 @@ async def slo(out: Output, prometheus_url: str) -> int:
 
 
 def _row(row: SloStanding) -> list[str]:
+    # Styled: our colours; SLO names come from our own rules.
     colour = "bold red" if row.paging else ("yellow" if row.ticketing else "green")
     alert = "PAGE" if row.paging else ("ticket" if row.ticketing else "none")
     return [
-        f"[{colour}]{row.slo}[/]",
+        Styled(f"[{colour}]{escape(row.slo)}[/]"),
         f"{row.objective * 100:g}%",
         _percent(row.budget_remaining),
         *(_number(row.burn_rates[w]) for w in WINDOWS),
-        f"[{colour}]{alert}[/]",
+        Styled(f"[{colour}]{alert}[/]"),
     ]
 
 

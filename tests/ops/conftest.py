@@ -3,9 +3,9 @@
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,13 +54,20 @@ class Ops:
         return pet_id
 
 
-@pytest.fixture
-def ops(database: DevDatabase, tmp_path: Path) -> Iterator[Ops]:
+@pytest.fixture(scope="module")
+def ops(database: DevDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
+    """One service per module (starting one costs seconds); tests keep apart by owner or database name."""
     name = unique_database()
     env = {**service_environment(database.uri, name), "PIXELPET_ADMIN_TOKEN": ADMIN_TOKEN}
-    service = ServiceProcess(env=env, log_file=tmp_path / "service.log")
+    service = ServiceProcess(env=env, log_file=tmp_path_factory.mktemp("ops") / "service.log")
     service.start()
     try:
         yield Ops(service, env, name)
     finally:
         service.stop()
+
+
+@pytest.fixture
+def owner() -> str:
+    """A player of this test's own, so tests sharing the module's service never see each other's pets."""
+    return f"player-{uuid.uuid4().hex[:8]}"

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from pixelpet.devdb import DevDatabase, free_port
+from tests.conftest import unique_database
 from tests.ops.conftest import Ops
 from tests.support.server import running_server
 
@@ -58,13 +59,17 @@ def test_invalid_configuration_is_the_first_and_only_failure(ops: Ops) -> None:
 
 
 def test_missing_indexes_are_found_and_the_fix_is_named(ops: Ops, database: DevDatabase) -> None:
+    scratch = unique_database()  # a database without the service's indexes
     with MongoClient(database.uri) as client:
-        client[ops.database]["pets"].drop_index("owner_created_at")
-    code, report = ops.run_json("doctor")
+        client[scratch]["pets"].insert_one({"owner": "nobody"})
+    code, report = ops.run_json("doctor", PIXELPET_MONGO__DATABASE=scratch)
     indexes = by_name(report)["indexes"]
     assert (code, indexes["ok"]) == (1, False)
     assert "owner_created_at: missing" in indexes["detail"]
     assert indexes["hint"] == "run `pixelpet db indexes --apply`"
+    assert ops.run("db", "indexes", "--apply", PIXELPET_MONGO__DATABASE=scratch).returncode == 0
+    code, _ = ops.run_json("doctor", PIXELPET_MONGO__DATABASE=scratch)
+    assert code == 0
 
 
 async def test_the_otlp_endpoint_and_jwks_are_checked_when_configured(ops: Ops) -> None:

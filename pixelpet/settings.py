@@ -7,10 +7,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "pixelpet-development-secret-do-not-use-in-production"  # noqa: S105 - refused in production
+
+
+MIN_ADMIN_TOKEN_LENGTH = 16
 
 
 class Environment(StrEnum):
@@ -197,6 +200,17 @@ class Settings(BaseSettings):
 
     def _default_in_development(self, choice: bool | None) -> bool:
         return self.environment is Environment.DEVELOPMENT if choice is None else choice
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _admin_token_long_or_unset(cls, value: object) -> object:
+        # Empty means unset (an empty variable in a manifest must not open the admin endpoints to anyone).
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if secret in (None, ""):
+            return None
+        if isinstance(secret, str) and len(secret) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(f"the admin token must be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

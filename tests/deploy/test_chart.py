@@ -256,3 +256,22 @@ def closed(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(schema.get(key), dict):
             schema[key] = closed(schema[key])
     return schema
+
+
+def test_the_admin_token_comes_from_a_secret_only_when_one_is_named() -> None:
+    def admin_env(*extra: str) -> list[dict[str, Any]]:
+        rendered = helm("template", "pixelpet", str(CHART), *KUBE, *JWKS, *extra)
+        assert rendered.returncode == 0, rendered.stderr
+        workloads = [
+            d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] in ("Deployment", "Rollout")
+        ]
+        container = workloads[0]["spec"]["template"]["spec"]["containers"][0]
+        return [variable for variable in container["env"] if variable["name"] == "PIXELPET_ADMIN_TOKEN"]
+
+    assert admin_env() == [], "no admin endpoints unless asked for"
+    assert admin_env("--set", "secrets.adminToken.name=pixelpet-admin") == [
+        {
+            "name": "PIXELPET_ADMIN_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "pixelpet-admin", "key": "token"}},
+        }
+    ]

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import yaml
 
 from observability import tools
 from observability.grafana.dashboards import DASHBOARDS, render
@@ -34,7 +35,7 @@ from pixelpet.settings import DEVELOPMENT_SECRET
 from tests.e2e.traffic import Traffic
 from tests.support.failpoints import fail_command_blocking
 from tests.support.graphql import token_for
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, run_pixelpet
 
 # The outage test waits for a real 5-minute window to forget the outage.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -43,6 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 RATE_PER_S = 10.0
 HISTORY_HOURS = 7
 RUNBOOKS = "https://github.com/pixelpet/pixelpet/blob/main/observability/runbooks/"
+SLO_NAMES = [slo["name"] for slo in yaml.safe_load((OBSERVABILITY / "slos.yaml").read_text())["slos"]]
 T = TypeVar("T")
 
 
@@ -86,6 +88,7 @@ class Outage:
     page: dict[str, Any]  # the firing notification's alert, as Alertmanager sent it
     fired_after_s: float
     resolved_after_s: float
+    slo_while_paging: tuple[int, list[dict[str, Any]]]  # `pixelpet slo --json`: exit code and rows
 
 
 @dataclass
@@ -353,6 +356,7 @@ def _outage(e2e: EndToEnd) -> Outage:
             timeout_s=180,
             what="the availability page",
         )
+        slo_while_paging = slo_report(e2e)  # what on-call sees while paged
     finally:
         e2e.database.start()
     fired_after_s = time.monotonic() - stopped
@@ -365,7 +369,14 @@ def _outage(e2e: EndToEnd) -> Outage:
         timeout_s=480,
         what="the page's resolution",
     )
-    return Outage(fired[0], fired_after_s, time.monotonic() - restarted)
+    return Outage(fired[0], fired_after_s, time.monotonic() - restarted, slo_while_paging)
+
+
+def slo_report(e2e: EndToEnd) -> tuple[int, list[dict[str, Any]]]:
+    completed = run_pixelpet("slo", "--prometheus-url", e2e.stack.prometheus_url, "--json", env={})
+    assert completed.stdout, completed.stderr
+    rows: list[dict[str, Any]] = json.loads(completed.stdout)
+    return completed.returncode, rows
 
 
 def _starts(alert: dict[str, Any]) -> float:
@@ -388,6 +399,26 @@ def test_a_database_outage_pages_with_its_runbook_and_the_recovery_resolves_it(e
             timeout_s=30,
             what=f"{service.url} ready again",
         )
+
+
+def test_pixelpet_slo_shows_the_page_while_it_fires_and_the_budget_it_cost(e2e: EndToEnd) -> None:
+    outage = ensure_outage_happened(e2e)
+    code, rows = outage.slo_while_paging
+    slos = {row["slo"]: row for row in rows}
+    assert set(slos) == set(SLO_NAMES)
+    assert code == 1, "a firing page is a failing answer"
+    availability = slos["availability"]
+    assert availability["paging"] is True
+    assert availability["objective"] == 0.999
+    assert availability["burn_rates"]["5m"] > 14.4, "the page's own threshold"
+    assert [name for name, row in slos.items() if row["paging"]] == ["availability"]
+    code, rows = slo_report(e2e)  # after the resolution: no page, and the outage's cost remains
+    after = {row["slo"]: row for row in rows}["availability"]
+    assert (code, after["paging"]) == (0, False)
+    assert after["budget_remaining"] < 1.0
+    table = run_pixelpet("slo", "--prometheus-url", e2e.stack.prometheus_url, env={"COLUMNS": "200"}).stdout
+    assert "availability" in table
+    assert "budget left" in table
 
 
 def test_every_recording_rule_and_dashboard_panel_returns_data(e2e: EndToEnd) -> None:

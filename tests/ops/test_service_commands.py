@@ -209,3 +209,18 @@ def test_every_command_has_help_with_an_example(
     assert main([*command, "--help"]) == 0
     shown = capsys.readouterr().out
     assert "Example: pixelpet" in shown or "Example: PIXELPET_" in shown
+
+
+def test_slo_says_in_one_line_when_prometheus_is_away() -> None:
+    # Its tables, burn rates and pages are tested against a real Prometheus in tests/e2e.
+    away = subprocess.run(
+        [sys.executable, "-m", "pixelpet", "slo", "--prometheus-url", f"http://127.0.0.1:{free_port()}"],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert away.returncode == 3
+    assert away.stderr.startswith("pixelpet: Prometheus at http://127.0.0.1:")
+    assert len(away.stderr.strip().splitlines()) == 1

@@ -72,6 +72,13 @@ spec:
             secretKeyRef:
               name: {{ .Values.secrets.mongodbUri.name }}
               key: {{ .Values.secrets.mongodbUri.key }}
+        {{- if .Values.secrets.adminToken.name }}
+        - name: PIXELPET_ADMIN_TOKEN
+          valueFrom:
+            secretKeyRef:
+              name: {{ .Values.secrets.adminToken.name }}
+              key: {{ .Values.secrets.adminToken.key }}
+        {{- end }}
         - name: PIXELPET_AUTH__ALGORITHMS
           value: {{ .Values.config.auth.algorithms | toJson | quote }}
         {{- if eq .Values.config.environment "production" }}

@@ -11,7 +11,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from gql import Client, GraphQLRequest
@@ -19,13 +18,12 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import ClientConnection
 
-from pixelpet.app import create_app
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import Settings, SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet, token_for
-from tests.support.server import running_server
+from tests.support.server import serving
 from tests.support.ws import PET_STATS, PROTOCOL, SubscriptionClient
 
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
@@ -39,11 +37,8 @@ def settings(database: DevDatabase) -> Settings:
 
 @pytest.fixture
 async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[str, GraphQLClient]]:
-    async with (
-        running_server(create_app(settings, clock=clock)) as url,
-        httpx.AsyncClient(base_url=url) as http,
-    ):
-        yield url, GraphQLClient(http)
+    async with serving(settings, clock) as served:
+        yield served
 
 
 async def _raw(url: str) -> ClientConnection:

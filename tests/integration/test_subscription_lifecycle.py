@@ -6,6 +6,7 @@ read for as long as the test needs; the client completes or leaves inside the wi
 """
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -82,31 +83,35 @@ async def _cancelled_setups(service: Service) -> float:
     return await scrape(service.http, "pixelpet_graphql_requests_total", code="CANCELLED")
 
 
-async def _subscribed_with_first_read_blocked(
+@contextlib.asynccontextmanager
+async def first_read_held(
     service: Service, database: DevDatabase, pet_id: str
-) -> tuple[SubscriptionClient, str]:
-    """A subscriber in the pet's feed whose first read the database is holding."""
-    watcher = await (await SubscriptionClient.connect(service.url)).acknowledged()
-    operation = await watcher.subscribe(pet_id)
-    assert await eventually(lambda: service.watched() == (1, 1), within_s=5), "subscribed, first read held"
-    return watcher, operation
+) -> AsyncIterator[tuple[SubscriptionClient, str]]:
+    """A subscriber in the pet's feed whose first read the database holds; when the block ends, the held
+    read has had time to come back, and nothing it could have armed (a timer) may be left."""
+    async with failpoints(database.uri) as arm:
+        await arm(times=1, failCommands=["find"], blockConnection=True, blockTimeMS=FIRST_READ_BLOCKED_MS)
+        watcher = await (await SubscriptionClient.connect(service.url)).acknowledged()
+        operation = await watcher.subscribe(pet_id)
+        assert await eventually(lambda: service.watched() == (1, 1), within_s=5), (
+            "subscribed, first read held"
+        )
+        yield watcher, operation
+        assert await eventually(lambda: service.watched() == (0, 0), within_s=5)
+        # Past the moment the held read comes back: had the setup gone on, it would now arm the pet's
+        # timer (in a feed the broker dropped) and send a `next` for the completed id.
+        assert not await eventually(lambda: service.clock.pending() > 0, within_s=FIRST_READ_BLOCKED_MS / 500)
+    assert await _cancelled_setups(service) == 1
 
 
 async def test_complete_during_the_first_read_cancels_the_setup(
     service: Service, database: DevDatabase
 ) -> None:
     pet = await create_pet(service.client)
-    async with failpoints(database.uri) as arm:
-        await arm(times=1, failCommands=["find"], blockConnection=True, blockTimeMS=FIRST_READ_BLOCKED_MS)
-        watcher, operation = await _subscribed_with_first_read_blocked(service, database, pet["id"])
+    async with first_read_held(service, database, pet["id"]) as (watcher, operation):
         await watcher.send({"id": operation, "type": "complete"})
         await watcher.send({"type": "ping"})
         assert await watcher.receive() == {"type": "pong"}, "nothing sent for the completed id"
-        assert await eventually(lambda: service.watched() == (0, 0), within_s=5)
-        # Past the moment the held read comes back: had the setup gone on, it would now arm the pet's
-        # timer (in a feed the broker dropped) and send a `next` for the completed id.
-        assert not await eventually(lambda: service.clock.pending() > 0, within_s=FIRST_READ_BLOCKED_MS / 500)
-    assert await _cancelled_setups(service) == 1
     assert await watcher.nothing_within(0.2)
     assert await service.left_behind() == NOTHING
     # The id is free again, and the pet is watched as usual.
@@ -122,13 +127,8 @@ async def test_leaving_during_the_first_read_cancels_the_setup(
     service: Service, database: DevDatabase
 ) -> None:
     pet = await create_pet(service.client)
-    async with failpoints(database.uri) as arm:
-        await arm(times=1, failCommands=["find"], blockConnection=True, blockTimeMS=FIRST_READ_BLOCKED_MS)
-        watcher, _ = await _subscribed_with_first_read_blocked(service, database, pet["id"])
+    async with first_read_held(service, database, pet["id"]) as (watcher, _):
         await watcher.close()
-        assert await eventually(lambda: service.watched() == (0, 0), within_s=5)
-        assert not await eventually(lambda: service.clock.pending() > 0, within_s=FIRST_READ_BLOCKED_MS / 500)
-    assert await _cancelled_setups(service) == 1
     assert await service.left_behind() == NOTHING
 
 

@@ -13,7 +13,7 @@ from pixelpet.devdb import DevDatabase
 from pixelpet.settings import CorsSettings, Settings, SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet, token_for
-from tests.support.server import running_server
+from tests.support.server import running_server, serving
 from tests.support.ws import PET_STATS, SubscriptionClient
 
 FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
@@ -40,11 +40,8 @@ def settings(database: DevDatabase, subscription_settings: SubscriptionSettings)
 
 @pytest.fixture
 async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[str, GraphQLClient]]:
-    async with (
-        running_server(create_app(settings, clock=clock)) as url,
-        httpx.AsyncClient(base_url=url) as http,
-    ):
-        yield url, GraphQLClient(http)
+    async with serving(settings, clock) as served:
+        yield served
 
 
 async def test_a_subscriber_gets_the_current_state_then_each_change(

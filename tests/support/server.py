@@ -5,10 +5,15 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from pixelpet.app import create_app
+from pixelpet.clock import Clock
 from pixelpet.server import uvicorn_config
+from pixelpet.settings import Settings
+from tests.support.graphql import GraphQLClient
 
 
 @contextlib.asynccontextmanager
@@ -41,3 +46,13 @@ async def running_server(app: Starlette, *, send_buffer_bytes: int | None = None
         server.should_exit = True
         await task
         listener.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, clock: Clock) -> AsyncIterator[tuple[str, GraphQLClient]]:
+    """The service built from ``settings`` and ``clock``, served; its URL and a GraphQL client for it."""
+    async with (
+        running_server(create_app(settings, clock=clock)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        yield url, GraphQLClient(http)

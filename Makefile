@@ -25,15 +25,17 @@ token: deps ## Print a development bearer token for owner SUB (default dev-playe
 
 # Debian's packages the tests run for real: curl (the README test runs its example as printed), Prometheus,
 # Alertmanager and promtool (observability tests), Podman with runc and mmdebstrap (the image test), nginx
-# (the local stack's load balancer, run in front of two replicas).
+# (the local stack's load balancer, run in front of two replicas), Chromium (the /play page's browser tests;
+# GitHub's Ubuntu runners have Google Chrome instead, which the tests use when there is no chromium).
 DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap nginx
+BROWSER := $(shell command -v chromium >/dev/null || command -v google-chrome >/dev/null || echo chromium)
 
 .PHONY: tools
 tools: deps ## Install the programs the tests run (Debian packages; Jaeger, Sloth, actionlint, helm, Toxiproxy built from Go)
-	@missing=""; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap nginx; do \
+	@missing="$(BROWSER)"; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap nginx; do \
 	  command -v $$tool >/dev/null || missing=yes; done; \
 	  if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; fi
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) $(BROWSER) >/dev/null; fi
 	$(UV) run --frozen python -m observability.tools
 
 .PHONY: test

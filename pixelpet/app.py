@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from pixelpet import db, health
 from pixelpet.admin import admin_routes
@@ -28,6 +28,7 @@ from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.pets.live import PetWatcher
 from pixelpet.pets.repository import PetRepository
 from pixelpet.pets.service import PetService
+from pixelpet.play.routes import play_routes
 from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Settings
@@ -147,7 +148,7 @@ def create_app(
             yield
             logger.info("pixelpet stopping: closing the database client and flushing spans")
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/livez", health.livez),
         Route("/readyz", health.readyz),
@@ -156,6 +157,8 @@ def create_app(
         routes.append(Route("/metrics", metrics.endpoint))
     if settings.admin_token is not None:
         routes += admin_routes(settings.admin_token, lifecycle)
+    if settings.play_page:
+        routes += play_routes(settings)
     cors = settings.cors
     middleware = [
         Middleware(TracingMiddleware, tracer_provider=tracing.provider, excluded_paths=UNOBSERVED_PATHS),

@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); none by default.
     forwarded_allow_ips: list[str] = []
     mongodb_uri: SecretStr | None = None
+    # The /play page (pixelpet/play): unset, on in development and off in production.
+    play: bool | None = None
     # The bearer token of the admin endpoints (/admin/drain, /admin/undrain: `pixelpet drain`); unset, they
     # are off (404). Give each environment a long random one.
     admin_token: SecretStr | None = None
@@ -197,6 +199,10 @@ class Settings(BaseSettings):
     @property
     def field_suggestions(self) -> bool:
         return self._default_in_development(self.limits.field_suggestions)
+
+    @property
+    def play_page(self) -> bool:
+        return self._default_in_development(self.play)
 
     def _default_in_development(self, choice: bool | None) -> bool:
         return self.environment is Environment.DEVELOPMENT if choice is None else choice

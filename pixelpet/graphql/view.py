@@ -1,18 +1,71 @@
-"""The GraphQL HTTP endpoint: strawberry's ASGI view with our context (WebSockets: endpoint.py)."""
+"""The GraphQL HTTP endpoint: strawberry's ASGI view with our context and the GraphQL over HTTP rules
+(decision 16). WebSockets: endpoint.py.
 
+The response's media type is negotiated from ``Accept``: ``application/graphql-response+json`` when the client
+prefers it, ``application/json`` otherwise (no Accept, ``*/*``, or types we do not speak, as the spec allows).
+With ``graphql-response+json`` a request that fails before execution (parse, validation) is a 400 without
+``data``; ``application/json`` keeps strawberry's behaviour (200, the errors in the body).
+"""
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from cross_web import HTTPException as ViewHTTPException
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 
+from pixelpet.auth import mint_development_token
+from pixelpet.clock import SystemClock
 from pixelpet.graphql.context import Context, context_for
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_IDE_PLAYER = "graphiql-player"
+_IDE_QUERY = """# Pixel Pet in development. The Headers tab below holds a token for the player
+# "graphiql-player", minted with the development secret (`pixelpet token --sub you` prints another).
+# Run this with Ctrl-Enter, or the play button. Then try:
+#   mutation { createPet(input: {name: "Mochi", species: CAT}) { id name mood } }
+#   subscription { petStats(id: "<an id from above>") { name mood stats { hunger happiness energy } } }
+query MyPets {
+  pets(first: 10) {
+    edges { node { id name species mood needs stats { hunger happiness energy } } }
+  }
+}
+"""
+
+
+def negotiate(accept: str | None) -> str:
+    """The media type to answer with: the client's preferred of the two we speak, ties to the first listed."""
+    best, best_q = JSON, 0.0
+    for position, part in enumerate((accept or "").split(",")):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        if media not in (GRAPHQL_RESPONSE, JSON):
+            continue
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > best_q or (q == best_q and position == 0):
+            best, best_q = media, q
+    return best if best_q > 0 else JSON
+
 
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
+        self._settings = settings
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.environment is Environment.DEVELOPMENT else None,
@@ -23,5 +76,60 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         assert isinstance(request, Request), "WebSockets are served by GraphQLWebSocket"
+        if request.method == "GET" and not self._wants_the_ide(request):
+            # Operations only over POST (decision 14); the spec's answer to a method we do not offer.
+            raise HTTPException(405, "GraphQL operations are sent with POST.", headers={"Allow": "POST"})
+        assert isinstance(response, Response)
+        media_type = negotiate(request.headers.get("accept"))
+        request.state.graphql_media_type = media_type
+        request.state.graphql_response = response
+        response.graphql_media_type = media_type  # type: ignore[attr-defined]  # read by create_response
         runtime: Runtime = request.app.state.runtime
         return context_for(runtime, client=request.scope.get("client"), request=request)
+
+    def _wants_the_ide(self, request: Request) -> bool:
+        return self.graphql_ide is not None and "text/html" in request.headers.get("accept", "")
+
+    async def parse_http_body(self, request: Any) -> Any:
+        if request.method == "POST":
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type != JSON:
+                raise ViewHTTPException(415, "Send GraphQL requests as application/json.")
+        return await super().parse_http_body(request)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if request.state.graphql_media_type == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
+            # Execution never started: no data entry, and a status that says the request was refused.
+            response.pop("data", None)
+            request.state.graphql_response.status_code = 400
+        return response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if getattr(sub_response, "graphql_media_type", JSON) == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+        return response
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Strawberry's GraphiQL, opening on a query that works, with a development token in its headers."""
+        html = super().graphql_ide_html
+        token = mint_development_token(
+            secret=self._settings.auth.dev_secret.get_secret_value(),
+            subject=_IDE_PLAYER,
+            now=SystemClock().now(),
+            ttl=timedelta(hours=12),
+        )
+        headers = json.dumps(json.dumps({"Authorization": f"Bearer {token}"}, indent=2))
+        replacements = {
+            "parameters.q || EXAMPLE_QUERY": f"parameters.q || {json.dumps(_IDE_QUERY)}",
+            "React.useState(parameters.headers)": f"React.useState(parameters.headers || {headers})",
+        }
+        for old, new in replacements.items():
+            if old not in html:  # strawberry changed its page: tests/integration/test_graphiql.py says so
+                raise RuntimeError(f"strawberry's GraphiQL page no longer has {old!r}")
+            html = html.replace(old, new)
+        return html

@@ -17,11 +17,14 @@ from tests.support.graphql import GraphQLClient
 
 
 @contextlib.asynccontextmanager
-async def running_server(app: Starlette, *, send_buffer_bytes: int | None = None) -> AsyncIterator[str]:
+async def running_server(
+    app: Starlette, *, send_buffer_bytes: int | None = None, port: int = 0
+) -> AsyncIterator[str]:
     """Serve ``app`` over TCP until the block ends; yields the base URL.
 
     ``send_buffer_bytes`` shrinks the kernel send buffer of every accepted connection (Linux
-    copies it from the listening socket), standing in for a slow network path.
+    copies it from the listening socket), standing in for a slow network path. ``port`` 0 picks a free
+    one; a given port serves again where clients expect the server to come back (a restart).
     """
     settings = getattr(app.state, "settings", None)
     if settings is not None:  # the service: served as pixelpet/server.py serves it
@@ -30,9 +33,10 @@ async def running_server(app: Starlette, *, send_buffer_bytes: int | None = None
         config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None)
     server = uvicorn.Server(config)
     listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if send_buffer_bytes is not None:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("127.0.0.1", port))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():

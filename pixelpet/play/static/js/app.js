@@ -1,0 +1,183 @@
+// The page: sign in, list the player's pets, act on them, and keep every card live through one subscription each.
+
+import { GraphQLProblem, explain, request } from "./graphql.js";
+import { LiveConnection } from "./live.js";
+import { describe, draw } from "./sprites.js";
+
+const FIELDS = "id name species mood needs activity version stats { hunger happiness energy asOf }";
+const LIST = `query { pets(first: 50) { edges { node { ${FIELDS} } } } }`;
+const WATCH = `subscription($id: ID!) { petStats(id: $id) { ${FIELDS} } }`;
+const ADOPT = `mutation($input: CreatePetInput!) { createPet(input: $input) { ${FIELDS} } }`;
+const RENAME = `mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { ${FIELDS} } }`;
+const DELETE = "mutation($id: ID!) { deletePet(id: $id) }";
+const act = (name) => `mutation($id: ID!) { ${name}(id: $id) { ${FIELDS} } }`;
+const NEEDS = { FOOD: "food", PLAY: "play", REST: "rest" };
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const state = { token: null, live: null, pets: new Map() }; // id -> {pet, card, unsubscribe}
+
+function setConnection(kind, detail) {
+  const line = $("#connection");
+  line.dataset.state = kind;
+  line.textContent = detail || { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" }[kind];
+}
+
+function notice(text) { $("#notice").textContent = text; }
+
+function cardMessage(id, text) {
+  const entry = state.pets.get(id);
+  if (entry) $(".message", entry.card).textContent = text;
+}
+
+function show(pet) {
+  let entry = state.pets.get(pet.id);
+  if (!entry) {
+    const card = $("#pet-card").content.firstElementChild.cloneNode(true);
+    card.dataset.petId = pet.id;
+    card.querySelectorAll("[data-action]").forEach((button) => {
+      button.addEventListener("click", () => onAction(pet.id, button));
+    });
+    $("#pets").append(card);
+    entry = { pet, card, unsubscribe: watch(pet.id) };
+    state.pets.set(pet.id, entry);
+  }
+  // A newer state only: an action's answer and the subscription may arrive in either order.
+  const shown = entry.pet;
+  if (shown !== pet && (pet.version < shown.version || (pet.version === shown.version && pet.stats.asOf < shown.stats.asOf))) return;
+  entry.pet = pet;
+  const card = entry.card;
+  card.setAttribute("aria-label", describe(pet));
+  if (!$(".rename-form", card)) $(".name", card).textContent = pet.name;
+  $(".mood", card).textContent = pet.activity === "ASLEEP" ? "Asleep" : pet.mood[0] + pet.mood.slice(1).toLowerCase();
+  for (const stat of ["hunger", "happiness", "energy"]) {
+    $(`meter.${stat}`, card).value = pet.stats[stat];
+    $(`meter.${stat}`, card).setAttribute("aria-label", `${stat} ${pet.stats[stat]} of 100`);
+    $(`.${stat}-value`, card).textContent = String(pet.stats[stat]);
+  }
+  $(".needs", card).textContent = pet.needs.length ? `Needs: ${pet.needs.map((need) => NEEDS[need] || need).join(", ")}` : "Needs nothing right now";
+  const focused = document.activeElement;
+  const asleep = pet.activity === "ASLEEP";
+  for (const action of ["putPetToSleep", "feedPet", "playWithPet"]) $(`[data-action="${action}"]`, card).disabled = asleep;
+  $('[data-action="wakePet"]', card).disabled = !asleep;
+  // A keyboard user's button just went disabled (asleep: no Sleep): keep them in the card, on its counterpart.
+  if (focused && focused.disabled && card.contains(focused)) $(`[data-action="${asleep ? "wakePet" : "putPetToSleep"}"]`, card).focus();
+  draw($(".sprite", card), pet);
+  $("#empty").hidden = state.pets.size > 0;
+}
+
+function forget(id) {
+  const entry = state.pets.get(id);
+  if (!entry) return;
+  entry.unsubscribe();
+  entry.card.remove();
+  state.pets.delete(id);
+  $("#empty").hidden = state.pets.size > 0;
+}
+
+function watch(id) {
+  return state.live.subscribe(WATCH, { id }, (data) => show(data.petStats), (error) => {
+    const code = error.extensions && error.extensions.code;
+    if (code === "NOT_FOUND") forget(id);
+    else cardMessage(id, explain(new GraphQLProblem(error.message, code || "ERROR", error.extensions)));
+  });
+}
+
+async function attempt(id, work) {
+  cardMessage(id, "");
+  notice("");
+  try {
+    await work();
+  } catch (problem) {
+    if (!(problem instanceof GraphQLProblem)) throw problem;
+    if (id) cardMessage(id, explain(problem)); else notice(explain(problem));
+    if (problem.code === "UNAUTHENTICATED") signOut();
+  }
+}
+
+function onAction(id, button) {
+  const action = button.dataset.action;
+  if (action === "rename") return startRename(id);
+  if (action === "deletePet") {
+    if (button.dataset.confirm !== "yes") {
+      button.dataset.confirm = "yes";
+      button.textContent = "Really delete?";
+      return;
+    }
+    return attempt(id, async () => { await request(state.token, DELETE, { id }); forget(id); });
+  }
+  return attempt(id, async () => show((await request(state.token, act(action), { id }))[action]));
+}
+
+function startRename(id) {
+  const entry = state.pets.get(id);
+  const heading = $(".name", entry.card);
+  if ($(".rename-form", entry.card)) return;
+  const form = document.createElement("form");
+  form.className = "rename-form";
+  form.innerHTML = '<label>New name <input name="name" required maxlength="32"></label><button type="submit">Save</button>';
+  const input = $("input", form);
+  input.value = entry.pet.name;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    attempt(id, async () => {
+      const renamed = (await request(state.token, RENAME, { id, name: input.value })).renamePet;
+      form.remove();
+      heading.hidden = false;
+      show(renamed);
+    });
+  });
+  heading.hidden = true;
+  heading.after(form);
+  input.focus();
+}
+
+async function signIn(token) {
+  state.token = token;
+  sessionStorage.setItem("pixelpet-token", token);
+  state.live = new LiveConnection(token, setConnection);
+  $("#sign-in").hidden = true;
+  $("#game").hidden = false;
+  await attempt(null, async () => {
+    const data = await request(token, LIST);
+    data.pets.edges.forEach((edge) => show(edge.node));
+    $("#empty").hidden = state.pets.size > 0;
+  });
+  $("#pet-name").focus();
+}
+
+function signOut() {
+  sessionStorage.removeItem("pixelpet-token");
+  if (state.live) state.live.close();
+  for (const id of [...state.pets.keys()]) forget(id);
+  state.token = null;
+  $("#game").hidden = true;
+  $("#sign-in").hidden = false;
+  setConnection("offline", "Not signed in");
+}
+
+async function start() {
+  const config = await fetch("config.json").then((response) => response.json()).catch(() => ({}));
+  $("#dev-sign-in").hidden = !config.developmentTokens;
+  $("#dev-sign-in").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ player: $("#player").value }),
+    });
+    if (!response.ok) return notice("Could not sign in with a development token.");
+    await signIn((await response.json()).token);
+  });
+  $("#token-sign-in").addEventListener("submit", (event) => { event.preventDefault(); signIn($("#token").value.trim()); });
+  $("#sign-out").addEventListener("click", signOut);
+  $("#adopt").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = { name: $("#pet-name").value, species: $("#pet-species").value };
+    attempt(null, async () => { show((await request(state.token, ADOPT, { input })).createPet); $("#pet-name").value = ""; });
+  });
+  const saved = sessionStorage.getItem("pixelpet-token");
+  if (saved) await signIn(saved);
+  else (config.developmentTokens ? $("#player") : $("#token")).focus();
+}
+
+start();

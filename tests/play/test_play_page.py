@@ -1,0 +1,257 @@
+"""The /play page in a real browser: Playwright driving Debian's Chromium against the service on uvicorn.
+
+The service runs in this test's event loop with a clock the test moves, so time passing is an event, not a
+wait. Every page of every test fails the test if it logs a console error or throws.
+"""
+
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    async_playwright,
+    expect,
+)
+from starlette.applications import Starlette
+
+from pixelpet.app import create_app
+from pixelpet.auth import mint_development_token
+from pixelpet.clock import ManualClock
+from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.settings import Settings, SubscriptionSettings
+from tests.conftest import make_settings
+from tests.support.server import running_server
+
+# Debian's Chromium (`make tools` installs it); GitHub's Ubuntu runners carry Google Chrome instead.
+CHROMIUM = shutil.which("chromium") or shutil.which("google-chrome") or "/usr/bin/chromium"
+# The flags this machine's closed network needs (no background calls home), as Debian's Chromium runs here.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(os.environ.get("PIXELPET_TEST_ARTIFACTS", "test-artifacts"))
+pytestmark = pytest.mark.timeout(300)
+
+
+@dataclass
+class Service:
+    url: str
+    app: Starlette
+    clock: ManualClock
+    settings: Settings
+    problems: list[str] = field(default_factory=list)  # console errors and page errors, from every page
+
+
+@pytest.fixture
+def settings(database: DevDatabase) -> Settings:
+    return make_settings(database.uri, subscriptions=SubscriptionSettings(min_snapshot_interval_s=0))
+
+
+@pytest.fixture
+async def service(settings: Settings, clock: ManualClock) -> AsyncIterator[Service]:
+    port = free_port()
+    app = create_app(settings, clock=clock)
+    async with running_server(app, port=port) as url:
+        yield Service(url, app, clock, settings)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        # Playwright gives every launch a fresh, empty profile (user-data dir) of its own.
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+async def open_page(browser: Browser, service: Service) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(viewport={"width": 1000, "height": 760})
+    page = await context.new_page()
+
+    def console(message: ConsoleMessage) -> None:
+        # A refused WebSocket while the server is away is the browser's report of the outage, not a bug.
+        if message.type == "error" and "WebSocket connection" not in message.text:
+            service.problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: service.problems.append(str(error)))
+    await page.goto(f"{service.url}/play/")
+    return context, page
+
+
+async def sign_in(page: Page, player: str) -> None:
+    await page.get_by_label("Player name").fill(player)
+    await page.get_by_role("button", name="Play as this player").click()
+    await expect(page.locator("#connection")).to_have_text("Live")
+
+
+async def adopt(page: Page, name: str, species: str = "CAT") -> None:
+    await page.get_by_label("Name", exact=True).fill(name)
+    await page.get_by_label("Species").select_option(species)
+    await page.get_by_role("button", name="Adopt").click()
+    await expect(card(page, name)).to_be_visible()
+
+
+def card(page: Page, name: str) -> Locator:
+    return page.locator(".pet", has=page.locator(".name", has_text=re.compile(f"^{name}$")))
+
+
+async def meter(page: Page, name: str, stat: str) -> float:
+    value = await card(page, name).locator(f"meter.{stat}").evaluate("element => element.value")
+    return float(value)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where screenshots go (CI uploads the folder; the README shows one)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+async def test_adopting_and_feeding_moves_the_bar(
+    browser: Browser, service: Service, artifacts: Path
+) -> None:
+    _, page = await open_page(browser, service)
+    await sign_in(page, "feeder")
+    await adopt(page, "Mochi")
+    pet = card(page, "Mochi")
+    await expect(pet.locator(".hunger-value")).to_have_text("20")
+    service.clock.advance(timedelta(hours=6))  # hungrier: a cat at 20 is too full to eat
+    await expect(pet.locator(".hunger-value")).not_to_have_text("20")
+    hungry = await meter(page, "Mochi", "hunger")
+    await pet.get_by_role("button", name="Feed").click()
+    await expect(pet.locator(".hunger-value")).to_have_text(str(round(hungry - 35)))
+    await expect(pet.locator(".sprite")).to_have_attribute("aria-label", re.compile("Mochi the cat"))
+    await page.screenshot(path=artifacts / "play.png", full_page=True)
+    assert service.problems == []
+
+
+async def test_a_second_browser_sees_the_change_without_reloading(browser: Browser, service: Service) -> None:
+    _, first = await open_page(browser, service)
+    await sign_in(first, "two-tabs")
+    await adopt(first, "Pixel", "DOG")
+    _, second = await open_page(browser, service)
+    await sign_in(second, "two-tabs")
+    await expect(card(second, "Pixel")).to_be_visible()
+    before = await meter(first, "Pixel", "happiness")
+    await card(second, "Pixel").get_by_role("button", name="Play").click()
+    await expect(card(first, "Pixel").locator(".happiness-value")).to_have_text(
+        str(round(min(100, before + 20)))
+    )
+    await card(second, "Pixel").get_by_role("button", name="Rename").click()
+    await card(second, "Pixel").get_by_label("New name").fill("Bit")  # the card is found by its old name
+    await second.get_by_role("button", name="Save").click()
+    await expect(card(first, "Bit")).to_be_visible()
+    assert service.problems == []
+
+
+async def test_time_alone_moves_the_bars(browser: Browser, service: Service) -> None:
+    _, page = await open_page(browser, service)
+    await sign_in(page, "waiter")
+    await adopt(page, "Ember", "DRAGON")
+    pet = card(page, "Ember")
+    energy = await meter(page, "Ember", "energy")
+    service.clock.advance(timedelta(hours=3))
+    await expect(pet.locator(".energy-value")).not_to_have_text(str(round(energy)))
+    assert await meter(page, "Ember", "energy") < energy
+    assert service.problems == []
+
+
+async def test_the_page_says_it_is_reconnecting_and_recovers(
+    browser: Browser, settings: Settings, clock: ManualClock
+) -> None:
+    port = free_port()
+    problems: list[str] = []
+    async with running_server(create_app(settings, clock=clock), port=port) as url:
+        service = Service(url, Starlette(), clock, settings, problems)
+        _, page = await open_page(browser, service)
+        await sign_in(page, "patient")
+        await adopt(page, "Bubbles", "AXOLOTL")
+    await expect(page.locator("#connection")).to_have_text(re.compile("Reconnecting|Connection lost"))
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    async with running_server(create_app(settings, clock=clock), port=port):
+        await expect(page.locator("#connection")).to_have_text("Live", timeout=30_000)
+        clock.advance(timedelta(hours=4))  # the resubscribed card is live again
+        before = "80"
+        await expect(card(page, "Bubbles").locator(".energy-value")).not_to_have_text(before)
+    assert problems == []
+
+
+async def test_keyboard_alone_plays_the_game(browser: Browser, service: Service) -> None:
+    _, page = await open_page(browser, service)
+    await expect(page.get_by_label("Player name")).to_be_focused()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("keys-only")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#connection")).to_have_text("Live")
+    await expect(page.get_by_label("Name", exact=True)).to_be_focused()
+    await page.keyboard.type("Tabby")
+    await page.keyboard.press("Enter")  # submits the adopt form
+    pet = card(page, "Tabby")
+    await expect(pet).to_be_visible()
+    service.clock.advance(timedelta(hours=6))
+    await expect(pet.locator(".hunger-value")).not_to_have_text("20")
+    await pet.get_by_role("button", name="Feed").focus()
+    await page.keyboard.press("Enter")
+    await expect(pet.locator(".message")).to_have_text("")
+    await page.keyboard.press("Tab")  # Play
+    await page.keyboard.press("Tab")  # Sleep
+    await expect(pet.get_by_role("button", name="Sleep")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(pet.locator(".mood")).to_have_text("Asleep")
+    await expect(pet.get_by_role("button", name="Wake")).to_be_focused()  # focus stays in the card
+    await page.keyboard.press("Enter")
+    await expect(pet.locator(".mood")).not_to_have_text("Asleep")
+    await expect(pet.locator(".message")).to_have_text("")
+    assert service.problems == []
+
+
+async def test_refusals_are_shown_as_readable_messages(browser: Browser, service: Service) -> None:
+    _, page = await open_page(browser, service)
+    await sign_in(page, "refused")
+    await adopt(page, "Full")
+    pet = card(page, "Full")
+    for _ in range(2):  # 20 -> 0, then too full: ACTION_REFUSED, its message shown
+        await pet.get_by_role("button", name="Feed").click()
+    await expect(pet.locator(".message")).not_to_be_empty()
+    assert "ACTION_REFUSED" not in (await pet.locator(".message").text_content() or "")
+    await pet.get_by_role("button", name="Delete").click()
+    await pet.get_by_role("button", name="Really delete?").click()
+    await expect(pet).to_have_count(0)
+    assert service.problems == []
+
+
+async def test_a_pasted_token_signs_in_and_a_bad_one_is_explained(browser: Browser, service: Service) -> None:
+    _, page = await open_page(browser, service)
+    await page.get_by_label("Bearer token").fill("not.a.token")
+    await page.get_by_role("button", name="Use this token").click()
+    await expect(page.locator("#notice")).to_have_text(re.compile("sign in again"))
+    await expect(page.get_by_label("Bearer token")).to_be_visible()
+    _, other = await open_page(browser, service)
+    token = mint_development_token(
+        secret=service.settings.auth.dev_secret.get_secret_value(),
+        subject="paster",
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
+    await other.get_by_label("Bearer token").fill(token)
+    await other.get_by_role("button", name="Use this token").click()
+    await expect(other.locator("#connection")).to_have_text("Live")
+    await expect(other.locator("#empty")).to_be_visible()
+    assert service.problems == []

@@ -275,17 +275,29 @@ before and after, run back to back against the same database.
     token every second, filling the verifier's cache (10,000 tokens, about 4 MiB, then bounded). With one
     token per player, as clients keep theirs, the soak below grew 0.7%, with tasks and descriptors flat.
     Both soaks shared the machine with whole test-suite runs, which is what the loop-lag column shows.
+17. **The live path restructured** (session 6, issue 13): the outbox and the GraphQL side of a pushed
+    subscription split from the protocol handler, collaborators passed explicitly, a setup cancelled when
+    its subscription is completed during the first read. Two full runs of this page that day put the
+    1,000-subscriber p99 at 260-272 ms and an idle subscriber at 31.0 KiB, against 58 ms and 28.8 KiB in
+    session 5. An A/B of the code before the session (8c0572a) against this one, alternating in one run on
+    one database, a fresh process per measurement (1,000 subscribers, 20 changes; 1,000 idle connections),
+    eight rounds each: p99 median **100 vs 90 ms** and **89 vs 106 ms** in two batches, RSS per idle
+    subscriber **30.8 vs 31.1 KiB** and **31.0 vs 30.9 KiB**. The code before the session measures the same
+    that day: what moved is the machine (the bare-uvicorn floor row stayed at 26.9 KiB while both codes
+    gained ~2 KiB over it; the fan-out's p99 on 2 shared cores is the first number noise reaches). Neither
+    target is met on that machine by either code; re-run on a quiet one before reading them as regressions.
 
 ## Open findings
 
-- **An idle subscriber is within a few KiB of what the server stack alone costs**, and 1-2 KiB under the
-  target. The floor row (uvicorn and a bare Starlette WebSocket, no GraphQL) is ~26 KiB per connection, most
-  of it uvicorn's per-connection objects (its message queue and events with their deques, the handshake
-  request and response it keeps, the scope). What ours adds: the connection's protocol handler and context,
-  the subscription, its place in the pet's feed, and the WebSocket span's context. uvicorn's
-  websockets-sansio protocol keeps the handshake (~4 KB) for the connection's life; a protocol subclass
-  could drop it, at the price of depending on uvicorn's private attributes. Beyond that, savings would
-  mean a server other than uvicorn.
+- **An idle subscriber is within a few KiB of what the server stack alone costs**: 1-2 KiB under the target
+  on a quiet machine (session 5), ~1 KiB over it on a busy one (session 6, entry 17), whichever code runs.
+  The floor row (uvicorn and a bare Starlette WebSocket, no GraphQL) is ~26 KiB per connection, most of it
+  uvicorn's per-connection objects (its message queue and events with their deques, the handshake request
+  and response it keeps, the scope). What ours adds: the connection's protocol handler and context, the
+  subscription, its place in the pet's feed, and the WebSocket span's context. uvicorn's websockets-sansio
+  protocol keeps the handshake (~4 KB) for the connection's life; a protocol subclass could drop it, at the
+  price of depending on uvicorn's private attributes. Beyond that, savings would mean a server other than
+  uvicorn.
 - **Writes are journaled before they are acknowledged** (`j: true`, decision 6) since session 4, which on
   SecantusDB means an fsync per write: the feedPet and create+delete rows are slower than before for that
   reason. MongoDB journals majority writes anyway (`writeConcernMajorityJournalDefault`), so production

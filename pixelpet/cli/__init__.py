@@ -8,11 +8,21 @@ Every command has ``--help`` with an example; failures are one line on stderr an
 import asyncio
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pixelpet.cli.output import OK, USAGE, CommandError, Output
+from pixelpet.cli.errors import OK, USAGE, CommandError
+
+if TYPE_CHECKING:
+    from pixelpet.cli.output import Output
+
+
+def _output(as_json: bool) -> "Output":
+    from pixelpet.cli.output import Output
+
+    return Output(as_json=as_json)
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 ServiceUrl = Annotated[str, typer.Option("--url", help="The service's base URL.")]
@@ -24,7 +34,7 @@ def _run(work: Callable[[], int | Coroutine[Any, Any, int]], *, as_json: bool = 
         result = work()
         code = asyncio.run(result) if isinstance(result, Coroutine) else result
     except CommandError as error:
-        Output(as_json=as_json).report(error)
+        _output(as_json).report(error)  # rich only when there is something to say
         code = error.exit_code
     raise typer.Exit(code)
 
@@ -84,7 +94,7 @@ def build() -> typer.Typer:
         indexes, change streams), the OTLP endpoint, the JWKS URL. Exit 1 if any check fails."""
         from pixelpet.cli import commands
 
-        _run(lambda: commands.doctor(Output(as_json=as_json)), as_json=as_json)
+        _run(lambda: commands.doctor(_output(as_json)), as_json=as_json)
 
     @db.command("indexes", epilog="Example: pixelpet db indexes --apply")
     def db_indexes(
@@ -97,7 +107,7 @@ def build() -> typer.Typer:
         (unless --apply fixed it)."""
         from pixelpet.cli import commands
 
-        _run(lambda: commands.indexes(Output(as_json=as_json), apply=apply), as_json=as_json)
+        _run(lambda: commands.indexes(_output(as_json), apply=apply), as_json=as_json)
 
     @db.command("recount", epilog="Example: pixelpet db recount && pixelpet db recount --apply")
     def db_recount(
@@ -111,7 +121,7 @@ def build() -> typer.Typer:
         finds drift."""
         from pixelpet.cli import commands
 
-        _run(lambda: commands.recount(Output(as_json=as_json), apply=apply), as_json=as_json)
+        _run(lambda: commands.recount(_output(as_json), apply=apply), as_json=as_json)
 
     @db.command("backup", epilog="Example: pixelpet db backup backups/2026-12-01")
     def db_backup(
@@ -122,7 +132,7 @@ def build() -> typer.Typer:
         checksums in manifest.json."""
         from pixelpet.cli import backup
 
-        _run(lambda: backup.backup(Output(as_json=as_json), directory), as_json=as_json)
+        _run(lambda: backup.backup(_output(as_json), directory), as_json=as_json)
 
     @db.command("restore", epilog="Example: pixelpet db restore backups/2026-12-01 --dry-run")
     def db_restore(
@@ -134,7 +144,7 @@ def build() -> typer.Typer:
         with its id, so running it twice leaves the same data."""
         from pixelpet.cli import backup
 
-        _run(lambda: backup.restore(Output(as_json=as_json), directory, dry_run=dry_run), as_json=as_json)
+        _run(lambda: backup.restore(_output(as_json), directory, dry_run=dry_run), as_json=as_json)
 
     @app.command(epilog="Example: pixelpet loadgen --rate 50 --duration 60 --subscribers 20")
     def loadgen(
@@ -155,7 +165,7 @@ def build() -> typer.Typer:
         from pixelpet.cli import loadgen as generator
 
         plan = generator.Plan(url, rate, duration, max_requests, players, subscribers)
-        _run(lambda: generator.run(Output(as_json=as_json), plan, allow_remote=allow_remote), as_json=as_json)
+        _run(lambda: generator.run(_output(as_json), plan, allow_remote=allow_remote), as_json=as_json)
 
     @app.command(epilog="Example: pixelpet probe --url https://pets.example --token $TOKEN")
     def probe(
@@ -178,7 +188,7 @@ def build() -> typer.Typer:
 
         if serve_port is not None:
             _run(lambda: prober.serve(url, token, port=serve_port, interval_s=interval))
-        _run(lambda: prober.once(Output(as_json=as_json), url, token), as_json=as_json)
+        _run(lambda: prober.once(_output(as_json), url, token), as_json=as_json)
 
     @app.command(epilog="Example: pixelpet slo --prometheus-url http://prometheus:9090")
     def slo(
@@ -189,7 +199,7 @@ def build() -> typer.Typer:
         where its page is firing. Exit 1 if a page fires."""
         from pixelpet.cli import slo as report
 
-        _run(lambda: report.slo(Output(as_json=as_json), prometheus_url), as_json=as_json)
+        _run(lambda: report.slo(_output(as_json), prometheus_url), as_json=as_json)
 
     @app.command(epilog="Example: PIXELPET_ADMIN_TOKEN=... pixelpet drain --url http://10.0.0.7:8000")
     def drain(url: ServiceUrl = "http://127.0.0.1:8000", as_json: JsonOption = False) -> None:
@@ -197,14 +207,14 @@ def build() -> typer.Typer:
         Needs the admin token (PIXELPET_ADMIN_TOKEN)."""
         from pixelpet.cli import commands
 
-        _run(lambda: commands.drain(Output(as_json=as_json), url, drained=True), as_json=as_json)
+        _run(lambda: commands.drain(_output(as_json), url, drained=True), as_json=as_json)
 
     @app.command(epilog="Example: PIXELPET_ADMIN_TOKEN=... pixelpet undrain --url http://10.0.0.7:8000")
     def undrain(url: ServiceUrl = "http://127.0.0.1:8000", as_json: JsonOption = False) -> None:
         """Put an instance drained with `drain` back into rotation."""
         from pixelpet.cli import commands
 
-        _run(lambda: commands.drain(Output(as_json=as_json), url, drained=False), as_json=as_json)
+        _run(lambda: commands.drain(_output(as_json), url, drained=False), as_json=as_json)
 
     @chaos.command(
         "arm", epilog="Example: pixelpet chaos arm --mode block --commands find --block-ms 3000 --times 5"
@@ -226,14 +236,14 @@ def build() -> typer.Typer:
         from pixelpet.cli import commands
 
         failure = commands.Failure(mode, commands_.split(","), error_code, block_ms, times)
-        _run(lambda: commands.chaos_arm(Output(as_json=False), failure))
+        _run(lambda: commands.chaos_arm(_output(False), failure))
 
     @chaos.command("clear", epilog="Example: pixelpet chaos clear")
     def chaos_clear() -> None:
         """Turn the failCommand failpoint off. Refused outside development."""
         from pixelpet.cli import commands
 
-        _run(lambda: commands.chaos_clear(Output(as_json=False)))
+        _run(lambda: commands.chaos_clear(_output(False)))
 
     return app
 

@@ -22,7 +22,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pixelpet.cli.context import database, load_settings
-from pixelpet.cli.output import OK, USAGE, CommandError, Output
+from pixelpet.cli.errors import OK, USAGE, CommandError
+from pixelpet.cli.output import Output
 from pixelpet.pets.documents import OwnerDocument, PetDocument
 
 FORMAT = "pixelpet-backup/1"

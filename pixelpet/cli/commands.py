@@ -10,7 +10,8 @@ from rich.markup import escape
 from pixelpet.cli import doctor as checks
 from pixelpet.cli import indexes as index_tools
 from pixelpet.cli.context import database, load_settings
-from pixelpet.cli.output import FAILED, OK, USAGE, CommandError, Output, Styled, status, unreachable
+from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError, unreachable
+from pixelpet.cli.output import Output, Styled, status
 from pixelpet.pets.documents import OwnerDocument, PetDocument
 from pixelpet.settings import Environment
 

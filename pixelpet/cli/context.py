@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from pixelpet.cli.output import USAGE, CommandError, unreachable
+from pixelpet.cli.errors import USAGE, CommandError, unreachable
 from pixelpet.devdb import REPLICA_SET
 from pixelpet.settings import Settings
 

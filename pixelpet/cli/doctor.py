@@ -11,8 +11,8 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from pixelpet.cli.context import database_uri, load_settings
+from pixelpet.cli.errors import CommandError, first_line
 from pixelpet.cli.indexes import index_differences
-from pixelpet.cli.output import CommandError, first_line
 from pixelpet.pets.documents import PetDocument
 from pixelpet.settings import Environment, Settings
 from pixelpet.telemetry.tracing import TelemetryConfigurationError, otlp_traces_url

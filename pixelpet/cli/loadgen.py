@@ -26,7 +26,8 @@ from websockets.typing import Subprotocol
 
 from pixelpet.auth import mint_development_token
 from pixelpet.cli.context import load_settings
-from pixelpet.cli.output import OK, USAGE, CommandError, Output, unreachable
+from pixelpet.cli.errors import OK, USAGE, CommandError, unreachable
+from pixelpet.cli.output import Output
 from pixelpet.clock import SystemClock
 
 PROTOCOL = Subprotocol("graphql-transport-ws")

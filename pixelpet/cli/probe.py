@@ -27,7 +27,8 @@ from websockets.typing import Subprotocol
 
 from pixelpet.auth import mint_development_token
 from pixelpet.cli.context import load_settings
-from pixelpet.cli.output import FAILED, OK, USAGE, CommandError, Output, status
+from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError
+from pixelpet.cli.output import Output, status
 from pixelpet.clock import SystemClock
 from pixelpet.settings import Environment
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from pixelpet.auth import mint_development_token
 from pixelpet.cli.context import load_settings
-from pixelpet.cli.output import FAILED, OK, USAGE, CommandError
+from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError
 from pixelpet.clock import SystemClock
 from pixelpet.settings import Environment
 from pixelpet.telemetry.tracing import TelemetryConfigurationError

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 from rich.markup import escape
 
-from pixelpet.cli.output import FAILED, OK, CommandError, Output, Styled, unreachable
+from pixelpet.cli.errors import FAILED, OK, CommandError, unreachable
+from pixelpet.cli.output import Output, Styled
 
 WINDOWS = ("5m", "1h", "6h", "3d")
 

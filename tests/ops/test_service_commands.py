@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -224,3 +225,15 @@ def test_slo_says_in_one_line_when_prometheus_is_away() -> None:
     assert away.returncode == 3
     assert away.stderr.startswith("pixelpet: Prometheus at http://127.0.0.1:")
     assert len(away.stderr.strip().splitlines()) == 1
+
+
+def test_schema_and_healthcheck_answer_as_the_image_uses_them(ops: Ops, repo_root: Path) -> None:
+    printed = ops.run("schema")
+    assert printed.returncode == 0
+    assert printed.stdout == (repo_root / "schema.graphql").read_text()
+    ready = ops.run("healthcheck", PIXELPET_PORT=str(ops.service.port))
+    assert ready.returncode == 0, ready.stderr
+    assert ready.stdout.startswith("ready: ")
+    nobody = ops.run("healthcheck", PIXELPET_PORT=str(free_port()))
+    assert nobody.returncode == 1
+    assert "not answering" in nobody.stderr

@@ -28,7 +28,7 @@ from pixelpet.app import create_app
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase, free_port
-from pixelpet.settings import Settings, SubscriptionSettings
+from pixelpet.settings import LimitSettings, Settings, SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.server import running_server
 
@@ -255,3 +255,26 @@ async def test_a_pasted_token_signs_in_and_a_bad_one_is_explained(browser: Brows
     await expect(other.locator("#connection")).to_have_text("Live")
     await expect(other.locator("#empty")).to_be_visible()
     assert service.problems == []
+
+
+async def test_a_rate_limit_says_when_to_try_again(
+    browser: Browser, database: DevDatabase, clock: ManualClock
+) -> None:
+    limits = LimitSettings(
+        mutations_per_second=0.01, mutation_burst=3, queries_per_second=1000, query_burst=1000
+    )
+    strict = make_settings(
+        database.uri, limits=limits, subscriptions=SubscriptionSettings(min_snapshot_interval_s=0)
+    )
+    async with running_server(create_app(strict, clock=clock)) as url:
+        service = Service(url, Starlette(), clock, strict)
+        _, page = await open_page(browser, service)
+        await sign_in(page, "hasty")
+        await adopt(page, "Zoom", "DOG")  # the first of three mutations the burst allows
+        pet = card(page, "Zoom")
+        for _ in range(2):
+            await pet.get_by_role("button", name="Play").click()
+            await expect(pet.locator(".message")).to_have_text("")
+        await pet.get_by_role("button", name="Play").click()
+        await expect(pet.locator(".message")).to_have_text(re.compile(r"^Slow down: try again in \d+ s\.$"))
+        assert service.problems == []

@@ -46,7 +46,7 @@ async def test_liveness_never_touches_the_database(service: ServiceProcess) -> N
     assert (live.status_code, live.json()) == (200, {"status": "ok"})
     assert ready.json() == {
         "status": "ok",
-        "checks": {"shutdown": "ok", "database": "ok", "change_stream": "ok"},
+        "checks": {"shutdown": "ok", "maintenance": "ok", "database": "ok", "change_stream": "ok"},
     }
 
 

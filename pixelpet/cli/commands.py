@@ -88,9 +88,10 @@ async def recount(out: Output, *, apply: bool) -> int:
             async for row in await pets.aggregate([{"$group": {"_id": "$owner", "n": {"$sum": 1}}}])
         }
         stored = {row["_id"]: row.get("pet_count", 0) async for row in owners.find({}, {"pet_count": 1})}
+        owners_seen = sorted(set(actual) | set(stored))
         drift = [
             Drift(owner, stored.get(owner, 0), actual.get(owner, 0))
-            for owner in sorted(set(actual) | set(stored))
+            for owner in owners_seen
             if stored.get(owner, 0) != actual.get(owner, 0)
         ]
         repaired = 0
@@ -107,7 +108,7 @@ async def recount(out: Output, *, apply: bool) -> int:
     if out.as_json:
         out.json(
             {
-                "owners": len(set(actual) | set(stored)),
+                "owners": len(owners_seen),
                 "drift": [asdict(d) for d in drift],
                 "repaired": repaired,
             }
@@ -120,7 +121,7 @@ async def recount(out: Output, *, apply: bool) -> int:
                 ((d.owner, d.stored, d.actual) for d in drift),
             )
         out.line(
-            f"{len(drift)} of {len(set(actual) | set(stored))} owners drifted"
+            f"{len(drift)} of {len(owners_seen)} owners drifted"
             + (f"; repaired {repaired}" if apply else ("; run with --apply to repair" if drift else ""))
         )
     if apply and repaired < len(drift):

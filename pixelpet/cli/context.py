@@ -39,18 +39,24 @@ def database_uri(settings: Settings) -> str:
     return f"mongodb://127.0.0.1:{settings.devdb.port}/?replicaSet={REPLICA_SET}"
 
 
-@contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    """A client for operator commands: short timeouts, the service's write concern, reachable or an error."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+def operator_client(settings: Settings, *, appname: str = "pixelpet-cli") -> AsyncMongoClient[dict[str, Any]]:
+    """A client for operator commands: short timeouts and the service's write concern. Its appname is not the
+    service's, so `pixelpet chaos` failpoints (aimed at the service's) never hit it."""
+    return AsyncMongoClient(
         database_uri(settings),
-        appname="pixelpet-cli",
+        appname=appname,
         serverSelectionTimeoutMS=DATABASE_TIMEOUT_MS,
         connectTimeoutMS=DATABASE_TIMEOUT_MS,
         w="majority",
         journal=True,
         tz_aware=True,
     )
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """An operator client once the database answers; CommandError (unreachable) if it does not."""
+    client = operator_client(settings)
     try:
         try:
             await client.admin.command("ping")

@@ -10,7 +10,7 @@ import httpx
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from pixelpet.cli.context import database_uri, load_settings
+from pixelpet.cli.context import load_settings, operator_client
 from pixelpet.cli.errors import CommandError, first_line
 from pixelpet.cli.indexes import index_differences
 from pixelpet.pets.documents import PetDocument
@@ -49,12 +49,7 @@ async def run_checks() -> list[Check]:
 
 
 async def _database_checks(settings: Settings) -> list[Check]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        database_uri(settings),
-        appname="pixelpet-doctor",
-        serverSelectionTimeoutMS=2000,
-        connectTimeoutMS=2000,
-    )
+    client = operator_client(settings, appname="pixelpet-doctor")
     try:
         try:
             hello = await client.admin.command("hello")

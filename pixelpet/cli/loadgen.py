@@ -21,16 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 from rich.live import Live
 from rich.table import Table
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
-from pixelpet.auth import mint_development_token
+from pixelpet.auth import development_token
 from pixelpet.cli.context import load_settings
 from pixelpet.cli.errors import OK, USAGE, CommandError, unreachable
 from pixelpet.cli.output import Output
-from pixelpet.clock import SystemClock
+from pixelpet.cli.subscriptions import subscribe
 
-PROTOCOL = Subprotocol("graphql-transport-ws")
 MAX_IN_FLIGHT = 64
 _MIX: tuple[tuple[str, str, float], ...] = (
     ("pet", "query($id: ID!) { pet(id: $id) { id name mood stats { hunger happiness energy } } }", 0.50),
@@ -142,13 +139,8 @@ async def run(out: Output, plan: Plan, *, allow_remote: bool) -> int:
 
 
 def _tokens(players: int) -> list[str]:
-    settings = load_settings()
-    secret = settings.auth.dev_secret.get_secret_value()
-    now = SystemClock().now()
-    return [
-        mint_development_token(secret=secret, subject=f"loadgen-{n}", now=now, ttl=timedelta(hours=2))
-        for n in range(players)
-    ]
+    auth = load_settings().auth
+    return [development_token(auth, f"loadgen-{n}", ttl=timedelta(hours=2)) for n in range(players)]
 
 
 async def _create_pets(http: httpx.AsyncClient, tokens: list[str]) -> list[str]:
@@ -231,17 +223,7 @@ async def _post(http: httpx.AsyncClient, token: str, query: str, variables: dict
 
 async def _watch(url: str, token: str, pet: str, tally: Tally) -> None:
     try:
-        socket: ClientConnection
-        async with connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL]) as socket:
-            await socket.send(
-                json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-            )
-            await socket.recv()
-            await socket.send(
-                json.dumps(
-                    {"id": "1", "type": "subscribe", "payload": {"query": _WATCH, "variables": {"id": pet}}}
-                )
-            )
+        async with await subscribe(url, token, _WATCH, {"id": pet}) as socket:
             async for raw in socket:
                 message = json.loads(raw)
                 if message.get("type") == "next" and not message["payload"].get("errors"):

@@ -22,17 +22,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
+from websockets.asyncio.client import ClientConnection
 
-from pixelpet.auth import mint_development_token
+from pixelpet.auth import development_token
 from pixelpet.cli.context import load_settings
 from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError
 from pixelpet.cli.output import Output, status
-from pixelpet.clock import SystemClock
+from pixelpet.cli.subscriptions import subscribe
 from pixelpet.settings import Environment
 
-PROTOCOL = Subprotocol("graphql-transport-ws")
 STEP_TIMEOUT_S = 10.0
 PROBE_PLAYER = "pixelpet-probe"
 STEPS = ("create", "subscribe", "feed", "see update", "delete")
@@ -73,12 +71,7 @@ def probe_token(token: str | None) -> str:
     settings = load_settings()
     if settings.environment is Environment.PRODUCTION:
         raise CommandError("in production, give the probe's player a token with --token", exit_code=USAGE)
-    return mint_development_token(
-        secret=settings.auth.dev_secret.get_secret_value(),
-        subject=PROBE_PLAYER,
-        now=SystemClock().now(),
-        ttl=timedelta(hours=1),
-    )
+    return development_token(settings.auth, PROBE_PLAYER, ttl=timedelta(hours=1))
 
 
 async def journey(url: str, token: str) -> Journey:
@@ -132,14 +125,7 @@ async def _graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any
 
 
 async def _subscribe(url: str, token: str, pet_id: str) -> ClientConnection:
-    socket = await connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL])
-    await socket.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    if json.loads(await socket.recv())["type"] != "connection_ack":
-        raise StepFailed("the connection was not acknowledged")
-    message = {"id": "probe", "type": "subscribe", "payload": {"query": _WATCH, "variables": {"id": pet_id}}}
-    await socket.send(json.dumps(message))
+    socket = await subscribe(url, token, _WATCH, {"id": pet_id}, operation_id="probe")
     await _next_version(socket, at_least=1)
     return socket
 

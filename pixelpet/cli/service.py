@@ -3,10 +3,9 @@
 import sys
 from datetime import timedelta
 
-from pixelpet.auth import mint_development_token
+from pixelpet.auth import development_token
 from pixelpet.cli.context import load_settings
 from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError
-from pixelpet.clock import SystemClock
 from pixelpet.settings import Environment
 from pixelpet.telemetry.tracing import TelemetryConfigurationError
 
@@ -25,13 +24,7 @@ def token(subject: str, ttl_hours: float) -> int:
     settings = load_settings()
     if settings.environment is Environment.PRODUCTION:
         raise CommandError("development tokens are refused in production", exit_code=USAGE)
-    minted = mint_development_token(
-        secret=settings.auth.dev_secret.get_secret_value(),
-        subject=subject,
-        now=SystemClock().now(),
-        ttl=timedelta(hours=ttl_hours),
-    )
-    sys.stdout.write(minted + "\n")
+    sys.stdout.write(development_token(settings.auth, subject, ttl=timedelta(hours=ttl_hours)) + "\n")
     return OK
 
 

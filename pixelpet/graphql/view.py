@@ -21,8 +21,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from pixelpet.auth import mint_development_token
-from pixelpet.clock import SystemClock
+from pixelpet.auth import development_token
 from pixelpet.graphql.context import Context, context_for
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
@@ -46,7 +45,7 @@ query MyPets {
 def negotiate(accept: str | None) -> str:
     """The media type to answer with: the client's preferred of the two we speak, ties to the first listed."""
     best, best_q = JSON, 0.0
-    for position, part in enumerate((accept or "").split(",")):
+    for part in (accept or "").split(","):
         media, *parameters = (piece.strip() for piece in part.split(";"))
         if media not in (GRAPHQL_RESPONSE, JSON):
             continue
@@ -58,9 +57,9 @@ def negotiate(accept: str | None) -> str:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        if q > best_q or (q == best_q and position == 0):
+        if q > best_q:  # strictly: of two equally preferred, the first listed stays
             best, best_q = media, q
-    return best if best_q > 0 else JSON
+    return best
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -80,10 +79,9 @@ class GraphQLView(GraphQL[Context, None]):
             # Operations only over POST (decision 14); the spec's answer to a method we do not offer.
             raise HTTPException(405, "GraphQL operations are sent with POST.", headers={"Allow": "POST"})
         assert isinstance(response, Response)
-        media_type = negotiate(request.headers.get("accept"))
-        request.state.graphql_media_type = media_type
+        # Kept on the response strawberry hands to process_result (through the request) and create_response.
+        response.graphql_media_type = negotiate(request.headers.get("accept"))  # type: ignore[attr-defined]
         request.state.graphql_response = response
-        response.graphql_media_type = media_type  # type: ignore[attr-defined]  # read by create_response
         runtime: Runtime = request.app.state.runtime
         return context_for(runtime, client=request.scope.get("client"), request=request)
 
@@ -99,17 +97,18 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
-        if request.state.graphql_media_type == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
+        sub_response = request.state.graphql_response
+        if sub_response.graphql_media_type == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
             # Execution never started: no data entry, and a status that says the request was refused.
             response.pop("data", None)
-            request.state.graphql_response.status_code = 400
+            sub_response.status_code = 400
         return response
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
         response = super().create_response(response_data, sub_response)
-        if getattr(sub_response, "graphql_media_type", JSON) == GRAPHQL_RESPONSE:
+        if sub_response.graphql_media_type == GRAPHQL_RESPONSE:  # type: ignore[attr-defined]  # see get_context
             response.headers["content-type"] = GRAPHQL_RESPONSE
         return response
 
@@ -117,12 +116,7 @@ class GraphQLView(GraphQL[Context, None]):
     def graphql_ide_html(self) -> str:
         """Strawberry's GraphiQL, opening on a query that works, with a development token in its headers."""
         html = super().graphql_ide_html
-        token = mint_development_token(
-            secret=self._settings.auth.dev_secret.get_secret_value(),
-            subject=_IDE_PLAYER,
-            now=SystemClock().now(),
-            ttl=timedelta(hours=12),
-        )
+        token = development_token(self._settings.auth, _IDE_PLAYER, ttl=timedelta(hours=12))
         headers = json.dumps(json.dumps({"Authorization": f"Bearer {token}"}, indent=2))
         replacements = {
             "parameters.q || EXAMPLE_QUERY": f"parameters.q || {json.dumps(_IDE_QUERY)}",

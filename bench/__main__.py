@@ -264,8 +264,8 @@ class Run:
         )
 
     async def raw_pymongo(self, database_uri: str) -> None:
-        from pixelpet.db import create_client
         from pixelpet.settings import MongoSettings
+        from pixelpet.storage.client import create_client
 
         client = create_client(database_uri, MongoSettings(database=DATABASE))
         pets = client[DATABASE]["pets"]

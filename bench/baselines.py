@@ -39,12 +39,13 @@ from starlette.websockets import WebSocket
 from strawberry.extensions.tracing import OpenTelemetryExtension, OpenTelemetryExtensionSync
 
 from pixelpet.app import create_app
-from pixelpet.db import create_client
+from pixelpet.graphql import live_operation, sharing
+from pixelpet.graphql.pets import Pet
 from pixelpet.graphql.schema import Mutation, Query, Subscription
 from pixelpet.graphql.view import GraphQLView
-from pixelpet.pets.schema import Pet
 from pixelpet.server import freeze_startup_objects, uvicorn_config
 from pixelpet.settings import Settings
+from pixelpet.storage.client import create_client
 from pixelpet.telemetry.logging import configure_logging
 
 
@@ -132,9 +133,15 @@ def with_field_tracing(settings: Settings, extension: type) -> Starlette:
 
 
 def unshared(settings: Settings) -> Starlette:
-    # Snapshots shown without a shared_results memo: each subscriber's update is executed and
+    # Snapshots shown without their shared cache: each subscriber's update is built, executed and
     # encoded for it alone (pixelpet/graphql/sharing.py).
-    Pet.shared = Pet.at  # type: ignore[method-assign]
+    shared = sharing.execute_shared
+
+    def execute_alone(*args: Any, cache: dict[object, object], **kwargs: Any) -> Any:
+        return shared(*args, cache={}, **kwargs)
+
+    live_operation.execute_shared = execute_alone  # type: ignore[attr-defined]
+    Pet.shown = classmethod(lambda cls, snapshot: cls.at(snapshot.pet, snapshot.at))  # type: ignore[method-assign,assignment]
     return create_app(settings)
 
 

@@ -5,6 +5,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from importlib.metadata import version as package_version
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -13,28 +14,30 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 
-from pixelpet import db, health
+from pixelpet import health
 from pixelpet.admin import admin_routes
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock, SystemClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.graphql.body_limit import BodyLimit
 from pixelpet.graphql.endpoint import GraphQLWebSocket, WebSocketShortcut
+from pixelpet.graphql.limits import Limits
 from pixelpet.graphql.schema import build_schema
+from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.graphql.view import GraphQLView
 from pixelpet.headers import SecurityHeaders
 from pixelpet.lifecycle import Lifecycle
-from pixelpet.pets.broker import ChangeStreamBroker
-from pixelpet.pets.live import PetWatcher
-from pixelpet.pets.repository import PetRepository
-from pixelpet.pets.service import PetService
+from pixelpet.pets.live.channels import Channels
+from pixelpet.pets.live.subscription import Subscriptions
+from pixelpet.pets.service import PetService, UseCaseLimits
 from pixelpet.play.routes import play_routes
-from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Settings
+from pixelpet.storage.change_stream import MongoChangeStream
+from pixelpet.storage.client import create_client, init_storage
+from pixelpet.storage.repository import MongoPetRepository
 from pixelpet.telemetry.asgi import TracingMiddleware
 from pixelpet.telemetry.exposition import MetricsServer
-from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.loop import watch_event_loop_lag
 from pixelpet.telemetry.metrics import Metrics
 from pixelpet.telemetry.mongo import listeners
@@ -81,7 +84,6 @@ def create_app(
         schema,
         settings.subscriptions,
         recorder=recorder,
-        clock=clock,
         allowed_origins=settings.cors.allowed_origins,
         max_connections=settings.limits.max_connections,
     )
@@ -92,11 +94,11 @@ def create_app(
             tracing.start()
             stack.callback(tracing.shutdown)  # runs after the client closes: flushes its last spans
             uri = await _database_uri(settings, stack)
-            client = db.create_client(
+            client = create_client(
                 uri, settings.mongo, listeners=[tracing.mongo_listener(), *listeners(metrics)]
             )
             stack.push_async_callback(client.close)
-            await db.init_storage(client, settings.mongo.database)
+            await init_storage(client, settings.mongo.database)
             if settings.metrics_port is not None:
                 metrics_server = MetricsServer(metrics, host=settings.host, port=settings.metrics_port)
                 await metrics_server.start()
@@ -104,42 +106,39 @@ def create_app(
                 app.state.metrics_server = metrics_server
             lag_watch = asyncio.create_task(watch_event_loop_lag(metrics.event_loop_lag))
             stack.callback(lag_watch.cancel)
-            limits = settings.limits
-            mutations = TokenBucketLimiter(
-                rate_per_second=limits.mutations_per_second, burst=limits.mutation_burst, clock=clock
+            database = client[settings.mongo.database]
+            live = settings.subscriptions
+            channels = Channels(
+                clock=clock, min_interval=timedelta(seconds=live.min_snapshot_interval_s), events=metrics
             )
-            queries = TokenBucketLimiter(
-                rate_per_second=limits.queries_per_second, burst=limits.query_burst, clock=clock
+            changes = MongoChangeStream(
+                database, stale_after_s=live.change_stream_stale_after_s, events=metrics
             )
-            repository = PetRepository(client)
-            broker = ChangeStreamBroker(
-                client, settings.mongo.database, settings=settings.subscriptions, clock=clock, events=metrics
-            )
-            await broker.start()
-            stack.push_async_callback(broker.stop)
+            await changes.start(channels)
+            stack.push_async_callback(changes.stop)
             metrics.watch_health(
                 primary_reachable=lambda: client.topology_description.has_writable_server(),
-                change_stream_silence_s=broker.silence_s,
+                change_stream_silence_s=changes.silence_s,
             )
+            limits = settings.limits
             pets = PetService(
-                repository=repository,
+                repository=MongoPetRepository(database),
                 clock=clock,
-                limits=settings.limits,
-                mutation_limiter=mutations,
-                query_limiter=queries,
+                limits=UseCaseLimits(
+                    max_page_size=limits.max_page_size,
+                    max_pets_per_owner=limits.max_pets_per_owner,
+                    max_action_retries=limits.max_action_retries,
+                ),
                 events=metrics,
             )
             app.state.runtime = Runtime(
                 client=client,
                 pets=pets,
-                broker=broker,
-                watcher=PetWatcher(repository=repository, broker=broker, events=metrics),
+                changes=changes,
+                channels=channels,
+                subscriptions=Subscriptions(pets=pets, channels=channels, events=metrics),
                 verifier=TokenVerifier(settings.auth),
-                unauthenticated=TokenBucketLimiter(
-                    rate_per_second=limits.unauthenticated_per_second,
-                    burst=limits.unauthenticated_burst,
-                    clock=clock,
-                ),
+                limits=Limits(limits, live, clock=clock),
                 tracer=tracing.tracer,
             )
             logger.info(

@@ -9,7 +9,7 @@ The tree::
     ├── VersionConflict      CONFLICT          expectedVersion or idempotency key mismatch
     ├── ActionRefused        ACTION_REFUSED    the game rules say no (carries a reason)
     ├── RateLimited          RATE_LIMITED      too many requests (carries retryAfterSeconds)
-    ├── TooManySubscriptions RATE_LIMITED      subscription caps reached
+    ├── SubscriptionLimitReached  SUBSCRIPTION_LIMIT_REACHED  a cap only completing a subscription lifts
     └── Unavailable          UNAVAILABLE       the database cannot be reached
 
 Anything else that escapes a resolver is reported as INTERNAL_SERVER_ERROR with a fixed message.
@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     ACTION_REFUSED = "ACTION_REFUSED"
     RATE_LIMITED = "RATE_LIMITED"
+    SUBSCRIPTION_LIMIT_REACHED = "SUBSCRIPTION_LIMIT_REACHED"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -95,8 +96,18 @@ class RateLimited(PixelPetError):
         return {**super().extensions(), "retryAfterSeconds": round(self.retry_after_seconds, 3)}
 
 
-class TooManySubscriptions(PixelPetError):
-    code = ErrorCode.RATE_LIMITED
+class SubscriptionLimitReached(PixelPetError):
+    """A connection or a player at their subscription cap: waiting does not help, completing one does."""
+
+    code = ErrorCode.SUBSCRIPTION_LIMIT_REACHED
+
+    def __init__(self, message: str, *, limit: int, scope: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.scope = scope
+
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions(), "limit": self.limit, "scope": self.scope}
 
 
 class Unavailable(PixelPetError):

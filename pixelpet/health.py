@@ -14,9 +14,9 @@ from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from pixelpet.db import ping
 from pixelpet.lifecycle import Lifecycle
 from pixelpet.runtime import Runtime
+from pixelpet.storage.client import ping
 
 READINESS_PING_TIMEOUT_S = 1.0
 
@@ -40,7 +40,7 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except (TimeoutError, PyMongoError) as error:
         checks["database"] = f"failing: {type(error).__name__}"
-    checks["change_stream"] = runtime.broker.health()
+    checks["change_stream"] = runtime.changes.health()
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503

@@ -7,19 +7,20 @@ from opentelemetry.trace import Tracer
 from pymongo import AsyncMongoClient
 
 from pixelpet.auth import TokenVerifier
-from pixelpet.pets.broker import ChangeStreamBroker
-from pixelpet.pets.live import PetWatcher
+from pixelpet.graphql.limits import Limits
+from pixelpet.pets.live.channels import Channels
+from pixelpet.pets.live.subscription import Subscriptions
+from pixelpet.pets.ports import ChangeFeed
 from pixelpet.pets.service import PetService
-from pixelpet.ratelimit import TokenBucketLimiter
 
 
 @dataclass(slots=True)
 class Runtime:
     client: AsyncMongoClient[Any]
     pets: PetService
-    broker: ChangeStreamBroker
-    watcher: PetWatcher
+    changes: ChangeFeed
+    channels: Channels
+    subscriptions: Subscriptions
     verifier: TokenVerifier
-    # Failed or missing credentials per client address.
-    unauthenticated: TokenBucketLimiter
+    limits: Limits
     tracer: Tracer

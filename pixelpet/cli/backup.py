@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pixelpet.cli.context import database, load_settings
 from pixelpet.cli.errors import OK, USAGE, CommandError
 from pixelpet.cli.output import Output
-from pixelpet.pets.documents import OwnerDocument, PetDocument
+from pixelpet.storage.documents import OwnerDocument, PetDocument
 
 FORMAT = "pixelpet-backup/1"
 COLLECTIONS = (OwnerDocument.Settings.name, PetDocument.Settings.name)

@@ -12,8 +12,8 @@ from pixelpet.cli import indexes as index_tools
 from pixelpet.cli.context import database, load_settings
 from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError, unreachable
 from pixelpet.cli.output import Output, Styled, status
-from pixelpet.pets.documents import OwnerDocument, PetDocument
 from pixelpet.settings import Environment
+from pixelpet.storage.documents import OwnerDocument, PetDocument
 
 # doctor ------------------------------------------------------------------------------------
 

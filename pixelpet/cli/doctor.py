@@ -13,8 +13,8 @@ from pymongo.errors import PyMongoError
 from pixelpet.cli.context import load_settings, operator_client
 from pixelpet.cli.errors import CommandError, first_line
 from pixelpet.cli.indexes import index_differences
-from pixelpet.pets.documents import PetDocument
 from pixelpet.settings import Environment, Settings
+from pixelpet.storage.documents import PetDocument
 from pixelpet.telemetry.tracing import TelemetryConfigurationError, otlp_traces_url
 
 # More skew than this and time-based stats, token expiry and the change stream's commit times disagree.

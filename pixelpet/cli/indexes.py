@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from pixelpet.pets.documents import DOCUMENT_MODELS
+from pixelpet.storage.documents import DOCUMENT_MODELS
 
 # The options that change what an index does; the rest (version, namespace) are the server's business.
 _MEANINGFUL = ("key", "unique", "partialFilterExpression", "sparse", "expireAfterSeconds")

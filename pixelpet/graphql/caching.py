@@ -33,10 +33,9 @@ from graphql import (
     validate,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from pixelpet.graphql.cost import operation_limits
+from pixelpet.graphql.seam import MaybeNullValidationRule, OneOfInputValidationRule, core_schema
 from pixelpet.settings import LimitSettings
 
 # Distinct validation results kept (their documents come from the parse cache).
@@ -189,6 +188,6 @@ class CachedParseAndValidate(SchemaExtension):
         assert context.graphql_document is not None
         context.validation_rules = self._cache.all_rules
         context.pre_execution_errors = self._cache.validate(
-            context.schema._schema, context.graphql_document, context.validation_rules
+            core_schema(context.schema), context.graphql_document, context.validation_rules
         )
         yield

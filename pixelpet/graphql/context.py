@@ -1,6 +1,6 @@
 """The per-request (or per-WebSocket-connection) context handed to every resolver."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.trace import Tracer
@@ -8,20 +8,19 @@ from starlette.requests import Request
 
 from pixelpet.auth import Identity, TokenVerifier
 from pixelpet.errors import Unauthenticated
-from pixelpet.pets.live import PetWatcher
+from pixelpet.graphql.limits import Limits, SubscriptionCounter
+from pixelpet.pets.live.subscription import Subscriptions
 from pixelpet.pets.service import PetService
-from pixelpet.ratelimit import TokenBucketLimiter
 from pixelpet.runtime import Runtime
 
 
 @dataclass(slots=True)
 class Context:
     pets: PetService
-    watcher: PetWatcher
+    subscriptions: Subscriptions
     verifier: TokenVerifier
     tracer: Tracer
-    # Failed or missing credentials, per client address: past the limit, tokens are not even checked.
-    unauthenticated: TokenBucketLimiter
+    limits: Limits
     client_address: str
     # An HTTP request authenticates with its Authorization header...
     request: Request | None = None
@@ -29,6 +28,8 @@ class Context:
     connection: object | None = None
     connection_params: dict[str, Any] | None = None
     identity: Identity | None = None
+    # The live subscriptions open on this connection, for its cap.
+    live: SubscriptionCounter = field(default_factory=SubscriptionCounter)
 
     async def owner(self) -> str:
         """The authenticated owner id; raises Unauthenticated. Verified once per request or connection."""
@@ -45,7 +46,7 @@ class Context:
         remembered = self.verifier.remembered(header)
         if remembered is not None:  # the common case: a token already verified costs nothing
             return remembered
-        attempts = self.unauthenticated.bucket(self.client_address)
+        attempts = self.limits.unauthenticated.bucket(self.client_address)
         attempts.check()  # RateLimited: this address sent too many bad or missing credentials
         try:
             return await self.verifier.identity_from_header(header)
@@ -64,10 +65,10 @@ def context_for(
     """The context of one HTTP request or one WebSocket connection from ``client`` (ASGI's address)."""
     return Context(
         pets=runtime.pets,
-        watcher=runtime.watcher,
+        subscriptions=runtime.subscriptions,
         verifier=runtime.verifier,
         tracer=runtime.tracer,
-        unauthenticated=runtime.unauthenticated,
+        limits=runtime.limits,
         client_address=client[0] if client else "unknown",
         request=request,
         connection=connection,

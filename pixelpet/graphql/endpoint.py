@@ -15,19 +15,24 @@ from collections.abc import AsyncGenerator, Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
-from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_origins, normalize_origin
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from pixelpet.clock import Clock
 from pixelpet.errors import Unauthenticated
 from pixelpet.graphql.context import Context, context_for
 from pixelpet.graphql.schema import PixelPetSchema
-from pixelpet.graphql.sharing import encode_message
+from pixelpet.graphql.seam import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+    is_same_origin,
+    normalize_allowed_origins,
+    normalize_origin,
+)
+from pixelpet.graphql.sharing import encode
+from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.graphql.transport import LiveServices, LiveTransportHandler
 from pixelpet.runtime import Runtime
 from pixelpet.settings import SubscriptionSettings
-from pixelpet.telemetry.graphql import OperationRecorder
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
@@ -83,10 +88,14 @@ class WebSocketConnection:
                     raise NonJsonMessageReceived from error
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        await self.send_text(encode(message))
+
+    async def send_text(self, text: str) -> None:
+        """Send a message already encoded (a shared result is encoded once for all its subscribers)."""
         if self._closed:
             raise WebSocketDisconnected
         try:
-            await self._send({"type": "websocket.send", "text": encode_message(message)})
+            await self._send({"type": "websocket.send", "text": text})
         except OSError as error:  # ASGI servers raise an OSError once the client is gone
             self._closed = True
             raise WebSocketDisconnected from error
@@ -108,7 +117,6 @@ class GraphQLWebSocket:
         settings: SubscriptionSettings,
         *,
         recorder: OperationRecorder,
-        clock: Clock,
         allowed_origins: list[str],
         max_connections: int,
     ) -> None:
@@ -120,12 +128,11 @@ class GraphQLWebSocket:
             settings=settings,
             recorder=recorder,
             outbox_events=recorder.metrics,
-            clock=clock,
         )
         self._max_connections = max_connections
         self._open = 0
-        # A backstop on all operations per connection; the broker enforces the subscription cap
-        # with a typed error.
+        # A backstop on all operations per connection; limits.py enforces the subscription cap with
+        # a typed error.
         self._max_operations = 2 * settings.max_per_connection
         self._allowed_origins = normalize_allowed_origins(allowed_origins)
 

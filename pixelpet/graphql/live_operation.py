@@ -1,12 +1,15 @@
-"""One pushed subscription as GraphQL sees it: recognising it, opening its source, shaping its messages.
+"""One pushed subscription as GraphQL sees it: recognising it, opening its source, executing and queueing
+each snapshot its source pushes.
 
-The protocol handler (transport.py) decides when each of these happens; this module knows nothing of
-sockets. A ``LiveOperation`` is what a subscription is between events: its document, its variables,
-its source, and the receiver its source pushes to.
+The protocol handler (transport.py) decides when a subscription starts and ends; a ``LiveOperation``
+does the rest by itself: between events it is its document, its variables, its source and the
+connection's ``LiveConnection`` (what every subscription of the connection shares), and each pushed
+snapshot goes straight from it to the connection's outbox.
 """
 
-from collections.abc import Awaitable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -21,32 +24,40 @@ from graphql.execution import create_source_event_stream
 
 from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.errors import classify_in_place
-from pixelpet.graphql.sharing import execute_event, executor_for, share_key
-from pixelpet.live_source import LiveSource
+from pixelpet.graphql.live_source import LiveSource
+from pixelpet.graphql.outbox import Outbox
+from pixelpet.graphql.seam import executor_for
+from pixelpet.graphql.sharing import SharedResult, encode, execute_shared, next_message, share_key
+from pixelpet.pets.live.channel import Snapshot
 
 
-class Receiver(Protocol):
-    """Whoever serves the operation: its source's events and its end go there."""
+@dataclass(frozen=True, slots=True)
+class LiveConnection:
+    """What the live operations of one connection share."""
 
-    def deliver(self, live: "LiveOperation", event: Any) -> None: ...
-
-    def ended(self, live: "LiveOperation", error: Exception | None) -> None: ...
+    schema: GraphQLSchema
+    context: Any
+    outbox: Outbox
+    # The handler's: the operation ended by itself (its id is free again).
+    forget: Callable[["LiveOperation"], None]
+    # The handler's: run a coroutine tied to the connection (a result that needs awaiting).
+    in_background: Callable[[Awaitable[None]], None]
 
 
 class LiveOperation:
-    """A subscription between events: what executing its next event takes, and its source."""
+    """A subscription between events: what executing its next snapshot takes, and its source."""
 
-    __slots__ = ("document", "id", "key", "operation_name", "receiver", "source", "variables")
+    __slots__ = ("connection", "document", "id", "key", "operation_name", "source", "variables")
 
     def __init__(
         self,
-        receiver: Receiver,
+        connection: LiveConnection,
         id: str,
         document: DocumentNode,
         operation_name: str | None,
         variables: dict[str, Any] | None,
     ) -> None:
-        self.receiver = receiver
+        self.connection = connection
         self.id = id
         self.document = document
         self.operation_name = operation_name
@@ -54,42 +65,60 @@ class LiveOperation:
         self.key = share_key(document, operation_name, variables)
         self.source: LiveSource | None = None
 
-    # What the source calls (bound methods: lighter than closures, one pair per subscription).
+    # What the source pushes to (bound methods: lighter than closures, one pair per subscription).
 
-    def deliver(self, event: Any) -> None:
-        self.receiver.deliver(self, event)
-
-    def end(self, error: Exception | None) -> None:
-        self.receiver.ended(self, error)
-
-    # Messages ------------------------------------------------------------------------------
-
-    def execute(self, schema: GraphQLSchema, event: Any, context: Any) -> ExecutionResult | Awaitable[Any]:
-        """``event`` executed for this operation (once for all who share its document and variables)."""
-        return execute_event(
-            schema,
+    def deliver(self, snapshot: Snapshot) -> None:
+        """Execute ``snapshot`` (once for all who share it) and queue its ``next`` message."""
+        assert self.source is not None
+        result = execute_shared(
+            self.connection.schema,
             self.document,
-            event=event,
-            context=context,
+            root=self.source.present(snapshot),
+            cache=snapshot.derived,
+            context=self.connection.context,
             operation_name=self.operation_name,
             variables=self.variables,
             key=self.key,
         )
+        if isinstance(result, Awaitable):
+            # No pet field waits on anything; one that did would be sent once done.
+            self.connection.in_background(self._deliver_when_done(result))
+        else:
+            self.connection.outbox.put(self.id, "update", self._next_message(result))
 
-    def next_message(self, result: ExecutionResult) -> dict[str, Any]:
+    def end(self, error: Exception | None) -> None:
+        """The source ended: send its error if any, then ``complete``."""
+        self.connection.forget(self)
+        if error is None:
+            self.connection.outbox.put(self.id, "complete", self.complete_message())
+        else:
+            self.end_with(error)
+
+    def end_with(self, error: Exception) -> list[GraphQLError]:
+        """Queue the error that ends the operation (a ``next`` with errors at its root field) and its
+        ``complete``; returns the errors as clients see them."""
+        errors = [GraphQLError(str(error), original_error=error, path=[self._response_name()])]
+        formatted = client_errors(errors)
+        message = {"id": self.id, "type": "next", "payload": {"data": None, "errors": formatted}}
+        self.connection.outbox.put(self.id, "last", encode(message))
+        self.connection.outbox.put(self.id, "complete", self.complete_message())
+        return errors
+
+    def complete_message(self) -> str:
+        return encode({"id": self.id, "type": "complete"})
+
+    async def _deliver_when_done(self, result: Awaitable[ExecutionResult]) -> None:
+        done = await result
+        if self.source is not None:  # still live
+            self.connection.outbox.put(self.id, "update", self._next_message(done))
+
+    def _next_message(self, result: SharedResult | ExecutionResult) -> str:
+        if isinstance(result, SharedResult):
+            return next_message(self.id, result)
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = client_errors(list(result.errors))
-        return {"id": self.id, "type": "next", "payload": payload}
-
-    def ending_error(self, error: Exception) -> tuple[dict[str, Any], list[GraphQLError]]:
-        """The error that ends the operation, as a ``next`` with errors at its root field, and the errors."""
-        errors = [GraphQLError(str(error), original_error=error, path=[self._response_name()])]
-        message = {"id": self.id, "type": "next", "payload": {"data": None, "errors": client_errors(errors)}}
-        return message, errors
-
-    def complete_message(self) -> dict[str, Any]:
-        return {"id": self.id, "type": "complete"}
+        return encode({"id": self.id, "type": "next", "payload": payload})
 
     def _response_name(self) -> str:
         node = get_operation_ast(self.document, self.operation_name)

@@ -11,7 +11,7 @@ so a client that stopped reading never holds memory or delays anyone.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
@@ -35,7 +35,7 @@ class Outbox:
 
     def __init__(
         self,
-        send: Callable[[dict[str, Any]], Awaitable[None]],
+        send: Callable[[str], Awaitable[None]],
         *,
         stall_timeout_s: float,
         on_stall: Callable[[], None],
@@ -45,10 +45,10 @@ class Outbox:
         self._stall_timeout_s = stall_timeout_s
         self._on_stall = on_stall
         self._events = events
-        self._messages: dict[Slot, dict[str, Any]] = {}  # in the order they are to be sent
+        self._messages: dict[Slot, str] = {}  # encoded, in the order they are to be sent
         self._writer: asyncio.Task[None] | None = None
 
-    def put(self, operation_id: str, kind: Kind, message: dict[str, Any]) -> None:
+    def put(self, operation_id: str, kind: Kind, message: str) -> None:
         key = (operation_id, kind)
         if key in self._messages:
             self._events.update_coalesced()

@@ -6,15 +6,15 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.graphql import OperationType
 
-from pixelpet.deadline import OperationDeadline
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
+from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
-from pixelpet.pets.schema import PetMutation, PetQuery, PetSubscription
+from pixelpet.graphql.pets import PetMutation, PetQuery, PetSubscription
+from pixelpet.graphql.seam import DEFAULT_ALLOWED_OPERATION_TYPES, core_schema
 from pixelpet.settings import LimitSettings
 
 
@@ -38,11 +38,8 @@ class PixelPetSchema(strawberry.Schema):
 
     @property
     def core(self) -> GraphQLSchema:
-        """graphql-core's schema, which the subscription transport executes pushed events against.
-
-        Strawberry has no public accessor; this is the one place that reads its private attribute."""
-        core: GraphQLSchema = self._schema
-        return core
+        """graphql-core's schema, which the subscription transport executes pushed events against."""
+        return core_schema(self)
 
     async def execute(  # strawberry's signature
         self,

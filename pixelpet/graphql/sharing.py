@@ -1,37 +1,36 @@
-"""Execute a subscription event once for all the subscribers that receive it, and encode it once.
+"""Execute a pushed snapshot once for all the subscribers that receive it, and encode it once.
 
-GraphQL executes a subscription's selection set for every event and every subscriber. When many
-subscribers receive the very same event object with the same operation and variables, the result
-is the same for all of them, so it is computed on the first delivery and reused for the others;
-its JSON is encoded once too. Measured in docs/performance.md: this is most of what a delivery to a
-thousand subscribers costs.
+GraphQL executes a subscription's selection set for every event and every subscriber. Every subscriber
+of a pet receives the very same snapshot (pixelpet/pets/live/channel.py); with the same operation and
+variables the result is the same for all of them, so it is computed on the first delivery and kept in
+the snapshot's one cache (``Snapshot.derived``) for the others, with its JSON encoded once too. Measured
+in docs/performance.md: this is most of what a delivery to a thousand subscribers costs.
 
-Results are keyed by the parsed document, the operation name and the variables: the schema's
-document cache makes the same query text the same document. The contract: an event is shared by
-carrying a ``shared_results`` dict (see ``Pet``), and the fields under it must not depend on who is
-asking (the subscription's source checks access before it pushes anything). Results with errors
+Results are keyed by the parsed document, the operation name and the variables: the schema's document
+cache makes the same query text the same document. The contract: the fields under a pushed root must not
+depend on who is asking (the subscription checks access before it pushes anything). Results with errors
 are never shared: their errors are classified and logged per delivery as usual.
 """
 
 import json
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, cast
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema
-from graphql.execution import Executor
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema
+
+from pixelpet.graphql.seam import executor_for
 
 ShareKey = tuple[int, str | None, str]
 
 
-class EncodedData(dict[str, Any]):
-    """A result's data together with its JSON, encoded once for every subscriber."""
+@dataclass(frozen=True, slots=True)
+class SharedResult:
+    """A result every subscriber of a snapshot receives, with its data's JSON."""
 
-    __slots__ = ("json",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__(data)
-        self.json = encode(data)
+    document: DocumentNode  # kept alive with the result, so its id in the key is never reused
+    result: ExecutionResult
+    data_json: str
 
 
 def encode(data: object) -> str:
@@ -39,73 +38,41 @@ def encode(data: object) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def encode_message(message: object) -> str:
-    """A graphql-transport-ws message as JSON, reusing a shared result's encoding when it has one."""
-    if isinstance(message, dict) and message.get("type") == "next":
-        payload = message["payload"]
-        data = payload.get("data")
-        if isinstance(data, EncodedData) and len(payload) == 1:
-            return f'{{"id":{encode(message["id"])},"type":"next","payload":{{"data":{data.json}}}}}'
-    return encode(message)
-
-
 def share_key(
     document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None
 ) -> ShareKey:
-    """What makes two subscriptions' results for one event the same."""
+    """What makes two subscriptions' results for one snapshot the same."""
     return id(document), operation_name, json.dumps(variables, sort_keys=True, default=repr)
 
 
-def executor_for(
+def execute_shared(
     schema: GraphQLSchema,
     document: DocumentNode,
     *,
-    root_value: Any = None,
-    context: Any,
-    operation_name: str | None,
-    variables: dict[str, Any] | None,
-) -> "Executor[Any] | list[GraphQLError]":
-    """graphql-core's execution of ``document``, with strawberry's execution context (its resolvers'
-    ``Info`` needs it): the one place that names it. Errors if the variables do not fit the operation."""
-    return StrawberryGraphQLCoreExecutionContext.build(
-        schema,
-        document,
-        root_value=root_value,
-        context_value=context,
-        raw_variable_values=variables,
-        operation_name=operation_name,
-    )
-
-
-def execute_event(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    *,
-    event: Any,
+    root: Any,
+    cache: dict[object, object],
     context: Any,
     operation_name: str | None,
     variables: dict[str, Any] | None,
     key: ShareKey,
-) -> ExecutionResult | Awaitable[ExecutionResult]:
-    """The subscription's result for ``event``, executed once per event and ``key`` when shared."""
-    shared: dict[ShareKey, Any] | None = getattr(event, "shared_results", None)
-    if shared is not None and key in shared:
-        return shared[key][1]  # type: ignore[no-any-return]
+) -> SharedResult | ExecutionResult | Awaitable[ExecutionResult]:
+    """The result for ``root``: shared through ``cache`` when it can be, else this subscriber's own."""
+    shared = cache.get(key)
+    if isinstance(shared, SharedResult):
+        return shared
     executor = executor_for(
-        schema,
-        document,
-        root_value=event,
-        context=context,
-        operation_name=operation_name,
-        variables=variables,
+        schema, document, root_value=root, context=context, operation_name=operation_name, variables=variables
     )
     if isinstance(executor, list):
         return ExecutionResult(None, errors=executor)
     # A subscription operation never defers or streams: its results are plain ExecutionResults.
     result = cast("ExecutionResult | Awaitable[ExecutionResult]", executor.execute_operation(False))
-    if shared is not None and isinstance(result, ExecutionResult) and not result.errors:
-        if result.data is not None:
-            result.data = EncodedData(result.data)
-        # The document is kept alive with the result, so its id in the key is never reused.
-        shared[key] = (document, result)
+    if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
+        shared = cache[key] = SharedResult(document, result, encode(result.data))
+        return shared
     return result
+
+
+def next_message(operation_id: str, shared: SharedResult) -> str:
+    """The ``next`` message of a shared result, its data encoded once for every subscriber."""
+    return f'{{"id":{encode(operation_id)},"type":"next","payload":{{"data":{shared.data_json}}}}}'

@@ -5,45 +5,47 @@ suspended between events; that chain was most of what an idle subscriber cost (d
 docs/performance.md). This handler keeps strawberry's protocol handling (connection_init, ping,
 complete, limits, close codes), and strawberry still runs every query and mutation sent over the
 socket, and every subscription it refuses. A valid subscription whose resolver returns a
-``LiveSource`` is set up here instead: its first event is executed and sent, then the source pushes
+``LiveSource`` is set up here instead: its first snapshot is executed and sent, then the source pushes
 each later one. Between events, a subscription is a ``LiveOperation`` and its source.
 
-The path, in reading order: endpoint.py (the socket) -> this handler (the protocol, and when things
-happen) -> live_operation.py (what GraphQL does with a pushed subscription) -> outbox.py (sending,
-backpressure). What this handler overrides of strawberry's is listed in decision 11.
+The live path, in reading order: the change stream (pixelpet/storage/change_stream.py) -> the pet's
+channel (pixelpet/pets/live/) -> the subscription (pixelpet/pets/live/subscription.py) -> its
+``LiveOperation`` (live_operation.py: executed once per snapshot for all who share it) -> the
+connection's outbox (outbox.py: sending, backpressure). This handler decides when subscriptions start
+and end; endpoint.py owns the socket. What it overrides of strawberry's is listed in decision 11.
 """
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol, cast
+from typing import Any
 
-from graphql import (
-    ExecutionResult,
-    GraphQLError,
-    GraphQLSchema,
-)
+from graphql import GraphQLError, GraphQLSchema
 from strawberry.schema import BaseSchema
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
-    ConnectionInitMessage,
-    SubscribeMessage,
-)
 
-from pixelpet.clock import Clock
 from pixelpet.errors import RateLimited
 from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.context import Context
-from pixelpet.graphql.live_operation import LiveOperation, client_errors, open_source, valid_subscription
+from pixelpet.graphql.live_operation import (
+    LiveConnection,
+    LiveOperation,
+    client_errors,
+    open_source,
+    valid_subscription,
+)
 from pixelpet.graphql.outbox import Outbox, OutboxEvents
-from pixelpet.ratelimit import TokenBucket
+from pixelpet.graphql.seam import (
+    BaseGraphQLTransportWSHandler,
+    ConnectionAuthenticator,
+    ConnectionInitMessage,
+    Operation,
+    SubscribeMessage,
+    strawberry_view,
+)
+from pixelpet.graphql.telemetry import OK, OperationRecorder, outcome_code, root_field
 from pixelpet.settings import SubscriptionSettings
-from pixelpet.telemetry.graphql import OK, OperationRecorder, outcome_code, root_field
 
 # Close code for a client cut off for not reading: 1008, "policy violation" (RFC 6455).
 SLOW_CLIENT_CLOSE_CODE = 1008
@@ -60,13 +62,6 @@ class LiveServices:
     settings: SubscriptionSettings
     recorder: OperationRecorder
     outbox_events: OutboxEvents
-    clock: Clock
-
-
-class ConnectionAuthenticator(Protocol):
-    """Strawberry's handler asks its "view" this, and only this, at connection_init."""
-
-    async def on_ws_connect(self, context: Context) -> None: ...
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -81,7 +76,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     ) -> None:
         settings = services.settings
         super().__init__(
-            view=cast("Any", authenticator),
+            view=strawberry_view(authenticator),
             websocket=websocket,
             context=context,
             root_value=None,
@@ -92,18 +87,20 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._services = services
         self._live: dict[str, LiveOperation] = {}
         self._outbox = Outbox(
-            # Strawberry's own send (a dict is a Message): no wrapper coroutine per message sent.
-            cast("Callable[[dict[str, Any]], Awaitable[None]]", self.send_message),
+            websocket.send_text,
             stall_timeout_s=settings.stall_timeout_s,
             on_stall=self._cut_off,
             events=services.outbox_events,
         )
-        self._background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio asks
-        self._subscribes = TokenBucket(
-            rate_per_second=settings.subscribes_per_second,
-            burst=settings.subscribe_burst,
-            clock=services.clock,
+        self._connection = LiveConnection(
+            schema=services.core_schema,
+            context=context,
+            outbox=self._outbox,
+            forget=self._forget,
+            in_background=self._in_background,
         )
+        self._background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio asks
+        self._subscribes = context.limits.subscribe_messages()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # Strawberry's checks first (not acknowledged: 4401; a duplicate id: 4409), then the rate.
@@ -129,7 +126,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # Queries, mutations and anything invalid: strawberry runs and reports them.
             await super().run_operation(operation)
             return
-        live = LiveOperation(self, operation.id, document, operation.operation_name, operation.variables)
+        live = LiveOperation(
+            self._connection, operation.id, document, operation.operation_name, operation.variables
+        )
         root = root_field(services.core_schema, document, operation.operation_name)
         recording = services.recorder.start()
         code = OK
@@ -153,49 +152,20 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         live.source = source
         self._live[live.id] = live  # from here, a complete or a disconnect cancels this task
         try:
-            event = await source.first()
+            snapshot = await source.subscription.first()
         except Exception as error:
             self._forget(live)
-            return self._end_with(live, error)
-        self.deliver(live, event)
-        source.start(live.deliver, live.end)
+            return outcome_code(live.end_with(error))
+        live.deliver(snapshot)
+        source.subscription.start(live.deliver, live.end)
         return OK
-
-    # What a LiveOperation's source reaches (see live_operation.Receiver).
-
-    def deliver(self, live: LiveOperation, event: Any) -> None:
-        """Execute ``event`` for ``live`` (once for all who share it) and queue its ``next`` message."""
-        result = live.execute(self._services.core_schema, event, self.context)
-        if isinstance(result, Awaitable):
-            # No pet field waits on anything; one that did would be sent once done.
-            self._in_background(self._deliver_when_done(live, result))
-        else:
-            self._outbox.put(live.id, "update", live.next_message(result))
-
-    async def _deliver_when_done(self, live: LiveOperation, result: Awaitable[ExecutionResult]) -> None:
-        done = await result
-        if self._live.get(live.id) is live:
-            self._outbox.put(live.id, "update", live.next_message(done))
-
-    def ended(self, live: LiveOperation, error: Exception | None) -> None:
-        self._forget(live)
-        if error is None:
-            self._outbox.put(live.id, "complete", live.complete_message())
-        else:
-            self._end_with(live, error)
-
-    def _end_with(self, live: LiveOperation, error: Exception) -> str:
-        """Send the error that ends ``live``, then its ``complete``; returns the outcome code."""
-        message, errors = live.ending_error(error)
-        self._outbox.put(live.id, "last", message)
-        self._outbox.put(live.id, "complete", live.complete_message())
-        return outcome_code(errors)
 
     def _forget(self, live: LiveOperation) -> None:
         if self._live.get(live.id) is live:
             del self._live[live.id]
             if live.source is not None:
                 live.source.close()
+                live.source = None
         self._forget_id(live.id)
 
     def _forget_id(self, operation_id: str) -> None:
@@ -238,8 +208,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._forget(live)
         self._in_background(self._close_quietly())
 
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

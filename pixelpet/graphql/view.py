@@ -19,10 +19,16 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.execution import ExecutionResult
 
 from pixelpet.auth import development_token
 from pixelpet.graphql.context import Context, context_for
+from pixelpet.graphql.seam import (
+    GRAPHIQL_INITIAL_HEADERS,
+    GRAPHIQL_INITIAL_QUERY,
+    PreExecutionError,
+    patch_graphiql,
+)
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Environment, Settings
 
@@ -118,12 +124,10 @@ class GraphQLView(GraphQL[Context, None]):
         html = super().graphql_ide_html
         token = development_token(self._settings.auth, _IDE_PLAYER, ttl=timedelta(hours=12))
         headers = json.dumps(json.dumps({"Authorization": f"Bearer {token}"}, indent=2))
-        replacements = {
-            "parameters.q || EXAMPLE_QUERY": f"parameters.q || {json.dumps(_IDE_QUERY)}",
-            "React.useState(parameters.headers)": f"React.useState(parameters.headers || {headers})",
-        }
-        for old, new in replacements.items():
-            if old not in html:  # strawberry changed its page: tests/integration/test_graphiql.py says so
-                raise RuntimeError(f"strawberry's GraphiQL page no longer has {old!r}")
-            html = html.replace(old, new)
-        return html
+        return patch_graphiql(
+            html,
+            {
+                GRAPHIQL_INITIAL_QUERY: f"parameters.q || {json.dumps(_IDE_QUERY)}",
+                GRAPHIQL_INITIAL_HEADERS: f"React.useState(parameters.headers || {headers})",
+            },
+        )

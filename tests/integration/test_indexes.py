@@ -11,8 +11,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
-from pixelpet import db
 from pixelpet.settings import Settings
+from pixelpet.storage import client as db
 from tests.conftest import T0
 
 

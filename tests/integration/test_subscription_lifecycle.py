@@ -42,7 +42,7 @@ class Service:
 
     def watched(self) -> tuple[int, int]:
         """(subscriptions, pets with a feed) in the process."""
-        subscriptions, feeds = self.app.state.runtime.broker.watched()
+        subscriptions, feeds = self.app.state.runtime.channels.watched()
         return subscriptions, feeds
 
     async def left_behind(self) -> dict[str, float]:

@@ -2,8 +2,8 @@
 
 from pymongo import AsyncMongoClient
 
-from pixelpet.db import create_client
 from pixelpet.settings import MongoSettings
+from pixelpet.storage.client import create_client
 
 
 async def test_the_client_fails_fast_retries_once_and_writes_to_the_majority() -> None:

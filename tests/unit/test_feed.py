@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
+from pixelpet.pets.feed import PetDeleted, PetFeed, Snapshot, Subscriber, Update
 
 from pixelpet.clock import ManualClock
-from pixelpet.pets.documents import PetDocument
-from pixelpet.pets.feed import PetDeleted, PetFeed, Snapshot, Subscriber, Update
 from pixelpet.pets.rules import Activity, Species
+from pixelpet.storage.documents import PetDocument
 from tests.conftest import T0
 
 

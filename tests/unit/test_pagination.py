@@ -7,11 +7,11 @@ import pytest
 from bson import ObjectId
 from hypothesis import given
 from hypothesis import strategies as st
-
-from pixelpet.errors import ErrorCode, InvalidInput
-from pixelpet.pets.documents import PetDocument
 from pixelpet.pets.pagination import decode_cursor, encode_cursor
 from pixelpet.pets.repository import PagePosition
+
+from pixelpet.errors import ErrorCode, InvalidInput
+from pixelpet.storage.documents import PetDocument
 
 VALID_ID = "6650f0c2a1b2c3d4e5f60718"
 

@@ -4,11 +4,11 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pixelpet.pets.broker import ChangeStreamBroker
 from pymongo import AsyncMongoClient
 
 from pixelpet.clock import ManualClock
 from pixelpet.errors import TooManySubscriptions
-from pixelpet.pets.broker import ChangeStreamBroker
 from pixelpet.settings import SubscriptionSettings
 from pixelpet.telemetry.metrics import Metrics
 from tests.conftest import T0

@@ -11,10 +11,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from pixelpet.clock import SystemClock
 from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.live_source import LiveSource
+from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveServices, LiveTransportHandler
-from pixelpet.live_source import LiveSource
 from pixelpet.settings import LimitSettings, SubscriptionSettings
-from pixelpet.telemetry.graphql import OperationRecorder
 from pixelpet.telemetry.metrics import Metrics
 
 

@@ -43,6 +43,7 @@ export function explain(problem) {
   switch (problem.code) {
     case "ACTION_REFUSED": return problem.message;
     case "RATE_LIMITED": return `Slow down: try again in ${seconds ? Math.ceil(seconds) : "a few"} s.`;
+    case "SUBSCRIPTION_LIMIT_REACHED": return "Too many live views are open: close one, or reload.";
     case "CONFLICT": return "Someone else changed this pet first; here it is as it is now.";
     case "NOT_FOUND": return "That pet is gone.";
     case "BAD_USER_INPUT": return problem.message;

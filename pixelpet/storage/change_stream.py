@@ -1,28 +1,24 @@
-"""One MongoDB change stream per process, fanned out in memory to the feeds of watched pets.
+"""The change feed on MongoDB: one change stream per process, reported to the live core.
 
-Every replica runs one broker. A write made through any replica reaches the change stream of every
-replica, so a subscriber sees every committed change whichever replica serves it. Each watched pet
-has one feed (see feed.py) shared by all its subscribers; the broker never waits for a subscriber.
+Every replica follows one change stream. A write made through any replica reaches the change stream of
+every replica, so a subscriber sees every committed change whichever replica serves it. What it reads
+goes to a ``ChangeSink`` (pixelpet/pets/live/channels.py), which never makes it wait. Implements
+``ChangeFeed`` of pixelpet/pets/ports.py.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pymongo
-from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
-from pixelpet.clock import Clock
-from pixelpet.errors import TooManySubscriptions
-from pixelpet.pets.documents import PetDocument
 from pixelpet.pets.events import LiveEvents
-from pixelpet.pets.feed import PetFeed, Subscriber, Update
-from pixelpet.settings import SubscriptionSettings
+from pixelpet.pets.ports import ChangeSink
+from pixelpet.storage.documents import PETS, to_pet
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
@@ -37,25 +33,12 @@ _UNRESUMABLE = {260, 280, 286}
 _RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
-class ChangeStreamBroker:
-    def __init__(
-        self,
-        client: AsyncMongoClient[Any],
-        database: str,
-        *,
-        settings: SubscriptionSettings,
-        clock: Clock,
-        events: LiveEvents,
-    ) -> None:
-        self._collection = client[database][PetDocument.Settings.name]
-        self._settings = settings
-        self._clock = clock
-        self._min_interval = timedelta(seconds=settings.min_snapshot_interval_s)
+class MongoChangeStream:
+    def __init__(self, database: AsyncDatabase[Any], *, stale_after_s: float, events: LiveEvents) -> None:
+        self._collection = database[PETS]
+        self._stale_after_s = stale_after_s
         self._events = events
-        self._feeds: dict[ObjectId, PetFeed] = {}
-        self._per_connection: dict[int, int] = {}
-        self._per_owner: dict[str, int] = {}
-        self._count = 0
+        self._sink: ChangeSink | None = None
         self._resume_token: Any = None
         self._last_heard: float | None = None
         self._created = time.monotonic()
@@ -63,9 +46,8 @@ class ChangeStreamBroker:
         self._tasks: list[asyncio.Task[None]] = []
         self._opened = asyncio.Event()
 
-    # Lifecycle -----------------------------------------------------------------------------
-
-    async def start(self) -> None:
+    async def start(self, sink: ChangeSink) -> None:
+        self._sink = sink
         self._running = True
         self._tasks = [asyncio.create_task(self._follow())]
         # Wait for the first open so that no write made after startup can be missed.
@@ -86,63 +68,12 @@ class ChangeStreamBroker:
         if not self._running or self._last_heard is None:
             return "failing: change stream not running"
         silent_for = time.monotonic() - self._last_heard
-        if silent_for > self._settings.change_stream_stale_after_s:
+        if silent_for > self._stale_after_s:
             return f"failing: change stream silent for {silent_for:.0f} s"
         return "ok"
 
-    # Subscribers ---------------------------------------------------------------------------
-
-    def watched(self) -> tuple[int, int]:
-        """(subscriptions, pets with a feed) in this process: both return to zero when all leave."""
-        return self._count, len(self._feeds)
-
-    def subscribe(
-        self, pet_id: ObjectId, connection: object, deliver: Callable[[Update], None], *, owner: str = ""
-    ) -> Subscriber:
-        if self._count >= self._settings.max_per_process:
-            raise TooManySubscriptions("This server has too many live subscriptions; retry on another.")
-        if self._per_connection.get(id(connection), 0) >= self._settings.max_per_connection:
-            raise TooManySubscriptions(
-                f"At most {self._settings.max_per_connection} subscriptions per connection."
-            )
-        # One player cannot take every place of a process (per replica: see the settings).
-        if self._per_owner.get(owner, 0) >= self._settings.max_per_owner:
-            raise TooManySubscriptions(
-                f"At most {self._settings.max_per_owner} live subscriptions per player."
-            )
-        feed = self._feeds.get(pet_id)
-        if feed is None:
-            feed = self._feeds[pet_id] = PetFeed(pet_id, clock=self._clock, min_interval=self._min_interval)
-        subscriber = Subscriber(feed, connection, deliver, owner)
-        feed.members.add(subscriber)
-        self._per_connection[id(connection)] = self._per_connection.get(id(connection), 0) + 1
-        self._per_owner[owner] = self._per_owner.get(owner, 0) + 1
-        self._count += 1
-        self._events.subscription_opened()
-        return subscriber
-
-    def unsubscribe(self, subscriber: Subscriber) -> None:
-        feed = subscriber.feed
-        if subscriber not in feed.members:
-            return
-        feed.members.discard(subscriber)
-        if not feed.members:
-            feed.close()
-            del self._feeds[feed.pet_id]
-        key = id(subscriber.connection)
-        self._per_connection[key] -= 1
-        if not self._per_connection[key]:
-            del self._per_connection[key]
-        self._per_owner[subscriber.owner] -= 1
-        if not self._per_owner[subscriber.owner]:
-            del self._per_owner[subscriber.owner]
-        self._count -= 1
-        self._events.subscription_closed()
-
-    # The stream ----------------------------------------------------------------------------
-
     async def _follow(self) -> None:
-        """Follow the change stream for as long as the broker runs, resuming after any error."""
+        """Follow the change stream for as long as it runs, resuming after any error."""
         failures = 0
         while self._running:
             try:
@@ -152,7 +83,7 @@ class ChangeStreamBroker:
                 raise
             except OperationFailure as error:
                 if error.code in _UNRESUMABLE:
-                    # Reopen from now. _stream_once resyncs every subscriber once the new stream is
+                    # Reopen from now. _stream_once resyncs every channel once the new stream is
                     # open, so nothing committed in between can be missed.
                     logger.warning(
                         "change stream history lost; restarting from now and resyncing subscribers"
@@ -191,8 +122,7 @@ class ChangeStreamBroker:
                 self._opened.set()
                 self._last_heard = time.monotonic()
                 if fresh_start:
-                    for feed in self._feeds.values():
-                        feed.resync()
+                    self._sink_or_fail().resync()
                 while self._running and stream.alive:
                     with pymongo.timeout(_GETMORE_BUDGET_S):
                         change = await stream.try_next()
@@ -212,16 +142,21 @@ class ChangeStreamBroker:
             logger.exception("skipped a change event that could not be read", extra={"pet_id": str(key)})
 
     def _dispatch(self, change: dict[str, Any]) -> None:
-        feed = self._feeds.get(change["documentKey"]["_id"])
-        if feed is None:
+        sink = self._sink_or_fail()
+        pet_id = str(change["documentKey"]["_id"])
+        if not sink.watches(pet_id):  # most changes, on a replica serving few of the pets
             return
         if change["operationType"] == "delete":
-            feed.deleted()
+            sink.deleted(pet_id)
             return
         document = change.get("fullDocument")
         if document is None:  # updated, then deleted before the lookup: the delete event follows
             return
-        feed.learn(PetDocument.model_validate(document), committed_at=_commit_time(change))
+        sink.changed(to_pet(document), committed_at=_commit_time(change))
+
+    def _sink_or_fail(self) -> ChangeSink:
+        assert self._sink is not None, "started with a sink"
+        return self._sink
 
 
 def _commit_time(change: dict[str, Any]) -> float | None:

@@ -1,55 +1,44 @@
-"""One pet's live state in this process, shared by every subscriber watching it.
+"""One watched pet's channel in this process: every subscriber of the pet receives the same snapshots.
 
-A feed turns what the process learns about a pet (a change from the change stream, a subscriber's
+A channel turns what the process learns about a pet (a change from the change feed, a subscriber's
 own read) into snapshots, and schedules the next time-based snapshot from the domain: one timer per
-watched pet, not one per subscriber. Every subscriber of the pet receives the very same snapshot
-object, so whatever is derived from it (the GraphQL object, its execution result, its JSON) is
-computed once and shared: fan-out to a thousand subscribers does the work of one.
+watched pet, not one per subscriber. Every subscriber receives the very same ``Snapshot`` object, so
+whatever the API derives from it (its GraphQL object, execution result and JSON: ``Snapshot.derived``)
+is computed once and shared: fan-out to a thousand subscribers does the work of one.
 
-Updates are pushed: a feed calls each member's ``deliver`` as it publishes, so an idle subscriber
-is an entry in a set, not a waiting task. Backpressure is the consumer's (see
-pixelpet/graphql/transport.py): it keeps at most one unsent update per subscription.
+Updates are pushed: a channel calls each member as it publishes, so an idle subscriber is an entry
+in a set, not a waiting task. Backpressure is the connection's (pixelpet/graphql/outbox.py).
 """
 
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
-
-from bson import ObjectId
+from typing import Literal
 
 from pixelpet.clock import Cancellable, Clock
 from pixelpet.pets import domain
-from pixelpet.pets.documents import PetDocument
+from pixelpet.pets.pet import Pet
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
-T = TypeVar("T")
 Cause = Literal["change", "time", "resync"]
 
 
 class Snapshot:
     """A pet as shown at a moment. Shared by all subscribers of the pet: never mutate it."""
 
-    __slots__ = ("_views", "at", "cause", "committed_at", "pet")
+    __slots__ = ("at", "cause", "committed_at", "derived", "pet")
 
-    def __init__(
-        self, pet: PetDocument, at: datetime, cause: Cause, committed_at: float | None = None
-    ) -> None:
+    def __init__(self, pet: Pet, at: datetime, cause: Cause, committed_at: float | None = None) -> None:
         self.pet = pet
-        self.at = max(at, pet.as_of)
+        self.at = max(at, pet.state.as_of)  # a clock behind the writer's shows the stored state
         self.cause = cause
-        self.committed_at = committed_at  # wall-clock seconds of the commit, for changes the server dated
-        self._views: dict[object, object] = {}
+        self.committed_at = committed_at  # wall-clock seconds of the commit, for changes the store dated
+        # What the API layer derives from this snapshot, once for every subscriber (its only cache).
+        self.derived: dict[object, object] = {}
 
     def newer_than(self, other: "Snapshot") -> bool:
         return (self.pet.version, self.at) > (other.pet.version, other.at)
-
-    def view(self, build: Callable[[PetDocument, datetime], T]) -> T:
-        """``build(pet, at)``, computed once per snapshot whoever asks."""
-        if build not in self._views:
-            self._views[build] = build(self.pet, self.at)
-        return self._views[build]  # type: ignore[return-value]  # keyed by the builder that made it
 
 
 class PetDeleted:
@@ -59,41 +48,36 @@ class PetDeleted:
 
 
 class Resync:
-    """The change stream restarted without its history: re-read the pet, something may be missed."""
+    """The change feed restarted without its history: re-read the pet, something may be missed."""
 
     __slots__ = ()
 
 
 Update = Snapshot | PetDeleted | Resync
+Deliver = Callable[[Update], None]
 
 
-class Subscriber:
-    """One subscription's place in a feed: ``deliver`` receives every update the feed publishes."""
+class Member:
+    """One subscription's place in a channel: ``deliver`` receives every update the channel publishes."""
 
-    __slots__ = ("connection", "deliver", "feed", "owner")
+    __slots__ = ("channel", "deliver")
 
-    def __init__(
-        self, feed: "PetFeed", connection: object, deliver: Callable[[Update], None], owner: str = ""
-    ) -> None:
-        self.feed = feed
-        self.connection = connection
+    def __init__(self, channel: "PetChannel", deliver: Deliver) -> None:
+        self.channel = channel
         self.deliver = deliver
-        self.owner = owner
 
 
-class PetFeed:
-    def __init__(self, pet_id: ObjectId, *, clock: Clock, min_interval: timedelta) -> None:
+class PetChannel:
+    def __init__(self, pet_id: str, *, clock: Clock, min_interval: timedelta) -> None:
         self.pet_id = pet_id
-        self.members: set[Subscriber] = set()
+        self.members: set[Member] = set()
         self.latest: Snapshot | None = None
         self._clock = clock
         self._min_interval = min_interval
         self._timer: Cancellable | None = None
-        self.closed = False  # the broker dropped it: it must never arm a timer again
+        self.closed = False  # nobody watches it any more: it must never arm a timer again
 
-    def learn(
-        self, pet: PetDocument, *, cause: Cause = "change", committed_at: float | None = None
-    ) -> Snapshot:
+    def learn(self, pet: Pet, *, cause: Cause = "change", committed_at: float | None = None) -> Snapshot:
         """A committed state of the pet. Shows it to every member if it is news; returns the newest known."""
         if self.closed:  # a read that finished after its subscriber left: show it to nobody
             return Snapshot(pet, self._clock.now(), cause, committed_at)
@@ -124,7 +108,7 @@ class PetFeed:
         self._forget()
         self.latest = snapshot
         self._publish(snapshot)
-        due = domain.next_visible_change(snapshot.pet.state(), at=snapshot.at)
+        due = domain.next_visible_change(snapshot.pet.state, at=snapshot.at)
         if due is not None:
             # Rendered at the moment it is due, not when the timer happens to run: every member
             # gets identical stats, and tests with a manual clock get exact ones.
@@ -132,11 +116,11 @@ class PetFeed:
             self._timer = self._clock.call_at(due, lambda: self._show(Snapshot(snapshot.pet, due, "time")))
 
     def _publish(self, update: Update) -> None:
-        # A copy: a delivery may end its subscription (a deletion does), leaving the feed.
+        # A copy: a delivery may end its subscription (a deletion does), leaving the channel.
         for member in list(self.members):
             try:
                 member.deliver(update)
             except Exception:
                 # A bug behind one subscription must not cost the others their update, nor stop the
-                # change stream that is publishing it.
+                # change feed that is publishing it.
                 logger.exception("delivering a pet update failed", extra={"cause": type(update).__name__})

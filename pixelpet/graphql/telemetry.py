@@ -26,6 +26,7 @@ from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 
 from pixelpet.errors import ErrorCode
+from pixelpet.graphql.seam import core_schema
 from pixelpet.telemetry.metrics import Metrics
 
 logger = logging.getLogger("pixelpet.requests")
@@ -161,7 +162,9 @@ class OperationTelemetry(SchemaExtension):
             if parse_failed:
                 root, code = ("unknown", "invalid"), ErrorCode.GRAPHQL_PARSE_FAILED.value
             else:
-                root = root_field(context.schema._schema, context.graphql_document, context.operation_name)
+                root = root_field(
+                    core_schema(context.schema), context.graphql_document, context.operation_name
+                )
                 code = outcome_code(context.result.errors if context.result is not None else None)
             recording.finish(*root, context.operation_name, code)
 

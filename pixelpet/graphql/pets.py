@@ -2,43 +2,23 @@
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.extensions import FieldExtension
 
-from pixelpet.deadline import WithinDeadline
+from pixelpet.graphql.context import Context
+from pixelpet.graphql.deadline import WithinDeadline
+from pixelpet.graphql.limits import ChargedToPlayer
+from pixelpet.graphql.live_source import LiveSource
+from pixelpet.graphql.pagination import decode_cursor, encode_cursor
+from pixelpet.graphql.telemetry import TracedResolver
 from pixelpet.pets import domain
-from pixelpet.pets.documents import PetDocument
-from pixelpet.pets.feed import Snapshot
-from pixelpet.pets.live import PetWatcher
-from pixelpet.pets.pagination import decode_cursor, encode_cursor
+from pixelpet.pets import pet as core
+from pixelpet.pets.live.channel import Snapshot
 from pixelpet.pets.rules import Action, Activity, Species
-from pixelpet.pets.service import PetService
-from pixelpet.telemetry.graphql import TracedResolver
 
-
-class PetRequest(Protocol):
-    """What the pet resolvers need of a request or connection; pixelpet/graphql/context.py provides it
-    (the API layer depends on pets, never the other way round)."""
-
-    @property
-    def pets(self) -> PetService: ...
-
-    @property
-    def watcher(self) -> PetWatcher: ...
-
-    @property
-    def connection(self) -> object | None:
-        """The WebSocket connection a subscription runs on (None over HTTP): its caps are per connection."""
-        ...
-
-    async def owner(self) -> str:
-        """The authenticated player; raises Unauthenticated."""
-        ...
-
-
-Info = strawberry.Info[PetRequest, None]
+Info = strawberry.Info[Context, None]
 
 SpeciesType = strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
 ActivityType = strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
@@ -82,24 +62,13 @@ class Pet:
     version: int = strawberry.field(description="Increases by one with every change; use as expectedVersion.")
     created_at: datetime = strawberry.field(description="When it was created (UTC).")
     updated_at: datetime = strawberry.field(description="When an action last changed it (UTC).")
-    # Set on a pet sent to many subscribers at once: its execution results are shared through it
-    # (pixelpet/graphql/sharing.py). None for everything else.
-    shared_results: strawberry.Private[dict[Any, Any] | None] = None
 
     @classmethod
-    def shared(cls, pet: PetDocument, moment: datetime) -> "Pet":
-        """Like ``at``, for an object many subscribers receive: executed and encoded once for all."""
-        view = cls.at(pet, moment)
-        view.shared_results = {}
-        return view
-
-    @classmethod
-    def at(cls, pet: PetDocument, moment: datetime) -> "Pet":
+    def at(cls, pet: core.Pet, moment: datetime) -> "Pet":
         """The pet as a client sees it at ``moment``: evolved, rounded and interpreted."""
-        state = domain.evolve(pet.state(), at=max(moment, pet.as_of))
-        view = domain.render(state)
+        state, view = pet.view(moment)
         return cls(
-            id=strawberry.ID(str(pet.id)),
+            id=strawberry.ID(pet.id),
             name=pet.name,
             species=pet.species,
             stats=PetStats(
@@ -112,6 +81,15 @@ class Pet:
             created_at=pet.created_at,
             updated_at=pet.updated_at,
         )
+
+    @classmethod
+    def shown(cls, snapshot: Snapshot) -> "Pet":
+        """The Pet every subscriber of ``snapshot`` receives: built once for all (``Snapshot.derived``)."""
+        shown = snapshot.derived.get(cls)
+        if shown is None:
+            shown = snapshot.derived[cls] = cls.at(snapshot.pet, snapshot.at)
+        assert isinstance(shown, cls)
+        return shown
 
 
 @strawberry.type(description="One pet in a page, with the cursor to continue after it.")
@@ -144,8 +122,9 @@ class CreatePetInput:
 
 
 def _root_resolver() -> list[FieldExtension]:
-    """What wraps every root resolver (each does I/O): its span, inside its operation's budget."""
-    return [TracedResolver(), WithinDeadline()]
+    """What wraps every root resolver (each does I/O): its span, inside its operation's budget, charged to
+    the player's query or mutation rate."""
+    return [TracedResolver(), WithinDeadline(), ChargedToPlayer()]
 
 
 @strawberry.type(description="Reading pets. Every field requires a bearer token.")
@@ -184,7 +163,7 @@ def _action_mutation(action: Action, description: str) -> Any:
         pet = await context.pets.act(
             owner=await context.owner(), pet_id=id, action=action, expected_version=expected_version
         )
-        return Pet.at(pet, pet.as_of)
+        return Pet.at(pet, pet.state.as_of)
 
     return strawberry.mutation(resolver=act, extensions=_root_resolver(), description=description)
 
@@ -242,15 +221,9 @@ class PetSubscription:
     )
     async def pet_stats(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Pet, None]:
         context = info.context
-        # Pushed, not a generator (pixelpet/live_source.py); the type is what the schema shows.
-        return context.watcher.watch(  # type: ignore[return-value]
-            owner=await context.owner(),
-            pet_id=id,
-            connection=context.connection,
-            present=_shared_view,
+        owner = await context.owner()
+        ticket = context.limits.open_subscription(owner, context.live)
+        # Pushed, not a generator (pixelpet/graphql/live_source.py); the type is what the schema shows.
+        return LiveSource(  # type: ignore[return-value]
+            context.subscriptions.open(owner=owner, pet_id=id), present=Pet.shown, ticket=ticket
         )
-
-
-def _shared_view(snapshot: Snapshot) -> Pet:
-    """The Pet every subscriber of ``snapshot`` receives: built, executed and encoded once for all."""
-    return snapshot.view(Pet.shared)

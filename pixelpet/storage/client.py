@@ -6,8 +6,8 @@ from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import _EventListener
 
-from pixelpet.pets.documents import DOCUMENT_MODELS
 from pixelpet.settings import MongoSettings
+from pixelpet.storage.documents import DOCUMENT_MODELS
 
 
 def create_client(

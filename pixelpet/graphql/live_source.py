@@ -1,0 +1,45 @@
+"""What a subscription resolver returns: a live subscription that pushes its events, not a generator.
+
+A generator suspended between events costs a task and a chain of frames for every subscription
+(strawberry's stream, graphql-core's map, the resolver): about 18 KiB each, most of what an idle
+subscriber cost (docs/performance.md). A ``LiveSource`` holds the core's subscription, how to present its
+snapshots to GraphQL, and its place under the caps; the transport (transport.py) executes and sends each
+snapshot as it is pushed.
+"""
+
+from collections.abc import Callable
+from typing import Any, NoReturn, Protocol
+
+from pixelpet.graphql.limits import SubscriptionTicket
+from pixelpet.pets.live.channel import Snapshot
+
+
+class Pushed(Protocol):
+    """The core's side (pixelpet/pets/live/subscription.py): ``first``, then ``start``, then ``close``."""
+
+    async def first(self) -> Snapshot: ...
+
+    def start(self, deliver: Callable[[Snapshot], None], end: Callable[[Exception | None], None]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LiveSource:
+    __slots__ = ("_ticket", "present", "subscription")
+
+    def __init__(
+        self, subscription: Pushed, *, present: Callable[[Snapshot], Any], ticket: SubscriptionTicket
+    ):
+        self.subscription = subscription
+        self.present = present  # the root value a snapshot is executed against (built once per snapshot)
+        self._ticket = ticket
+
+    def close(self) -> None:
+        """Stop pushing and give the subscription's place back; safe to call more than once."""
+        self.subscription.close()
+        self._ticket.release()
+
+    def __aiter__(self) -> NoReturn:
+        # graphql-core takes only async iterables from a subscription resolver; this one is
+        # consumed by pushing, by our transport.
+        raise TypeError("A LiveSource pushes its events; serve it with pixelpet.graphql.transport.")

@@ -1,8 +1,9 @@
 """Turn every error into one a client can act on, and mask the rest.
 
-Known errors (``PixelPetError``) keep their message and gain ``extensions.code``. Database
-outages become UNAVAILABLE. Parse and validation errors stay readable. Anything else is logged
-with its stack trace and reaches the client only as INTERNAL_SERVER_ERROR.
+Known errors (``PixelPetError``) keep their message and gain ``extensions.code``; database outages reach
+here as one of them (``StoreUnavailable``, raised by the storage adapter: UNAVAILABLE). Parse and
+validation errors stay readable. Anything else is logged with its stack trace and reaches the client
+only as INTERNAL_SERVER_ERROR.
 """
 
 import logging
@@ -10,25 +11,13 @@ from typing import Any
 
 from graphql import GraphQLError
 from opentelemetry import trace
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WTimeoutError
 
-from pixelpet.errors import ErrorCode, PixelPetError, Unavailable
+from pixelpet.errors import ErrorCode, PixelPetError
+from pixelpet.pets.ports import StoreUnavailable
 
 logger = logging.getLogger("pixelpet.errors")
 
 INTERNAL_MESSAGE = "Internal server error."
-UNAVAILABLE_MESSAGE = "The pet store is temporarily unavailable; retry shortly."
-
-
-def as_client_error(error: BaseException) -> PixelPetError | None:
-    """The client-safe form of ``error``, or None when it is unexpected."""
-    if isinstance(error, PixelPetError):
-        return error
-    if isinstance(error, ConnectionFailure | ExecutionTimeout | WTimeoutError):
-        return Unavailable(UNAVAILABLE_MESSAGE)
-    if isinstance(error, PyMongoError) and error.timeout:
-        return Unavailable(UNAVAILABLE_MESSAGE)
-    return None
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -41,12 +30,12 @@ def classify(error: GraphQLError) -> GraphQLError:
     if error.path is None and error.message.startswith("Variable '$"):
         # graphql-core's variable coercion: the message describes the client's own values.
         return _copy(error, error.message, {"code": ErrorCode.BAD_USER_INPUT.value})
-    client_error = as_client_error(original)
+    client_error = original if isinstance(original, PixelPetError) else None
     if client_error is None:
         logger.error("unexpected error in %s", _path(error), exc_info=original)
         return _copy(error, INTERNAL_MESSAGE, {"code": ErrorCode.INTERNAL_SERVER_ERROR.value})
-    if client_error is not original:
-        logger.warning("database unavailable in %s: %s", _path(error), type(original).__name__)
+    if isinstance(client_error, StoreUnavailable):
+        logger.warning("database unavailable in %s: %s", _path(error), client_error.cause)
     return _copy(error, client_error.message, client_error.extensions())
 
 

@@ -6,15 +6,14 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionContext
-from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
-from strawberry.types.graphql import OperationType
+from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
 from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.graphql.pets import PetMutation, PetQuery, PetSubscription
-from pixelpet.graphql.seam import DEFAULT_ALLOWED_OPERATION_TYPES, core_schema
+from pixelpet.graphql.seam import DEFAULT_ALLOWED_OPERATION_TYPES, StrawberryOperationType, core_schema
 from pixelpet.settings import LimitSettings
 
 
@@ -48,14 +47,14 @@ class PixelPetSchema(strawberry.Schema):
         context_value: Any | None = None,
         root_value: Any | None = None,
         operation_name: str | None = None,
-        allowed_operation_types: Iterable[OperationType] | None = None,
+        allowed_operation_types: Iterable[StrawberryOperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> StrawberryExecutionResult:
         # Subscriptions run only on the WebSocket endpoint, which pushes their events
         # (pixelpet/graphql/endpoint.py); executed once, over HTTP, they could only fail. Refused
         # as an operation type, an HTTP client gets a 400 saying so.
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {
-            OperationType.SUBSCRIPTION
+            StrawberryOperationType.SUBSCRIPTION
         }
         return await super().execute(
             query, variable_values, context_value, root_value, operation_name, allowed, operation_extensions

@@ -9,6 +9,7 @@ has a contract test per item, so a strawberry upgrade that moves one breaks that
 
 from typing import Any, Protocol, cast
 
+from cross_web import HTTPException as ViewHTTPException
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from graphql.execution import Executor
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
@@ -26,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 __all__ = [
     "DEFAULT_ALLOWED_OPERATION_TYPES",
@@ -38,7 +40,9 @@ __all__ = [
     "OneOfInputValidationRule",
     "Operation",
     "PreExecutionError",
+    "StrawberryOperationType",
     "SubscribeMessage",
+    "ViewHTTPException",
     "WebSocketDisconnected",
     "core_schema",
     "executor_for",

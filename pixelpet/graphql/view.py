@@ -11,7 +11,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from cross_web import HTTPException as ViewHTTPException
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
-from strawberry.types.execution import ExecutionResult
+from strawberry.types import ExecutionResult
 
 from pixelpet.auth import development_token
 from pixelpet.graphql.context import Context, context_for
@@ -27,6 +26,7 @@ from pixelpet.graphql.seam import (
     GRAPHIQL_INITIAL_HEADERS,
     GRAPHIQL_INITIAL_QUERY,
     PreExecutionError,
+    ViewHTTPException,
     patch_graphiql,
 )
 from pixelpet.runtime import Runtime

@@ -2,15 +2,18 @@
 
 The core depends on these; the adapters implement them: MongoDB in pixelpet/storage/ (repository.py,
 change_stream.py), an in-memory fake in pixelpet/storage/memory.py (one contract suite,
-tests/unit/storage/test_contract.py, runs against both). Adapters raise the errors below; the use cases translate them into client
-errors.
+tests/unit/storage/test_contract.py, runs against both). Adapters raise the errors below; the use
+cases translate them into client errors (``StoreUnavailable`` already is one: UNAVAILABLE).
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from pixelpet.errors import Unavailable
 from pixelpet.pets.pet import Pet
+
+UNAVAILABLE_MESSAGE = "The pet store is temporarily unavailable; retry shortly."
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,14 @@ class PagePosition:
 
     created_at: datetime
     pet_id: str
+
+
+class StoreUnavailable(Unavailable):
+    """The store cannot be reached, or did not answer in time: a client's UNAVAILABLE as it is."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(UNAVAILABLE_MESSAGE)
+        self.cause = cause  # the adapter's name for what happened, for the log
 
 
 class MalformedPetId(ValueError):

@@ -23,6 +23,7 @@ from pixelpet.storage.documents import (
     stored_fields,
     to_pet,
 )
+from pixelpet.storage.errors import outages_as_unavailable
 
 
 class MongoPetRepository:
@@ -35,48 +36,52 @@ class MongoPetRepository:
         return str(ObjectId())
 
     async def get(self, *, owner: str, pet_id: str) -> Pet | None:
-        raw = await self._pets.find_one({"_id": object_id(pet_id), "owner": owner})
-        return None if raw is None else to_pet(raw)
+        with outages_as_unavailable():
+            raw = await self._pets.find_one({"_id": object_id(pet_id), "owner": owner})
+            return None if raw is None else to_pet(raw)
 
     async def get_by_idempotency_key(self, *, owner: str, key: str) -> Pet | None:
-        # Spelling out the partial index's own filter ($type) makes the index eligible, and the hint
-        # makes planners that do not prove that by themselves (SecantusDB) use it instead of a scan.
-        raw = await self._pets.find_one(
-            {"owner": owner, "idempotency_key": {"$eq": key, "$type": "string"}}, hint=IDEMPOTENCY_INDEX
-        )
-        return None if raw is None else to_pet(raw)
+        with outages_as_unavailable():
+            # Spelling out the partial index's own filter ($type) makes the index eligible, and the hint
+            # makes planners that do not prove that by themselves (SecantusDB) use it instead of a scan.
+            raw = await self._pets.find_one(
+                {"owner": owner, "idempotency_key": {"$eq": key, "$type": "string"}}, hint=IDEMPOTENCY_INDEX
+            )
+            return None if raw is None else to_pet(raw)
 
     async def list_page(self, *, owner: str, after: PagePosition | None, limit: int) -> list[Pet]:
-        query: dict[str, Any] = {"owner": owner}
-        if after is not None:
-            after_id = object_id(after.pet_id)
-            query["$or"] = [
-                {"created_at": {"$gt": after.created_at}},
-                {"created_at": after.created_at, "_id": {"$gt": after_id}},
-            ]
-        cursor = self._pets.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return [to_pet(raw) async for raw in cursor]
+        with outages_as_unavailable():
+            query: dict[str, Any] = {"owner": owner}
+            if after is not None:
+                after_id = object_id(after.pet_id)
+                query["$or"] = [
+                    {"created_at": {"$gt": after.created_at}},
+                    {"created_at": after.created_at, "_id": {"$gt": after_id}},
+                ]
+            cursor = self._pets.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+            return [to_pet(raw) async for raw in cursor]
 
     async def add(self, pet: Pet, *, max_pets_per_owner: int) -> Pet:
-        document = {"_id": object_id(pet.id), **stored_fields(pet)}
+        with outages_as_unavailable():
+            document = {"_id": object_id(pet.id), **stored_fields(pet)}
 
-        async def reserve_and_insert(session: AsyncClientSession) -> None:
-            await self._reserve_place(pet.owner, max_pets_per_owner, session)
-            await self._pets.insert_one(document, session=session)
+            async def reserve_and_insert(session: AsyncClientSession) -> None:
+                await self._reserve_place(pet.owner, max_pets_per_owner, session)
+                await self._pets.insert_one(document, session=session)
 
-        try:
-            async with self._client.start_session() as session:
-                await session.with_transaction(reserve_and_insert)
-        except DuplicateKeyError as error:
-            if "idempotency_key" in (error.details or {}).get("keyPattern", {}):
-                raise DuplicateIdempotencyKey from error
-            raise
-        return replace(
-            pet,
-            state=replace(pet.state, as_of=as_stored(pet.state.as_of)),
-            created_at=as_stored(pet.created_at),
-            updated_at=as_stored(pet.updated_at),
-        )
+            try:
+                async with self._client.start_session() as session:
+                    await session.with_transaction(reserve_and_insert)
+            except DuplicateKeyError as error:
+                if "idempotency_key" in (error.details or {}).get("keyPattern", {}):
+                    raise DuplicateIdempotencyKey from error
+                raise
+            return replace(
+                pet,
+                state=replace(pet.state, as_of=as_stored(pet.state.as_of)),
+                created_at=as_stored(pet.created_at),
+                updated_at=as_stored(pet.updated_at),
+            )
 
     async def _reserve_place(self, owner: str, max_pets: int, session: AsyncClientSession) -> None:
         try:
@@ -92,24 +97,28 @@ class MongoPetRepository:
             raise OwnerAtCapacity from error
 
     async def save(self, pet: Pet, *, expected_version: int) -> Pet | None:
-        raw = await self._pets.find_one_and_update(
-            {"_id": object_id(pet.id), "owner": pet.owner, "version": expected_version},
-            {"$set": stored_fields(pet)},
-            return_document=ReturnDocument.AFTER,
-        )
-        return None if raw is None else to_pet(raw)
+        with outages_as_unavailable():
+            raw = await self._pets.find_one_and_update(
+                {"_id": object_id(pet.id), "owner": pet.owner, "version": expected_version},
+                {"$set": stored_fields(pet)},
+                return_document=ReturnDocument.AFTER,
+            )
+            return None if raw is None else to_pet(raw)
 
     async def remove(self, *, owner: str, pet_id: str) -> bool:
-        key = object_id(pet_id)
-        deleted = False
+        with outages_as_unavailable():
+            key = object_id(pet_id)
+            deleted = False
 
-        async def delete_and_release(session: AsyncClientSession) -> None:
-            nonlocal deleted
-            result = await self._pets.delete_one({"_id": key, "owner": owner}, session=session)
-            deleted = result.deleted_count == 1
-            if deleted:
-                await self._owners.update_one({"_id": owner}, {"$inc": {"pet_count": -1}}, session=session)
+            async def delete_and_release(session: AsyncClientSession) -> None:
+                nonlocal deleted
+                result = await self._pets.delete_one({"_id": key, "owner": owner}, session=session)
+                deleted = result.deleted_count == 1
+                if deleted:
+                    await self._owners.update_one(
+                        {"_id": owner}, {"$inc": {"pet_count": -1}}, session=session
+                    )
 
-        async with self._client.start_session() as session:
-            await session.with_transaction(delete_and_release)
-        return deleted
+            async with self._client.start_session() as session:
+                await session.with_transaction(delete_and_release)
+            return deleted

@@ -4,14 +4,13 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bson import ObjectId
 from hypothesis import given
 from hypothesis import strategies as st
-from pixelpet.pets.pagination import decode_cursor, encode_cursor
-from pixelpet.pets.repository import PagePosition
 
 from pixelpet.errors import ErrorCode, InvalidInput
-from pixelpet.storage.documents import PetDocument
+from pixelpet.graphql.pagination import decode_cursor, encode_cursor
+from pixelpet.pets.ports import PagePosition
+from tests.support.pets import a_pet
 
 VALID_ID = "6650f0c2a1b2c3d4e5f60718"
 
@@ -63,7 +62,7 @@ EARLIEST, LATEST = datetime(1970, 1, 1), datetime(9999, 1, 1)  # noqa: DTZ001
 @given(st.datetimes(min_value=EARLIEST, max_value=LATEST, timezones=st.just(UTC)))
 def test_a_cursor_the_api_returned_decodes_to_its_pet(created_at: datetime) -> None:
     created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)  # stored to the ms
-    pet = PetDocument.model_construct(id=ObjectId(VALID_ID), created_at=created_at)
+    pet = a_pet(id=VALID_ID, at=created_at)
     position = decode_cursor(encode_cursor(pet))
-    assert position.pet_id == ObjectId(VALID_ID)
+    assert position.pet_id == VALID_ID
     assert abs(position.created_at - created_at) < timedelta(milliseconds=1)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections.abc import AsyncGenerator, Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,11 +12,18 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from pixelpet.clock import SystemClock
 from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.limits import Limits, SubscriptionCounter
 from pixelpet.graphql.live_source import LiveSource
+from pixelpet.graphql.seam import core_schema
 from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveServices, LiveTransportHandler
+from pixelpet.pets.live.channel import Snapshot
 from pixelpet.settings import LimitSettings, SubscriptionSettings
 from pixelpet.telemetry.metrics import Metrics
+from tests.conftest import T0
+from tests.support.pets import a_pet
+
+LIMITS = Limits(LimitSettings(), SubscriptionSettings(), clock=SystemClock())
 
 
 @strawberry.type
@@ -23,18 +31,23 @@ class Tick:
     n: int
 
 
-class Ticks(LiveSource):
-    """A source the test pushes into by hand."""
+def tick(n: int) -> Snapshot:
+    """A snapshot shown as ``Tick(n)`` (its pet's version is ``n``)."""
+    return Snapshot(a_pet(version=n), T0, "change")
+
+
+class Ticks:
+    """A live subscription the test pushes into by hand."""
 
     def __init__(self) -> None:
-        self.deliver: Callable[[Any], None] | None = None
+        self.deliver: Callable[[Snapshot], None] | None = None
         self.end: Callable[[Exception | None], None] | None = None
         self.closed = False
 
-    async def first(self) -> Any:
-        return Tick(n=0)
+    async def first(self) -> Snapshot:
+        return tick(0)
 
-    def start(self, deliver: Callable[[Any], None], end: Callable[[Exception | None], None]) -> None:
+    def start(self, deliver: Callable[[Snapshot], None], end: Callable[[Exception | None], None]) -> None:
         self.deliver, self.end = deliver, end
 
     def close(self) -> None:
@@ -55,7 +68,11 @@ class Subscription:
     async def ticks(self) -> AsyncGenerator[Tick, None]:
         source = Ticks()
         SOURCES.append(source)
-        return source  # type: ignore[return-value]
+        return LiveSource(  # type: ignore[return-value]
+            source,
+            present=lambda snapshot: Tick(n=snapshot.pet.version),
+            ticket=LIMITS.open_subscription("tester", SubscriptionCounter()),
+        )
 
     @strawberry.subscription
     async def pulled(self) -> AsyncGenerator[Tick, None]:
@@ -78,10 +95,13 @@ class Socket:
             yield message
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        await self.send_text(json.dumps(message))
+
+    async def send_text(self, text: str) -> None:
         if self.blocked.is_set():
             self.stuck.set()
             await asyncio.Event().wait()
-        await self.sent.put(json.loads(json.dumps(message)))
+        await self.sent.put(json.loads(text))
 
     async def close(self, code: int, reason: str) -> None:
         self.closed_with = code
@@ -104,18 +124,17 @@ async def connection() -> AsyncGenerator[tuple[Socket, Metrics], None]:
     metrics = Metrics(version="test", environment="test")
     services = LiveServices(
         schema=schema,
-        core_schema=schema._schema,
+        core_schema=core_schema(schema),
         documents=DocumentCache(LimitSettings()),
         settings=SubscriptionSettings(stall_timeout_s=0.2, connection_init_timeout_s=5),
         recorder=OperationRecorder(tracer=TracerProvider().get_tracer("test"), metrics=metrics),
         outbox_events=metrics,
-        clock=SystemClock(),
     )
     socket = Socket()
     handler = LiveTransportHandler(
         services,
         websocket=socket,
-        context={},  # type: ignore[arg-type]  # these resolvers read no context
+        context=SimpleNamespace(limits=LIMITS),  # type: ignore[arg-type]  # the handler reads only its limits
         authenticator=AcceptEveryone(),
         max_operations=10,
     )
@@ -138,7 +157,7 @@ async def test_a_source_pushes_each_event_then_ends_with_complete(connection: tu
     (source,) = SOURCES
     assert source.deliver is not None
     assert source.end is not None
-    source.deliver(Tick(n=1))
+    source.deliver(tick(1))
     assert (await socket.next_sent())["payload"] == {"data": {"ticks": {"n": 1}}}
     source.end(None)
     assert await socket.next_sent() == {"id": "1", "type": "complete"}
@@ -165,10 +184,10 @@ async def test_a_client_that_stops_reading_gets_the_newest_state_or_is_cut_off(
     socket.blocked.set()
     deliver = SOURCES[0].deliver
     assert deliver is not None
-    deliver(Tick(n=1))
+    deliver(tick(1))
     await asyncio.wait_for(socket.stuck.wait(), 5)  # the writer is now stuck sending it
     for n in range(2, 5):  # these replace each other in the outbox
-        deliver(Tick(n=n))
+        deliver(tick(n))
     assert metrics.registry.get_sample_value("pixelpet_subscription_events_coalesced_total") == 2
     await asyncio.wait_for(socket.closed.wait(), 10)  # the stall timeout (0.2 s) passed
     assert socket.closed_with == SLOW_CLIENT_CLOSE_CODE

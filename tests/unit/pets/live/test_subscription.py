@@ -1,0 +1,151 @@
+"""Live subscriptions over the in-memory store: the whole live core, no socket, no database, no GraphQL."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+
+from pixelpet.clock import ManualClock
+from pixelpet.errors import NotFound
+from pixelpet.pets.live.channel import Snapshot
+from pixelpet.pets.live.channels import Channels
+from pixelpet.pets.live.subscription import LiveSubscription, Subscriptions
+from pixelpet.pets.pet import Pet
+from pixelpet.pets.rules import Action, Species
+from pixelpet.pets.service import PetService, UseCaseLimits
+from pixelpet.storage.memory import InMemoryPetStore
+from tests.conftest import T0
+from tests.support.fakes import RecordedEvents
+
+
+@dataclass
+class World:
+    clock: ManualClock
+    store: InMemoryPetStore
+    pets: PetService
+    channels: Channels
+    subscriptions: Subscriptions
+    events: RecordedEvents
+
+
+@dataclass
+class Watcher:
+    """What a subscriber received."""
+
+    subscription: LiveSubscription
+    shown: list[Snapshot] = field(default_factory=list)
+    ended: list[Exception | None] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.shown.append(await self.subscription.first())
+        self.subscription.start(self.shown.append, self.ended.append)
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    clock = ManualClock(T0)
+    events = RecordedEvents()
+    store = InMemoryPetStore()
+    pets = PetService(
+        repository=store,
+        clock=clock,
+        limits=UseCaseLimits(max_page_size=10, max_pets_per_owner=10, max_action_retries=3),
+        events=events,
+    )
+    channels = Channels(clock=clock, min_interval=timedelta(seconds=1), events=events)
+    await store.start(channels)
+    yield World(
+        clock, store, pets, channels, Subscriptions(pets=pets, channels=channels, events=events), events
+    )
+    await store.stop()
+
+
+async def adopt(world: World, owner: str = "alice") -> Pet:
+    return await world.pets.create(owner=owner, name="Mochi", species=Species.DOG, idempotency_key=None)
+
+
+async def watch(world: World, pet: Pet, owner: str = "alice") -> Watcher:
+    watcher = Watcher(world.subscriptions.open(owner=owner, pet_id=pet.id))
+    await watcher.start()
+    return watcher
+
+
+async def test_the_current_state_then_every_newer_one(world: World) -> None:
+    pet = await adopt(world)
+    watcher = await watch(world, pet)
+    assert watcher.shown[0].pet == pet
+    await world.pets.act(owner="alice", pet_id=pet.id, action=Action.PLAY, expected_version=None)
+    assert [snapshot.pet.version for snapshot in watcher.shown] == [1, 2]
+    assert watcher.shown[1].cause == "change"
+
+
+async def test_every_subscriber_of_a_pet_receives_the_same_snapshot(world: World) -> None:
+    pet = await adopt(world)
+    one, two = await watch(world, pet), await watch(world, pet)
+    await world.pets.rename(owner="alice", pet_id=pet.id, name="Rex")
+    assert one.shown[-1] is two.shown[-1]
+    assert world.channels.watched() == (2, 1)
+
+
+async def test_time_shows_what_a_client_would_see_change(world: World) -> None:
+    pet = await adopt(world)
+    watcher = await watch(world, pet)
+    world.clock.advance(timedelta(hours=2))
+    assert len(watcher.shown) > 1
+    assert {snapshot.cause for snapshot in watcher.shown[1:]} == {"time"}
+    assert world.events.counts["shown:time"] == len(watcher.shown) - 1
+
+
+async def test_a_deletion_ends_the_subscription_and_leaves_nothing(world: World) -> None:
+    pet = await adopt(world)
+    watcher = await watch(world, pet)
+    await world.pets.delete(owner="alice", pet_id=pet.id)
+    (error,) = watcher.ended
+    assert isinstance(error, NotFound)
+    assert world.channels.watched() == (0, 0)
+    assert world.clock.pending() == 0, "no timer of the pet is left"
+
+
+async def test_another_owners_pet_is_not_found_and_leaves_nothing(world: World) -> None:
+    pet = await adopt(world)
+    with pytest.raises(NotFound):
+        await watch(world, pet, owner="mallory")
+    assert world.channels.watched() == (0, 0)
+    assert world.events.counts["opened"] == world.events.counts["closed"] == 1
+
+
+async def test_after_a_resync_one_read_serves_every_subscriber(world: World) -> None:
+    pet = await adopt(world)
+    watchers = [await watch(world, pet) for _ in range(5)]
+    reads = world.store.reads
+    world.channels.resync()
+    await asyncio.sleep(0)  # the shared read runs
+    await asyncio.sleep(0)
+    assert world.store.reads == reads + 1
+    assert all(not watcher.ended for watcher in watchers)
+
+
+async def test_closing_leaves_the_channel_and_cancels_the_timer(world: World) -> None:
+    pet = await adopt(world)
+    watcher = await watch(world, pet)
+    assert world.clock.pending() == 1
+    watcher.subscription.close()
+    watcher.subscription.close()  # safe twice
+    assert world.channels.watched() == (0, 0)
+    assert world.clock.pending() == 0
+    await world.pets.rename(owner="alice", pet_id=pet.id, name="Rex")
+    assert len(watcher.shown) == 1, "nothing is pushed after close"
+
+
+async def test_a_change_during_the_first_read_is_shown_after_start(world: World) -> None:
+    pet = await adopt(world)
+    subscription = world.subscriptions.open(owner="alice", pet_id=pet.id)
+    first = await subscription.first()
+    await world.pets.rename(owner="alice", pet_id=pet.id, name="Rex")  # before start()
+    shown: list[Snapshot] = []
+    subscription.start(shown.append, lambda error: None)
+    assert first.pet.version == 1
+    assert [snapshot.pet.name for snapshot in shown] == ["Rex"]
+    subscription.close()

@@ -51,6 +51,13 @@ test-strawberry-latest: tools ## The upgrade guard: the whole suite against the 
 	  python -c "import importlib.metadata as m; print('strawberry-graphql', m.version('strawberry-graphql'))"
 	$(UV) run --frozen --with strawberry-graphql --upgrade-package strawberry-graphql pytest
 
+.PHONY: check
+check: deps ## Before every commit: lint, types, unit and in-process API tests (about a minute; no tools needed)
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen pytest tests/unit tests/api
+
 .PHONY: lint
 lint: deps ## Lint and type-check only
 	$(UV) run --frozen ruff format --check .

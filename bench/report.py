@@ -221,9 +221,9 @@ before and after, run back to back against the same database.
 6. **One server span per WebSocket connection** instead of OpenTelemetry's ASGI wrapper around every message
    (the wrapper was 10% of the CPU of a 1,000-subscriber fan-out in the profile).
 7. **One feed per watched pet, and each update executed and encoded once for all its subscribers**
-   (`pixelpet/pets/feed.py`, `pixelpet/graphql/sharing.py`). Every subscriber of a pet receives the same
-   snapshot object; graphql-core's per-event execution is replayed from the first subscriber's result for the
-   same operation and variables, and its JSON is reused. Time-based snapshots come from one timer per pet,
+   (`pixelpet/pets/live/channel.py`, `pixelpet/graphql/sharing.py`). Every subscriber of a pet receives the
+   same snapshot object; graphql-core's per-event execution is replayed from the first subscriber's result for
+   the same operation and variables, and its JSON is reused. Time-based snapshots come from one timer per pet,
    not one per subscriber. In the profile, execution had been ~30% of the fan-out's CPU and the per-subscriber
    domain work (next visible change, rendering, timers) another ~15%. Back to back, fan-out only: p99 delivery
    to 1,000 subscribers went from ~415 ms to ~77 ms and the service's CPU samples for the same run halved;
@@ -242,15 +242,16 @@ before and after, run back to back against the same database.
 11. **Our own HTTP server span instead of OpenTelemetry's ASGI middleware** (`pixelpet/telemetry/asgi.py`),
     same span, same semantic-convention names, a fraction of the work: CPU per single-pet query
     1.14 -> 1.02 ms (-11%) and +12% throughput, three alternating runs of each, back to back.
-12. **Subscriptions pushed by their source, not pulled by a task** (decision 11, `pixelpet/live_source.py`,
-    `transport.py`). Strawberry ran every subscription as a task iterating a chain of suspended async
-    generators (its stream with extension hooks held open, graphql-core's map and executor, our resolver):
-    ~19 KiB per subscription by tracemalloc. The pet's feed now calls each subscription's `deliver`, the
-    transport executes (shared) and queues the message; between events a subscription is two small objects
-    and an entry in a set. RSS per idle subscriber, 1,000 in a fresh process, measured by hand with the
-    harness's method: one per connection 48.6 -> 36.0 KiB, ten per connection 21.6 -> ~9 KiB. p99 delivery
-    to 1,000 subscribers, entries 12 and 13 together against the code before, three alternating runs each
-    on a busier machine than the table's run: 69-81 ms before, 68-78 ms after (unchanged).
+12. **Subscriptions pushed by their source, not pulled by a task** (decision 11,
+    `pixelpet/graphql/live_source.py`, `transport.py`). Strawberry ran every subscription as a task iterating
+    a chain of suspended async generators (its stream with extension hooks held open, graphql-core's map and
+    executor, our resolver): ~19 KiB per subscription by tracemalloc. The pet's feed now calls each
+    subscription's `deliver`, the transport executes (shared) and queues the message; between events a
+    subscription is two small objects and an entry in a set. RSS per idle subscriber, 1,000 in a fresh
+    process, measured by hand with the harness's method: one per connection 48.6 -> 36.0 KiB, ten per
+    connection 21.6 -> ~9 KiB. p99 delivery to 1,000 subscribers, entries 12 and 13 together against the code
+    before, three alternating runs each on a busier machine than the table's run: 69-81 ms before, 68-78 ms
+    after (unchanged).
 13. **A WebSocket endpoint of our own, ahead of Starlette's router** (`pixelpet/graphql/endpoint.py`).
     Strawberry's view, Starlette's exception middleware and router kept their frames and objects for each
     connection's life; finished tasks (the connection_init timeout, a subscription's setup) and the

@@ -34,7 +34,8 @@ from pixelpet.play.routes import play_routes
 from pixelpet.runtime import Runtime
 from pixelpet.settings import Settings
 from pixelpet.storage.change_stream import MongoChangeStream
-from pixelpet.storage.client import create_client, init_storage
+from pixelpet.storage.client import Storage, create_client, init_storage, ping
+from pixelpet.storage.memory import InMemoryPetStore
 from pixelpet.storage.repository import MongoPetRepository
 from pixelpet.telemetry.asgi import TracingMiddleware
 from pixelpet.telemetry.exposition import MetricsServer
@@ -54,11 +55,13 @@ def create_app(
     *,
     clock: Clock | None = None,
     span_exporter: SpanExporter | None = None,
+    store: InMemoryPetStore | None = None,
 ) -> Starlette:
     """Build the ASGI app. Nothing connects until the lifespan starts.
 
     ``span_exporter`` replaces the configured trace exporter (tests pass an in-memory one). Whether spans
     are exported otherwise comes from the standard OTEL_* variables (pixelpet/telemetry/tracing.py).
+    ``store`` replaces MongoDB with an in-memory store (fast API tests: tests/api/).
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -93,12 +96,9 @@ def create_app(
         async with contextlib.AsyncExitStack() as stack:
             tracing.start()
             stack.callback(tracing.shutdown)  # runs after the client closes: flushes its last spans
-            uri = await _database_uri(settings, stack)
-            client = create_client(
-                uri, settings.mongo, listeners=[tracing.mongo_listener(), *listeners(metrics)]
+            storage = (
+                store.storage() if store is not None else await _mongodb(settings, stack, tracing, metrics)
             )
-            stack.push_async_callback(client.close)
-            await init_storage(client, settings.mongo.database)
             if settings.metrics_port is not None:
                 metrics_server = MetricsServer(metrics, host=settings.host, port=settings.metrics_port)
                 await metrics_server.start()
@@ -106,23 +106,18 @@ def create_app(
                 app.state.metrics_server = metrics_server
             lag_watch = asyncio.create_task(watch_event_loop_lag(metrics.event_loop_lag))
             stack.callback(lag_watch.cancel)
-            database = client[settings.mongo.database]
             live = settings.subscriptions
             channels = Channels(
                 clock=clock, min_interval=timedelta(seconds=live.min_snapshot_interval_s), events=metrics
             )
-            changes = MongoChangeStream(
-                database, stale_after_s=live.change_stream_stale_after_s, events=metrics
-            )
-            await changes.start(channels)
-            stack.push_async_callback(changes.stop)
+            await storage.changes.start(channels)
+            stack.push_async_callback(storage.changes.stop)
             metrics.watch_health(
-                primary_reachable=lambda: client.topology_description.has_writable_server(),
-                change_stream_silence_s=changes.silence_s,
+                primary_reachable=storage.primary_reachable, change_stream_silence_s=storage.changes.silence_s
             )
             limits = settings.limits
             pets = PetService(
-                repository=MongoPetRepository(database),
+                repository=storage.repository,
                 clock=clock,
                 limits=UseCaseLimits(
                     max_page_size=limits.max_page_size,
@@ -132,9 +127,9 @@ def create_app(
                 events=metrics,
             )
             app.state.runtime = Runtime(
-                client=client,
+                ping=storage.ping,
                 pets=pets,
-                changes=changes,
+                changes=storage.changes,
                 channels=channels,
                 subscriptions=Subscriptions(pets=pets, channels=channels, events=metrics),
                 verifier=TokenVerifier(settings.auth),
@@ -178,6 +173,25 @@ def create_app(
     app.state.lifecycle = lifecycle
     app.state.settings = settings
     return app
+
+
+async def _mongodb(
+    settings: Settings, stack: contextlib.AsyncExitStack, tracing: Tracing, metrics: Metrics
+) -> Storage:
+    """MongoDB (or the embedded development database): the client, its collections and change stream."""
+    uri = await _database_uri(settings, stack)
+    client = create_client(uri, settings.mongo, listeners=[tracing.mongo_listener(), *listeners(metrics)])
+    stack.push_async_callback(client.close)
+    await init_storage(client, settings.mongo.database)
+    database = client[settings.mongo.database]
+    return Storage(
+        repository=MongoPetRepository(database),
+        changes=MongoChangeStream(
+            database, stale_after_s=settings.subscriptions.change_stream_stale_after_s, events=metrics
+        ),
+        ping=lambda: ping(client),
+        primary_reachable=client.topology_description.has_writable_server,
+    )
 
 
 async def _database_uri(settings: Settings, stack: contextlib.AsyncExitStack) -> str:

@@ -64,12 +64,6 @@ class TokenVerifier:
             self._static_key = settings.dev_secret.get_secret_value()
         self._verified: OrderedDict[str, Identity] = OrderedDict()
 
-    async def owner_from_header(self, authorization: str | None) -> str:
-        return (await self.identity_from_token(bearer_token(authorization))).owner
-
-    async def owner_from_token(self, token: str) -> str:
-        return (await self.identity_from_token(token)).owner
-
     def remembered(self, authorization: str | None) -> Identity | None:
         """The identity of a header whose token was verified before and has not expired (no I/O)."""
         try:

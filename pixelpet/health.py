@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse
 
 from pixelpet.lifecycle import Lifecycle
 from pixelpet.runtime import Runtime
-from pixelpet.storage.client import ping
 
 READINESS_PING_TIMEOUT_S = 1.0
 
@@ -36,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
     }
     try:
         with suppress_instrumentation():  # a probe every few seconds would be a lone trace each time
-            await asyncio.wait_for(ping(runtime.client), READINESS_PING_TIMEOUT_S)
+            await asyncio.wait_for(runtime.ping(), READINESS_PING_TIMEOUT_S)
         checks["database"] = "ok"
     except (TimeoutError, PyMongoError) as error:
         checks["database"] = f"failing: {type(error).__name__}"

@@ -1,10 +1,9 @@
 """Everything the lifespan builds for one process, in one place (stored on ``app.state``)."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from opentelemetry.trace import Tracer
-from pymongo import AsyncMongoClient
 
 from pixelpet.auth import TokenVerifier
 from pixelpet.graphql.limits import Limits
@@ -16,7 +15,7 @@ from pixelpet.pets.service import PetService
 
 @dataclass(slots=True)
 class Runtime:
-    client: AsyncMongoClient[Any]
+    ping: Callable[[], Awaitable[None]]  # readiness: does the database answer?
     pets: PetService
     changes: ChangeFeed
     channels: Channels

@@ -20,16 +20,20 @@ from pixelpet.pets.rules import Action, Activity, Species
 
 Info = strawberry.Info[Context, None]
 
-SpeciesType = strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
-ActivityType = strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
-MoodType = strawberry.enum(
-    domain.Mood,
-    name="Mood",
-    description="How the pet feels, derived from the shown stats; drives the sprite's face.",
-)
-NeedType = strawberry.enum(
-    domain.Need, name="Need", description="Something the pet asks for: FOOD, PLAY or REST."
-)
+
+def _expose_enums() -> None:
+    """The domain's enums, as GraphQL enums with descriptions (strawberry registers them in place)."""
+    strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
+    strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
+    strawberry.enum(
+        domain.Mood,
+        name="Mood",
+        description="How the pet feels, derived from the shown stats; drives the sprite's face.",
+    )
+    strawberry.enum(domain.Need, name="Need", description="Something the pet asks for: FOOD, PLAY or REST.")
+
+
+_expose_enums()
 
 EXPECTED_VERSION = (
     "If set, the action applies only if the pet is still at this version; otherwise the error "

@@ -1,11 +1,14 @@
 """The MongoDB client: one per process, with settings chosen for fast, clear failure."""
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import _EventListener
 
+from pixelpet.pets.ports import ChangeFeed, PetRepository
 from pixelpet.settings import MongoSettings
 from pixelpet.storage.documents import DOCUMENT_MODELS
 
@@ -48,3 +51,13 @@ async def init_storage(client: AsyncMongoClient[Any], database: str) -> None:
 
 async def ping(client: AsyncMongoClient[Any]) -> None:
     await client.admin.command("ping")
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """What the composition root wires in: the ports' adapters and what readiness and metrics ask."""
+
+    repository: PetRepository
+    changes: ChangeFeed
+    ping: Callable[[], Awaitable[None]]
+    primary_reachable: Callable[[], bool]

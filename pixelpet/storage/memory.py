@@ -19,8 +19,13 @@ from pixelpet.pets.ports import (
     OwnerAtCapacity,
     PagePosition,
 )
+from pixelpet.storage.client import Storage
 
 _HEX = frozenset(string.hexdigits)
+
+
+async def _nothing() -> None:
+    """An in-memory store is always there."""
 
 
 def _as_stored(moment: datetime) -> datetime:
@@ -117,6 +122,10 @@ class InMemoryPetStore:
 
     def silence_s(self) -> float:
         return 0.0
+
+    def storage(self) -> Storage:
+        """This store as the app's storage (``create_app(store=...)``)."""
+        return Storage(repository=self, changes=self, ping=_nothing, primary_reachable=lambda: True)
 
     def _changed(self, pet: Pet) -> None:
         if self._sink is not None:

@@ -1,9 +1,7 @@
-"""Abuse limits and database faults: every failure is a typed error, and nothing leaks."""
+"""Database faults a client never sees the inside of: an unexpected error is masked, logged for engineers."""
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -14,7 +12,7 @@ from pixelpet.devdb import DevDatabase
 from pixelpet.settings import LimitSettings, MongoSettings, Settings
 from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
-from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.graphql import GraphQLClient
 from tests.support.logs import captured_json_logs
 from tests.support.server import running_server
 
@@ -34,49 +32,6 @@ async def limited(database: DevDatabase, clock: ManualClock) -> AsyncIterator[tu
         httpx.AsyncClient(base_url=url) as http,
     ):
         yield GraphQLClient(http), settings
-
-
-async def test_concurrent_creates_never_exceed_the_per_owner_cap(
-    limited: tuple[GraphQLClient, Settings],
-) -> None:
-    client, _ = limited
-    results = await asyncio.gather(
-        *(client.execute(CREATE, {"input": {"name": f"p{i}", "species": "DOG"}}) for i in range(5))
-    )
-    created = [r for r in results if not r.body.get("errors")]
-    refused = [r for r in results if r.body.get("errors")]
-    assert len(created) == 3
-    assert {(r.code, r.error["extensions"]["reason"]) for r in refused} == {
-        ("ACTION_REFUSED", "PET_LIMIT_REACHED")
-    }
-    assert len((await client.execute(LIST)).data["pets"]["edges"]) == 3
-
-
-async def test_deleting_a_pet_frees_its_place_under_the_cap(
-    limited: tuple[GraphQLClient, Settings], clock: ManualClock
-) -> None:
-    client, _ = limited
-    pets = [await create_pet(client, name=f"p{i}") for i in range(3)]
-    assert (await client.execute(CREATE, {"input": {"name": "x", "species": "CAT"}})).code == "ACTION_REFUSED"
-    await client.execute("mutation($id: ID!) { deletePet(id: $id) }", {"id": pets[0]["id"]})
-    clock.advance(timedelta(seconds=10))  # refill the rate limiter
-    assert (await create_pet(client, name="again"))["name"] == "again"
-
-
-async def test_a_burst_of_mutations_is_rate_limited_per_owner(
-    limited: tuple[GraphQLClient, Settings],
-) -> None:
-    client, _ = limited
-    pet = await create_pet(client)
-    rename = 'mutation($id: ID!) { renamePet(id: $id, name: "n") { id } }'
-    results = [await client.execute(rename, {"id": pet["id"]}) for _ in range(6)]
-    assert [bool(r.body.get("errors")) for r in results] == [False] * 4 + [True] * 2
-    assert results[-1].code == "RATE_LIMITED"
-    assert results[-1].error["extensions"]["retryAfterSeconds"] > 0
-    # Another owner has a bucket of their own.
-    assert not (
-        await client.as_owner("bob").execute(CREATE, {"input": {"name": "b", "species": "CAT"}})
-    ).body.get("errors")
 
 
 async def test_unexpected_database_errors_are_masked(

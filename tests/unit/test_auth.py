@@ -45,7 +45,7 @@ async def test_a_development_token_names_its_owner() -> None:
     token = mint_development_token(
         secret=DEVELOPMENT_SECRET, subject="alice", now=now(), ttl=timedelta(hours=1)
     )
-    assert await TokenVerifier(AuthSettings()).owner_from_header(f"Bearer {token}") == "alice"
+    assert (await TokenVerifier(AuthSettings()).identity_from_header(f"Bearer {token}")).owner == "alice"
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ async def test_a_development_token_names_its_owner() -> None:
 )
 async def test_missing_or_malformed_credentials_are_unauthenticated(header: str | None) -> None:
     with pytest.raises(Unauthenticated):
-        await TokenVerifier(AuthSettings()).owner_from_header(header)
+        await TokenVerifier(AuthSettings()).identity_from_header(header)
 
 
 async def test_expired_tokens_and_foreign_signatures_are_refused() -> None:
@@ -63,18 +63,18 @@ async def test_expired_tokens_and_foreign_signatures_are_refused() -> None:
         secret=DEVELOPMENT_SECRET, subject="alice", now=now() - timedelta(hours=2), ttl=timedelta(hours=1)
     )
     with pytest.raises(Unauthenticated, match="expired"):
-        await verifier.owner_from_token(expired)
+        await verifier.identity_from_token(expired)
     forged = mint_development_token(
         secret="another-secret-of-32-bytes-or-more!", subject="alice", now=now(), ttl=timedelta(hours=1)
     )
     with pytest.raises(Unauthenticated, match="Signature"):
-        await verifier.owner_from_token(forged)
+        await verifier.identity_from_token(forged)
 
 
 async def test_a_token_without_subject_or_expiry_is_refused() -> None:
     no_exp = jwt.encode({"sub": "alice"}, DEVELOPMENT_SECRET, algorithm="HS256")
     with pytest.raises(Unauthenticated, match="exp"):
-        await TokenVerifier(AuthSettings()).owner_from_token(no_exp)
+        await TokenVerifier(AuthSettings()).identity_from_token(no_exp)
 
 
 async def test_production_verifies_rs256_with_a_pem_key_and_refuses_hs256(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -83,15 +83,17 @@ async def test_production_verifies_rs256_with_a_pem_key_and_refuses_hs256(rsa_ke
     )
     verifier = TokenVerifier(settings)
     claims = {"sub": "carol", "exp": now() + timedelta(minutes=5), "iss": "https://id"}
-    assert await verifier.owner_from_token(jwt.encode(claims, rsa_key, algorithm="RS256")) == "carol"
+    assert (
+        await verifier.identity_from_token(jwt.encode(claims, rsa_key, algorithm="RS256"))
+    ).owner == "carol"
     hs256 = mint_development_token(
         secret=DEVELOPMENT_SECRET, subject="carol", now=now(), ttl=timedelta(hours=1)
     )
     with pytest.raises(Unauthenticated):
-        await verifier.owner_from_token(hs256)
+        await verifier.identity_from_token(hs256)
     wrong_issuer = jwt.encode({**claims, "iss": "https://evil"}, rsa_key, algorithm="RS256")
     with pytest.raises(Unauthenticated, match="issuer"):
-        await verifier.owner_from_token(wrong_issuer)
+        await verifier.identity_from_token(wrong_issuer)
 
 
 async def test_a_configured_audience_and_issuer_must_be_in_the_token(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -103,14 +105,16 @@ async def test_a_configured_audience_and_issuer_must_be_in_the_token(rsa_key: rs
     )
     verifier = TokenVerifier(settings)
     claims = {"sub": "erin", "exp": now() + timedelta(minutes=5), "iss": "https://id", "aud": "pixelpet"}
-    assert await verifier.owner_from_token(jwt.encode(claims, rsa_key, algorithm="RS256")) == "erin"
+    assert (
+        await verifier.identity_from_token(jwt.encode(claims, rsa_key, algorithm="RS256"))
+    ).owner == "erin"
     for missing in ("aud", "iss"):
         without = {key: value for key, value in claims.items() if key != missing}
         with pytest.raises(Unauthenticated, match=missing):
-            await verifier.owner_from_token(jwt.encode(without, rsa_key, algorithm="RS256"))
+            await verifier.identity_from_token(jwt.encode(without, rsa_key, algorithm="RS256"))
     other_service = jwt.encode({**claims, "aud": "billing"}, rsa_key, algorithm="RS256")
     with pytest.raises(Unauthenticated, match="Audience doesn't match"):
-        await verifier.owner_from_token(other_service)
+        await verifier.identity_from_token(other_service)
 
 
 @pytest.fixture
@@ -133,7 +137,7 @@ async def test_production_verifies_keys_from_a_jwks_url(rsa_key: rsa.RSAPrivateK
         algorithm="RS256",
         headers={"kid": "k1"},
     )
-    assert await verifier.owner_from_token(token) == "dave"
+    assert (await verifier.identity_from_token(token)).owner == "dave"
 
 
 def rs256(key: rsa.RSAPrivateKey, kid: str, subject: str = "dave") -> str:
@@ -156,9 +160,9 @@ async def test_a_key_the_cache_does_not_know_is_fetched_again(rsa_key: rsa.RSAPr
         # No cooldown here, so the refetch happens at once (the default waits up to 5 s between refetches).
         settings = AuthSettings(jwks_url=f"{url}/jwks.json", algorithms=["RS256"], jwks_refresh_cooldown_s=0)
         verifier = TokenVerifier(settings)
-        assert await verifier.owner_from_token(rs256(rsa_key, "k1")) == "dave"
+        assert (await verifier.identity_from_token(rs256(rsa_key, "k1"))).owner == "dave"
         published["k2"] = rotated  # the identity provider rotates its key
-        assert await verifier.owner_from_token(rs256(rotated, "k2", "frank")) == "frank"
+        assert (await verifier.identity_from_token(rs256(rotated, "k2", "frank"))).owner == "frank"
 
 
 @pytest.mark.parametrize("outage", ["refused", "hanging"])
@@ -174,7 +178,7 @@ async def test_an_identity_provider_outage_is_unavailable_with_a_fixed_message(
         verifier = TokenVerifier(AuthSettings(jwks_url=jwks_url, algorithms=["RS256"], jwks_timeout_s=1))
         # Within the fetch timeout, not PyJWT's 30 s default (the bound is generous; the event is the error).
         with pytest.raises(Unavailable) as error:
-            await asyncio.wait_for(verifier.owner_from_token(rs256(rsa_key, "k1")), 20)
+            await asyncio.wait_for(verifier.identity_from_token(rs256(rsa_key, "k1")), 20)
     assert str(error.value) == JWKS_UNAVAILABLE
     assert error.value.code.value == "UNAVAILABLE"
 
@@ -193,12 +197,12 @@ async def test_a_remembered_token_still_expires() -> None:
     token = mint_development_token(
         secret=DEVELOPMENT_SECRET, subject="alice", now=clock.now(), ttl=timedelta(seconds=2)
     )
-    assert await verifier.owner_from_token(token) == "alice"
+    assert (await verifier.identity_from_token(token)).owner == "alice"
     clock.advance(timedelta(seconds=1))
-    assert await verifier.owner_from_token(token) == "alice"  # from the cache
+    assert (await verifier.identity_from_token(token)).owner == "alice"  # from the cache
     clock.advance(timedelta(seconds=1))
     with pytest.raises(Unauthenticated, match="expired"):
-        await verifier.owner_from_token(token)
+        await verifier.identity_from_token(token)
 
 
 async def test_an_expired_token_is_refused_even_when_first_seen() -> None:
@@ -208,6 +212,6 @@ async def test_an_expired_token_is_refused_even_when_first_seen() -> None:
     )
     clock.advance(timedelta(seconds=61 + 30))  # past exp and the default 30 s leeway
     with pytest.raises(Unauthenticated, match="expired"):
-        await TokenVerifier(AuthSettings(), clock=clock).owner_from_token(token)
+        await TokenVerifier(AuthSettings(), clock=clock).identity_from_token(token)
     clock.advance(timedelta(seconds=-2))  # within the leeway
-    assert await TokenVerifier(AuthSettings(), clock=clock).owner_from_token(token) == "alice"
+    assert (await TokenVerifier(AuthSettings(), clock=clock).identity_from_token(token)).owner == "alice"

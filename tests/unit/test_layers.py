@@ -116,3 +116,33 @@ def test_strawberry_internals_are_reached_only_through_the_seam() -> None:
         private = {n for n in imports_of(module) if n.startswith("strawberry") and n not in public}
         assert not private, f"{module.relative_to(PACKAGE)} imports {sorted(private)}: go through seam.py"
         assert "._schema" not in module.read_text(), f"{module.relative_to(PACKAGE)} reads Schema._schema"
+
+
+# Tests about the repository as a whole, not one module.
+WHOLE_REPOSITORY = {"test_layers.py", "test_references.py", "storage/test_contract.py"}
+
+
+def test_unit_tests_mirror_the_package() -> None:
+    """tests/unit/<path>/test_<module>.py tests pixelpet/<path>/<module>.py: a reader finds it by name."""
+    unit = Path(__file__).resolve().parent
+    strays = []
+    for test in sorted(unit.rglob("test_*.py")):
+        relative = test.relative_to(unit)
+        if str(relative) in WHOLE_REPOSITORY:
+            continue
+        module = PACKAGE / relative.parent / relative.name.removeprefix("test_")
+        if not module.exists():
+            strays.append(str(relative))
+    assert strays == [], "each unit test file is named after the module it tests"
+
+
+def test_the_core_has_a_unit_test_per_module() -> None:
+    unit = Path(__file__).resolve().parent
+    untested = [
+        str(module.relative_to(PACKAGE))
+        for module in sorted((PACKAGE / "pets").rglob("*.py"))
+        if module.name != "__init__.py"
+        and module.name not in {"events.py", "ports.py", "rules.py"}  # protocols and a table
+        and not (unit / module.relative_to(PACKAGE).parent / f"test_{module.name}").exists()
+    ]
+    assert untested == []

@@ -9,7 +9,8 @@ import pytest
 
 from pixelpet.play.routes import STATIC
 
-# The whole page, uncompressed. Written down in docs/decisions/0016-play-page.md; raise it there, on purpose.
+# The whole page, uncompressed. Written down in docs/decisions/0016-play-page-and-graphql-over-http.md;
+# raise it there, on purpose.
 BUDGET_BYTES = 40 * 1024
 FILES = sorted(path for path in STATIC.rglob("*") if path.is_file())
 

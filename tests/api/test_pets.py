@@ -1,4 +1,4 @@
-"""The pets API end to end: real uvicorn over HTTP, real SecantusDB over TCP."""
+"""The pets API: queries and mutations through the app, in process, on the in-memory store."""
 
 import asyncio
 from datetime import timedelta

@@ -1,4 +1,5 @@
-"""GraphQL over HTTP (the GraphQL Foundation's specification), its MUST and SHOULD rules, through uvicorn.
+"""GraphQL over HTTP (the GraphQL Foundation's specification), its MUST and SHOULD rules, in process
+(the app's own ASGI callable).
 
 `application/graphql-response+json` is the spec's media type: with it, a request that fails before execution
 (parse or validation) answers 4xx without `data`, so HTTP tooling sees the failure. `application/json` stays
@@ -18,12 +19,6 @@ AUTH = {"Authorization": f"Bearer {token_for('alice')}"}
 
 async def post(client: httpx.AsyncClient, body: Any, **headers: str) -> httpx.Response:
     return await client.post("/graphql", json=body, headers={**AUTH, **headers})
-
-
-@pytest.fixture
-async def http(base_url: str) -> Any:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        yield client
 
 
 def media_type(response: httpx.Response) -> str:

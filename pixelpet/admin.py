@@ -38,7 +38,7 @@ def admin_routes(token: SecretStr, lifecycle: Lifecycle) -> list[Route]:
                 logger.warning(
                     "drained by an operator: readiness fails" if drained else "undrained by an operator"
                 )
-            return JSONResponse({"drained": lifecycle.maintenance, "shutting_down": lifecycle.draining})
+            return JSONResponse({"drained": lifecycle.maintenance, "shutting_down": lifecycle.shutting_down})
 
         return Route("/admin/drain" if drained else "/admin/undrain", endpoint, methods=["POST"])
 

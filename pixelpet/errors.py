@@ -6,7 +6,8 @@ The tree::
     ├── Unauthenticated      UNAUTHENTICATED   no or bad credentials
     ├── NotFound             NOT_FOUND         missing, or owned by someone else
     ├── InvalidInput         BAD_USER_INPUT    the request is malformed
-    ├── VersionConflict      CONFLICT          expectedVersion or idempotency key mismatch
+    ├── VersionConflict      CONFLICT          expectedVersion did not match, or the pet changed too often
+    ├── IdempotencyKeyReused CONFLICT          an idempotency key already used for another request
     ├── ActionRefused        ACTION_REFUSED    the game rules say no (carries a reason)
     ├── RateLimited          RATE_LIMITED      too many requests (carries retryAfterSeconds)
     ├── SubscriptionLimitReached  SUBSCRIPTION_LIMIT_REACHED  a cap only completing a subscription lifts
@@ -72,6 +73,10 @@ class VersionConflict(PixelPetError):
         if self.current_version is not None:
             extensions["currentVersion"] = self.current_version
         return extensions
+
+
+class IdempotencyKeyReused(PixelPetError):
+    code = ErrorCode.CONFLICT
 
 
 class ActionRefused(PixelPetError):

@@ -28,7 +28,7 @@ async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     lifecycle: Lifecycle = request.app.state.lifecycle
     checks: dict[str, Any] = {
-        "shutdown": "failing: draining" if lifecycle.draining else "ok",
+        "shutdown": "failing: draining" if lifecycle.shutting_down else "ok",
         "maintenance": "failing: drained by an operator (pixelpet undrain)"
         if lifecycle.maintenance
         else "ok",

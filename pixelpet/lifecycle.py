@@ -32,7 +32,7 @@ DUPLICATE_WINDOW_S = 1.0
 class Lifecycle:
     """Process-wide shutdown state, shared by the probes and the server."""
 
-    draining: bool = False  # shutting down: never undone
+    shutting_down: bool = False  # a signal arrived: never undone
     maintenance: bool = False  # drained by an operator (`pixelpet drain`): undone by `pixelpet undrain`
 
 
@@ -56,12 +56,12 @@ class DrainingServer(uvicorn.Server):
                 return  # the first signal, delivered twice
         else:
             self._first_signal = (sig, now)
-        if self._lifecycle.draining or self.should_exit:
+        if self._lifecycle.shutting_down or self.should_exit:
             logger.warning("second signal: exiting now", extra={"signal": signal.Signals(sig).name})
             self.force_exit = True
             self.should_exit = True
             return
-        self._lifecycle.draining = True
+        self._lifecycle.shutting_down = True
         logger.info(
             "draining: readiness fails now, shutdown in %.1f s",
             self._drain_delay_s,

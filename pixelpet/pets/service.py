@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pixelpet.clock import Clock
-from pixelpet.errors import ActionRefused, InvalidInput, NotFound, VersionConflict
+from pixelpet.errors import ActionRefused, IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from pixelpet.pets import domain
 from pixelpet.pets.events import PetEvents
 from pixelpet.pets.pet import Pet
@@ -176,5 +176,5 @@ def _malformed(pet_id: str) -> InvalidInput:
 
 def _same_request_or_conflict(existing: Pet, name: str, species: Species) -> Pet:
     if not existing.is_same_adoption(name=name, species=species):
-        raise VersionConflict("This idempotency key was already used for a different pet.")
+        raise IdempotencyKeyReused("This idempotency key was already used for a different pet.")
     return existing

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from pixelpet.clock import ManualClock
-from pixelpet.errors import ActionRefused, InvalidInput, NotFound, VersionConflict
+from pixelpet.errors import ActionRefused, IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from pixelpet.pets.pet import Pet
 from pixelpet.pets.rules import Action, Species
 from pixelpet.pets.service import PetService, UseCaseLimits
@@ -83,8 +83,9 @@ async def test_the_cap_is_a_game_refusal(pets: PetService) -> None:
 async def test_an_idempotency_key_returns_the_first_pet_or_a_conflict(pets: PetService) -> None:
     first = await adopt(pets, idempotency_key="k1")
     assert await adopt(pets, idempotency_key="k1") == first
-    with pytest.raises(VersionConflict, match="different pet"):
+    with pytest.raises(IdempotencyKeyReused, match="different pet") as reused:
         await adopt(pets, idempotency_key="k1", name="Rex")
+    assert reused.value.code.value == "CONFLICT"
     with pytest.raises(InvalidInput):
         await adopt(pets, idempotency_key="")
 

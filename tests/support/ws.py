@@ -13,6 +13,7 @@ from websockets.frames import Frame
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from pixelpet.graphql.close_codes import CloseCode
 from tests.support.graphql import token_for
 
 PROTOCOL = websockets.Subprotocol("graphql-transport-ws")
@@ -119,3 +120,18 @@ async def watching(base_url: str, pet_id: str, *, owner: str = "alice") -> Subsc
     await client.subscribe(pet_id)
     await client.next_pet()
     return client
+
+
+async def read_until_closed(sock: socket.socket, *, seconds: float = 10) -> bytes:
+    """Everything the server sends on a raw socket until it closes the connection."""
+    loop = asyncio.get_running_loop()
+    received = b""
+    async with asyncio.timeout(seconds):
+        while chunk := await loop.sock_recv(sock, 65536):
+            received += chunk
+    return received
+
+
+def close_frame_payload(close: CloseCode) -> bytes:
+    """A close frame's payload as it ends the stream (servers do not mask): the code, then the reason."""
+    return close.code.to_bytes(2, "big") + close.reason.encode()

@@ -63,7 +63,11 @@ class Pet:
         description="What it asks for right now, in the order FOOD, PLAY, REST."
     )
     activity: Activity = strawberry.field(description="Awake or asleep right now.")
-    version: int = strawberry.field(description="Increases by one with every change; use as expectedVersion.")
+    version: int = strawberry.field(
+        description="Increases by one with every action, rename or restore, not with time: stats that time "
+        "changes (and a sleeping pet waking by itself) keep the version. Use as expectedVersion; to order "
+        "two states of one pet, compare (version, stats.asOf)."
+    )
     created_at: datetime = strawberry.field(description="When it was created (UTC).")
     updated_at: datetime = strawberry.field(description="When an action last changed it (UTC).")
 
@@ -176,7 +180,8 @@ def _action_mutation(action: Action, description: str) -> Any:
 class PetMutation:
     @strawberry.mutation(
         extensions=_root_resolver(),
-        description="Adopt a new pet. Refused with PET_LIMIT_REACHED at the per-owner cap.",
+        description="Adopt a new pet. At the per-player cap: ACTION_REFUSED with extensions.reason "
+        "PET_LIMIT_REACHED (delete one first).",
     )
     async def create_pet(self, info: Info, input: CreatePetInput) -> Pet:
         context = info.context
@@ -218,10 +223,13 @@ class PetMutation:
 @strawberry.type(description="Live updates over graphql-transport-ws. Every field requires a bearer token.")
 class PetSubscription:
     @strawberry.subscription(
-        description="Watch one of your pets. Sends its current state at once, then every committed change "
-        "(from any device or server), and a fresh snapshot whenever time changes what a client would show "
-        "(rounded stats, mood, needs, waking up). Deleting the pet sends a NOT_FOUND error and ends the "
-        "subscription; a server restart closes the connection with 1012 (reconnect and resubscribe)."
+        description="Watch one of your pets. Sends its current state at once, then its newer states: after "
+        "each change (from any device or server) and whenever time changes what a client would show "
+        "(rounded stats, mood, needs, waking up). States, not a log of changes: a newer state may replace "
+        "others that were never sent; never an older state after a newer one (order by version, then "
+        "stats.asOf). Deleting the pet sends a NOT_FOUND error and ends the subscription (the account "
+        "subscription `pets` reports it as PetRemoved). To keep every pet current, use `pets` instead: one "
+        "subscription for the whole account."
     )
     async def pet_stats(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Pet, None]:
         context = info.context

@@ -214,13 +214,21 @@ def render(state: PetState) -> PetView:
 def _mood(hunger: int, happiness: int, energy: int, *, asleep: bool) -> Mood:
     if asleep:
         return Mood.SLEEPING
-    if hunger >= rules.STARVING_AT or happiness < 20:
+    if hunger >= rules.STARVING_AT or happiness < rules.MISERABLE_HAPPINESS_BELOW:
         return Mood.MISERABLE
-    if hunger >= rules.HUNGRY_AT or happiness < 40 or energy < rules.TOO_TIRED_BELOW:
+    if (
+        hunger >= rules.HUNGRY_AT
+        or happiness < rules.GRUMPY_HAPPINESS_BELOW
+        or energy < rules.TOO_TIRED_BELOW
+    ):
         return Mood.GRUMPY
-    if happiness >= 80 and hunger < 40 and energy >= 50:
+    if (
+        happiness >= rules.ECSTATIC_HAPPINESS_FROM
+        and hunger < rules.ECSTATIC_HUNGER_BELOW
+        and energy >= rules.ECSTATIC_ENERGY_FROM
+    ):
         return Mood.ECSTATIC
-    if happiness >= 60:
+    if happiness >= rules.HAPPY_HAPPINESS_FROM:
         return Mood.HAPPY
     return Mood.CONTENT
 

@@ -9,6 +9,7 @@ evolving straight to t2 (up to float rounding).
 
 import math
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -120,20 +121,51 @@ def _advance(state: PetState, hours: float, rates: _Rates, *, to_breakpoint: boo
     return replace(state, hunger=hunger, happiness=happiness, energy=energy, activity=activity, as_of=as_of)
 
 
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A stretch of constant rates: ``start`` drifts at ``rates`` for ``hours``, ending in ``end``.
+
+    The last segment of a walk never ends: ``hours`` is infinite and ``end`` is None.
+    """
+
+    start: PetState
+    rates: _Rates
+    hours: float
+    end: PetState | None
+
+    def state_after(self, hours: float) -> PetState:
+        """The state ``hours`` into the segment (at most ``self.hours``)."""
+        return _advance(self.start, hours, self.rates, to_breakpoint=False)
+
+
+def _segments(state: PetState) -> Iterator[_Segment]:
+    """The drift from ``state`` on, one segment of constant rates at a time; the last one is endless.
+
+    The one walk behind ``evolve``, ``next_visible_change`` and the forecast (pixelpet/pets/forecast.py).
+    """
+    # Each segment ends at one breakpoint, and there are at most two of them.
+    for _ in range(4):
+        rates = _rates(state)
+        hours = _hours_to_breakpoint(state, rates)
+        if math.isinf(hours):
+            yield _Segment(state, rates, hours, None)
+            return
+        end = _advance(state, hours, rates, to_breakpoint=True)
+        yield _Segment(state, rates, hours, end)
+        state = end
+    raise AssertionError("the drift passed more breakpoints than the rules allow")  # pragma: no cover
+
+
 def evolve(state: PetState, *, at: datetime) -> PetState:
     """The state at ``at``. A moment before the snapshot (clock skew) returns the snapshot."""
     remaining = (at - state.as_of).total_seconds() / _SECONDS_PER_HOUR
     if remaining <= 0:
         return state
-    # Each loop passes at most one breakpoint, and there are at most two of them.
-    for _ in range(4):
-        rates = _rates(state)
-        to_breakpoint = _hours_to_breakpoint(state, rates)
-        if to_breakpoint >= remaining:
-            return replace(_advance(state, remaining, rates, to_breakpoint=False), as_of=at)
-        state = _advance(state, to_breakpoint, rates, to_breakpoint=True)
-        remaining -= to_breakpoint
-    raise AssertionError("evolve passed more breakpoints than the rules allow")  # pragma: no cover
+    for segment in _segments(state):
+        if segment.hours >= remaining:
+            return replace(segment.state_after(remaining), as_of=at)
+        remaining -= segment.hours
+    raise AssertionError("the last segment never ends")  # pragma: no cover
 
 
 def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
@@ -247,19 +279,18 @@ def next_visible_change(state: PetState, *, at: datetime) -> datetime | None:
     """The first moment after ``at`` when ``render`` differs from now, or None if it never will."""
     current = evolve(state, at=at)
     view = render(current)
-    for _ in range(4):
-        rates = _rates(current)
+    for segment in _segments(current):
+        start, rates = segment.start, segment.rates
         crossing = min(
-            _hours_to_rounding_change(current.hunger, rates.hunger),
-            _hours_to_rounding_change(current.happiness, rates.happiness),
-            _hours_to_rounding_change(current.energy, rates.energy),
+            _hours_to_rounding_change(start.hunger, rates.hunger),
+            _hours_to_rounding_change(start.happiness, rates.happiness),
+            _hours_to_rounding_change(start.energy, rates.energy),
         )
-        breakpoint_in = _hours_to_breakpoint(current, rates)
-        if crossing <= breakpoint_in:
+        end = segment.end
+        if end is None or crossing <= segment.hours:
             if math.isinf(crossing):
-                return None
-            return current.as_of + timedelta(hours=crossing) + _CROSSING_MARGIN
-        current = _advance(current, breakpoint_in, rates, to_breakpoint=True)
-        if render(current) != view:
-            return current.as_of + _CROSSING_MARGIN
-    return None  # pragma: no cover - only reachable if every stat is pinned at a bound
+                return None  # the last segment, with every stat pinned at a bound
+            return start.as_of + timedelta(hours=crossing) + _CROSSING_MARGIN
+        if render(end) != view:
+            return end.as_of + _CROSSING_MARGIN
+    raise AssertionError("the last segment never ends")  # pragma: no cover

@@ -168,10 +168,35 @@ def evolve(state: PetState, *, at: datetime) -> PetState:
     raise AssertionError("the last segment never ends")  # pragma: no cover
 
 
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """How a pet's stats move on their own from a moment on, for a client animating between snapshots.
+
+    Rates are signed, in points per hour (hunger rises, happiness and energy fall while awake; energy rises
+    asleep); each stat stops at 0 and 100. They hold until ``until``, where they may change (hunger turns
+    hungry, or a sleeping pet wakes), or forever when ``until`` is None.
+    """
+
+    hunger: float
+    happiness: float
+    energy: float
+    until: datetime | None
+
+
+def drift(state: PetState, *, at: datetime) -> Drift:
+    """The rates at which the pet's stats move from ``at`` on, and until when they hold."""
+    segment = next(_segments(evolve(state, at=at)))
+    rates = segment.rates
+    until = None if segment.end is None else segment.end.as_of
+    return Drift(rates.hunger, rates.happiness, rates.energy, until)
+
+
 def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
     """Evolve to ``at`` and apply ``action``, or raise ``ActionRefused`` saying why."""
     current = evolve(state, at=at)
-    _check_allowed(current, action)
+    refused = refusal(current, action)
+    if refused is not None:
+        raise refused
     effect = rules.ACTION_EFFECTS[action]
     activity = current.activity
     if action is Action.SLEEP:
@@ -187,22 +212,45 @@ def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
     )
 
 
-def _check_allowed(state: PetState, action: Action) -> None:
+def refusal(state: PetState, action: Action) -> ActionRefused | None:
+    """Why the pet as it is in ``state`` refuses ``action`` (what ``apply_action`` raises), or None."""
     asleep = state.activity is Activity.ASLEEP
     if action in (Action.FEED, Action.PLAY) and asleep:
-        raise ActionRefused("ASLEEP", "The pet is asleep; wake it first.")
+        return ActionRefused("ASLEEP", "The pet is asleep; wake it first.")
     if action is Action.FEED and state.hunger < rules.FULL_BELOW:
-        raise ActionRefused("NOT_HUNGRY", "The pet is full and refuses food.")
+        return ActionRefused("NOT_HUNGRY", "The pet is full and refuses food.")
     if action is Action.PLAY and state.energy < rules.TOO_TIRED_BELOW:
-        raise ActionRefused("TOO_TIRED", "The pet is too tired to play; let it sleep.")
+        return ActionRefused("TOO_TIRED", "The pet is too tired to play; let it sleep.")
     if action is Action.PLAY and state.hunger >= rules.STARVING_AT:
-        raise ActionRefused("TOO_HUNGRY", "The pet is too hungry to play; feed it first.")
+        return ActionRefused("TOO_HUNGRY", "The pet is too hungry to play; feed it first.")
     if action is Action.SLEEP and asleep:
-        raise ActionRefused("ALREADY_ASLEEP", "The pet is already asleep.")
+        return ActionRefused("ALREADY_ASLEEP", "The pet is already asleep.")
     if action is Action.SLEEP and state.energy >= rules.NOT_TIRED_FROM:
-        raise ActionRefused("NOT_TIRED", "The pet is not tired enough to sleep.")
+        return ActionRefused("NOT_TIRED", "The pet is not tired enough to sleep.")
     if action is Action.WAKE and not asleep:
-        raise ActionRefused("ALREADY_AWAKE", "The pet is already awake.")
+        return ActionRefused("ALREADY_AWAKE", "The pet is already awake.")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Levels:
+    """Raw stat values, per stat, at which something derived from the stats can flip."""
+
+    hunger: tuple[float, ...]
+    happiness: tuple[float, ...]
+    energy: tuple[float, ...]
+
+
+def _refusal_levels() -> _Levels:
+    """Where ``refusal`` can change its answer: the raw stats it compares with the rules' thresholds.
+
+    Keep in step with ``refusal``; tests/unit/pets/test_forecast.py checks the forecast built on it.
+    """
+    return _Levels(
+        hunger=(rules.FULL_BELOW, rules.STARVING_AT),
+        happiness=(),
+        energy=(rules.TOO_TIRED_BELOW, rules.NOT_TIRED_FROM),
+    )
 
 
 def validate_name(name: str) -> str:
@@ -263,6 +311,42 @@ def _mood(hunger: int, happiness: int, energy: int, *, asleep: bool) -> Mood:
     if happiness >= rules.HAPPY_HAPPINESS_FROM:
         return Mood.HAPPY
     return Mood.CONTENT
+
+
+def _shown_levels() -> _Levels:
+    """Where ``render`` can change needs or mood: the raw values at which a shown stat crosses a threshold.
+
+    A shown stat is rounded half up, so ``rounded(x) >= c`` flips at ``ceil(c) - 0.5`` and ``rounded(x) <= c``
+    at ``floor(c) + 0.5``; both are listed, whichever comparison render makes. Keep in step with ``render``
+    and ``_mood``: tests/unit/pets/test_forecast.py checks the forecast built on it against every visible
+    change.
+    """
+
+    def around(*thresholds: float) -> tuple[float, ...]:
+        return tuple(
+            sorted({level for c in thresholds for level in (math.ceil(c) - 0.5, math.floor(c) + 0.5)})
+        )
+
+    return _Levels(
+        hunger=around(rules.NEEDS_FOOD_FROM, rules.STARVING_AT, rules.HUNGRY_AT, rules.ECSTATIC_HUNGER_BELOW),
+        happiness=around(
+            rules.NEEDS_PLAY_UP_TO,
+            rules.MISERABLE_HAPPINESS_BELOW,
+            rules.GRUMPY_HAPPINESS_BELOW,
+            rules.ECSTATIC_HAPPINESS_FROM,
+            rules.HAPPY_HAPPINESS_FROM,
+        ),
+        energy=around(rules.NEEDS_REST_UP_TO, rules.TOO_TIRED_BELOW, rules.ECSTATIC_ENERGY_FROM),
+    )
+
+
+def _hours_to_level(value: float, rate: float, level: float) -> float:
+    """Hours until ``value``, moving at ``rate``, reaches ``level``: 0 if there, inf if it never does."""
+    if rate > 0 and value <= level:
+        return (level - value) / rate
+    if rate < 0 and value >= level:
+        return (value - level) / -rate
+    return math.inf
 
 
 def _hours_to_rounding_change(value: float, rate: float) -> float:

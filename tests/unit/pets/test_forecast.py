@@ -5,7 +5,7 @@ from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pixelpet.errors import ActionRefused, InvalidInput
@@ -42,15 +42,29 @@ JUST_BEFORE = MARGIN + SAME_INSTANT
 # Long enough for any pet left alone to settle: the slowest drift (1 point an hour) crosses the scale in 100 h
 FOREVER = timedelta(days=30)
 
-# Any value, and the half points where a shown stat flips, where float edge cases live.
+# Every threshold in the rules table: a stat starting near one reaches it before anything else happens.
+THRESHOLDS = sorted(
+    {value for name, value in vars(rules).items() if name.isupper() and isinstance(value, float)}
+    - {rules.STAT_MIN, rules.STAT_MAX}
+)
+# Any value, the half points where a shown stat flips (where float edge cases live), and values just around a
+# threshold.
 stat = st.one_of(
     st.floats(min_value=0, max_value=100, allow_nan=False),
     st.integers(min_value=0, max_value=200).map(lambda halves: halves / 2),
+    st.sampled_from(THRESHOLDS).flatmap(
+        lambda threshold: st.floats(min_value=max(0.0, threshold - 3), max_value=min(100.0, threshold + 3))
+    ),
 )
 species = st.sampled_from(list(Species))
 activity = st.sampled_from(list(Activity))
-# From a little before the snapshot (clock skew) to three days after it.
-offset = st.floats(min_value=-3600, max_value=72 * 3600, allow_nan=False).map(lambda s: timedelta(seconds=s))
+# Mostly the first hours after the snapshot, where a pet has the most still to come; sometimes a moment before
+# it (clock skew) or up to three days later.
+offset = st.one_of(
+    st.just(0.0),
+    st.floats(min_value=0, max_value=4 * 3600, allow_nan=False),
+    st.floats(min_value=-3600, max_value=72 * 3600, allow_nan=False),
+).map(lambda seconds: timedelta(seconds=seconds))
 fraction = st.floats(min_value=0, max_value=1, allow_nan=False)
 
 
@@ -111,7 +125,18 @@ def event_values(events: tuple[ForecastEvent, ...]) -> list[tuple[ForecastKind, 
     return [(event.kind, event.mood, event.need, (event.action, event.reason)) for event in events]
 
 
+# An ecstatic pet whose energy, then whose hunger, ends the ecstasy first; a sleeper that wakes to it.
+ECSTATIC_ENDINGS = (
+    PetState(Species.CAT, 20.0, 95.0, 52.0, Activity.AWAKE, T0),
+    PetState(Species.CAT, 38.0, 95.0, 90.0, Activity.AWAKE, T0),
+    PetState(Species.DOG, 10.0, 90.0, 40.0, Activity.ASLEEP, T0),
+)
+
+
 @given(pet_states(), offset)
+@example(ECSTATIC_ENDINGS[0], timedelta(0))
+@example(ECSTATIC_ENDINGS[1], timedelta(0))
+@example(ECSTATIC_ENDINGS[2], timedelta(0))
 @settings(max_examples=150)
 def test_each_event_shows_at_its_instant_and_not_a_moment_before(pet: PetState, elapsed: timedelta) -> None:
     at = T0 + elapsed
@@ -163,6 +188,9 @@ def visible_changes(
 
 
 @given(pet_states(), offset)
+@example(ECSTATIC_ENDINGS[0], timedelta(0))
+@example(ECSTATIC_ENDINGS[1], timedelta(0))
+@example(ECSTATIC_ENDINGS[2], timedelta(0))
 @settings(max_examples=60)
 def test_mood_needs_and_waking_match_every_visible_change(pet: PetState, elapsed: timedelta) -> None:
     at = T0 + elapsed
@@ -275,6 +303,14 @@ def test_a_horizon_cuts_the_full_forecast_and_says_where(pet: PetState, horizon:
     assert cut.events == tuple(event for event in full.events if event.at < T0 + horizon)
     left_off = [event.at for event in full.events if event.at >= T0 + horizon]
     assert cut.until == (left_off[0] if left_off else None)
+
+
+def test_an_event_right_at_the_horizon_is_left_for_the_next_forecast() -> None:
+    pet = new_pet(Species.CAT, at=T0)
+    first = forecast(pet, at=T0).events[0]
+    cut = forecast(pet, at=T0, horizon=first.at - T0)
+    assert cut == Forecast(T0, (), until=first.at)
+    assert forecast(pet, at=T0, horizon=first.at - T0 + timedelta(microseconds=1)).events[0] == first
 
 
 @given(pet_states(), st.integers(min_value=1, max_value=40))

@@ -9,7 +9,7 @@ evolving straight to t2 (up to float rounding).
 
 import math
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -161,10 +161,15 @@ def evolve(state: PetState, *, at: datetime) -> PetState:
     remaining = (at - state.as_of).total_seconds() / _SECONDS_PER_HOUR
     if remaining <= 0:
         return state
-    for segment in _segments(state):
-        if segment.hours >= remaining:
-            return replace(segment.state_after(remaining), as_of=at)
-        remaining -= segment.hours
+    return _state_along(_segments(state), remaining, at)
+
+
+def _state_along(segments: Iterable[_Segment], hours: float, at: datetime) -> PetState:
+    """The state ``hours`` (> 0) into a walk, at the moment ``at``: ``evolve`` on a walk already made."""
+    for segment in segments:
+        if segment.hours >= hours:
+            return replace(segment.state_after(hours), as_of=at)
+        hours -= segment.hours
     raise AssertionError("the last segment never ends")  # pragma: no cover
 
 

@@ -118,15 +118,15 @@ def _changes(before: _Outlook, after: _Outlook, at: datetime) -> list[ForecastEv
     return events
 
 
-def _crossings(state: PetState) -> list[datetime]:
-    """Every instant from ``state`` on at which a forecast aspect may change, sorted.
+def _crossings(segments: list[domain._Segment]) -> list[datetime]:
+    """Every instant in a walk at which a forecast aspect may change, sorted.
 
     That is a stat reaching a level ``render`` or ``refusal`` compares it with, or a segment ending (where a
     sleeping pet wakes).
     """
     shown, refusal = domain._shown_levels(), domain._refusal_levels()
     instants: set[datetime] = set()
-    for segment in domain._segments(state):
+    for segment in segments:
         start, rates = segment.start, segment.rates
         for value, rate, levels in (
             (start.hunger, rates.hunger, shown.hunger + refusal.hunger),
@@ -155,10 +155,12 @@ def forecast(
         raise InvalidInput("A forecast lists at least one event.")
     current = domain.evolve(state, at=at)
     seen = _outlook(current)
+    segments = list(domain._segments(current))
     events: list[ForecastEvent] = []
-    for crossing in _crossings(current):
+    for crossing in _crossings(segments):
         moment = crossing + domain._CROSSING_MARGIN
-        outlook = _outlook(domain.evolve(current, at=moment))
+        hours = (moment - current.as_of).total_seconds() / domain._SECONDS_PER_HOUR
+        outlook = _outlook(domain._state_along(segments, hours, moment))
         if outlook == seen:
             continue
         found = _changes(seen, outlook, moment)

@@ -25,7 +25,7 @@ from pixelpet.pets.rules import Action, Activity
 
 # Two days ahead covers a night's sleep and a day at work or school.
 DEFAULT_HORIZON = timedelta(hours=48)
-# Every event a pet left alone can ever produce fits (about 30 with today's rules); a bound for callers.
+# Room for every event a pet left alone produces (at most 16 in 40,000 random pets with today's rules).
 MAX_EVENTS = 64
 
 

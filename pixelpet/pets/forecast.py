@@ -26,7 +26,7 @@ from pixelpet.pets.rules import Action, Activity
 # Two days ahead covers a night's sleep and a day at work or school.
 DEFAULT_HORIZON = timedelta(hours=48)
 # Room for every event a pet left alone produces (at most 16 in 40,000 random pets with today's rules).
-MAX_EVENTS = 64
+DEFAULT_LIMIT = 64
 
 
 class ForecastKind(StrEnum):
@@ -85,7 +85,7 @@ class _Outlook:
 
 def _outlook(state: PetState) -> _Outlook:
     view = domain.render(state)
-    reasons = []
+    reasons: list[str | None] = []
     for action in Action:
         refused = domain.refusal(state, action)
         reasons.append(None if refused is None else refused.reason)
@@ -124,14 +124,14 @@ def _crossings(segments: list[domain._Segment]) -> list[datetime]:
     That is a stat reaching a level ``render`` or ``refusal`` compares it with, or a segment ending (where a
     sleeping pet wakes).
     """
-    shown, refusal = domain._shown_levels(), domain._refusal_levels()
+    view, actions = domain._shown_levels(), domain._refusal_levels()
     instants: set[datetime] = set()
     for segment in segments:
         start, rates = segment.start, segment.rates
         for value, rate, levels in (
-            (start.hunger, rates.hunger, shown.hunger + refusal.hunger),
-            (start.happiness, rates.happiness, shown.happiness + refusal.happiness),
-            (start.energy, rates.energy, shown.energy + refusal.energy),
+            (start.hunger, rates.hunger, view.hunger + actions.hunger),
+            (start.happiness, rates.happiness, view.happiness + actions.happiness),
+            (start.energy, rates.energy, view.energy + actions.energy),
         ):
             for level in levels:
                 hours = domain._hours_to_level(value, rate, level)
@@ -143,7 +143,7 @@ def _crossings(segments: list[domain._Segment]) -> list[datetime]:
 
 
 def forecast(
-    state: PetState, *, at: datetime, horizon: timedelta = DEFAULT_HORIZON, limit: int = MAX_EVENTS
+    state: PetState, *, at: datetime, horizon: timedelta = DEFAULT_HORIZON, limit: int = DEFAULT_LIMIT
 ) -> Forecast:
     """What will change for a pet left alone from ``at`` until ``at + horizon``, at most ``limit`` events.
 

@@ -24,7 +24,7 @@ from pixelpet.pets.domain import (
 )
 from pixelpet.pets.forecast import (
     DEFAULT_HORIZON,
-    MAX_EVENTS,
+    DEFAULT_LIMIT,
     Forecast,
     ForecastEvent,
     ForecastKind,
@@ -293,7 +293,7 @@ def test_an_awake_pet_never_wakes_and_no_pet_left_alone_loses_a_need(
 def test_every_pet_settles_within_the_default_limit(pet: PetState, elapsed: timedelta) -> None:
     result = forecast(pet, at=T0 + elapsed, horizon=FOREVER, limit=10_000)
     assert result.until is None
-    assert len(result.events) <= MAX_EVENTS
+    assert len(result.events) <= DEFAULT_LIMIT
 
 
 @given(pet_states(), st.floats(min_value=0.01, max_value=60).map(lambda hours: timedelta(hours=hours)))

@@ -42,9 +42,9 @@ class ForecastKind(StrEnum):
 class ForecastEvent:
     """Something a client sees change at ``at`` (aware UTC), if nobody acts on the pet before then.
 
-    ``at`` is the first moment the change shows: ``render`` or ``apply_action`` at ``at`` already say the new
-    thing, and said the old one until just before (a millisecond after the exact crossing, as
-    ``next_visible_change`` reports it). ``mood`` is set for MOOD_CHANGES, ``need`` for NEED_STARTS and
+    ``at`` is when the change shows, a millisecond after the exact crossing (as ``next_visible_change``
+    reports it): ``render`` or ``apply_action`` at ``at`` already say the new thing, and said the old one
+    until that crossing. ``mood`` is set for MOOD_CHANGES, ``need`` for NEED_STARTS and
     NEED_ENDS, ``action`` for ACTION_ALLOWED and ACTION_REFUSED, ``reason`` (``ActionRefused.reason``) for
     ACTION_REFUSED; the others are None.
     """

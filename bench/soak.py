@@ -4,9 +4,10 @@ Mixed player traffic (reads, actions, renames, pets created and deleted) and sub
 (connect, subscribe, read, complete, disconnect) run against one service on an embedded SecantusDB for
 the given time. Every ``--sample-s`` the script records the service's RSS, open file descriptors,
 asyncio tasks, live subscriptions and event-loop lag (from its own /metrics). The verdict: RSS growth
-after the warm-up (the first sixth of the run), against a target of under 10%. Requests count the players'
-steps, answered (a pet created and another deleted are one step); outcomes are theirs. With --write the result
-and the curve replace the soak section of docs/performance.md (the benchmark keeps that section).
+after the warm-up (the first sixth of the run), against a target of under 10%. Requests count the
+players' answered steps (a pet created and another deleted are one); outcomes are theirs. With --write
+the result and the curve replace the soak section of docs/performance.md (the benchmark keeps that
+section).
 
 Not a CI test: it runs for half an hour, and its numbers depend on the machine (docs/performance.md).
 """

@@ -147,8 +147,12 @@ class GraphQLWebSocket:
     async def subscribe(
         self, query: str, variables: Mapping[str, Any] | None = None, *, operation_id: str | None = None
     ) -> "Subscription":
-        operation_id = operation_id or str(next(self._operation_ids))
+        if operation_id in self._by_operation:
+            raise ClientError(f"operation {operation_id} is already open on this connection")
+        while operation_id is None or operation_id in self._by_operation:  # ours skip the caller's
+            operation_id = str(next(self._operation_ids))
         self._by_operation[operation_id] = deque()
+        self._finished.discard(operation_id)
         await self.send(subscribe_message(operation_id, query, variables))
         return Subscription(self, operation_id)
 

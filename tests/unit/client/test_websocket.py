@@ -14,6 +14,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from pixelpet.client.websocket import (
+    ClientError,
     Closed,
     GraphQLWebSocket,
     HandshakeRefused,
@@ -70,6 +71,17 @@ async def test_subscriptions_on_one_connection_each_read_only_their_own_messages
         assert (await watching_first.next(timeout_s=10))["data"]["petStats"]["name"] == "One"
         names = [(await watching_second.next(timeout_s=10))["data"]["petStats"]["name"] for _ in range(2)]
         assert names == ["Two", "Two again"]
+
+
+async def test_operation_ids_on_one_connection_never_collide(server: tuple[str, GraphQLClient]) -> None:
+    url, http = server
+    pet = await create_pet(http)
+    async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
+        chosen = await client.subscribe(WATCH, {"id": pet["id"]}, operation_id="1")
+        generated = await client.subscribe(WATCH, {"id": pet["id"]})
+        assert (chosen.id, generated.id) == ("1", "2")
+        with pytest.raises(ClientError, match="already open"):
+            await client.subscribe(WATCH, {"id": pet["id"]}, operation_id="2")
 
 
 async def test_an_operation_the_server_completes_ends_the_iteration(

@@ -43,84 +43,86 @@ async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[
         yield served
 
 
-async def test_a_subscription_yields_the_current_state_then_each_change(
-    server: tuple[str, GraphQLClient],
-) -> None:
+@pytest.fixture
+async def alice(server: tuple[str, GraphQLClient]) -> AsyncIterator[tuple[GraphQLWebSocket, GraphQLClient]]:
+    """Alice's acknowledged connection, and her GraphQL-over-HTTP client to change her pets with."""
     url, http = server
-    pet = await create_pet(http, name="Mochi")
     async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
-        subscription = await client.subscribe(WATCH, {"id": pet["id"]})
-        assert await subscription.next(timeout_s=10) == {
-            "data": {"petStats": {"name": "Mochi", "version": 1}}
-        }
-        await http.execute(RENAME, {"id": pet["id"], "name": "Kuro"})
-        changed = await subscription.next(timeout_s=10)
-        assert changed["data"]["petStats"] == {"name": "Kuro", "version": 2}
+        yield client, http
+
+
+async def test_a_subscription_yields_the_current_state_then_each_change(
+    alice: tuple[GraphQLWebSocket, GraphQLClient],
+) -> None:
+    client, http = alice
+    pet = await create_pet(http, name="Mochi")
+    subscription = await client.subscribe(WATCH, {"id": pet["id"]})
+    assert await subscription.next(timeout_s=10) == {"data": {"petStats": {"name": "Mochi", "version": 1}}}
+    await http.execute(RENAME, {"id": pet["id"], "name": "Kuro"})
+    changed = await subscription.next(timeout_s=10)
+    assert changed["data"]["petStats"] == {"name": "Kuro", "version": 2}
 
 
 async def test_subscriptions_on_one_connection_each_read_only_their_own_messages(
-    server: tuple[str, GraphQLClient],
+    alice: tuple[GraphQLWebSocket, GraphQLClient],
 ) -> None:
-    url, http = server
+    client, http = alice
     first, second = await create_pet(http, name="One"), await create_pet(http, name="Two")
-    async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
-        watching_first = await client.subscribe(WATCH, {"id": first["id"]})
-        watching_second = await client.subscribe(WATCH, {"id": second["id"]})
-        await http.execute(RENAME, {"id": second["id"], "name": "Two again"})
-        # The second's messages arrive first and wait in its queue while the first reads its own.
-        assert (await watching_first.next(timeout_s=10))["data"]["petStats"]["name"] == "One"
-        names = [(await watching_second.next(timeout_s=10))["data"]["petStats"]["name"] for _ in range(2)]
-        assert names == ["Two", "Two again"]
+    watching_first = await client.subscribe(WATCH, {"id": first["id"]})
+    watching_second = await client.subscribe(WATCH, {"id": second["id"]})
+    await http.execute(RENAME, {"id": second["id"], "name": "Two again"})
+    # The second's messages arrive first and wait in its queue while the first reads its own.
+    assert (await watching_first.next(timeout_s=10))["data"]["petStats"]["name"] == "One"
+    names = [(await watching_second.next(timeout_s=10))["data"]["petStats"]["name"] for _ in range(2)]
+    assert names == ["Two", "Two again"]
 
 
-async def test_operation_ids_on_one_connection_never_collide(server: tuple[str, GraphQLClient]) -> None:
-    url, http = server
+async def test_operation_ids_on_one_connection_never_collide(
+    alice: tuple[GraphQLWebSocket, GraphQLClient],
+) -> None:
+    client, http = alice
     pet = await create_pet(http)
-    async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
-        chosen = await client.subscribe(WATCH, {"id": pet["id"]}, operation_id="1")
-        generated = await client.subscribe(WATCH, {"id": pet["id"]})
-        assert (chosen.id, generated.id) == ("1", "2")
-        with pytest.raises(ClientError, match="already open"):
-            await client.subscribe(WATCH, {"id": pet["id"]}, operation_id="2")
+    chosen = await client.subscribe(WATCH, {"id": pet["id"]}, operation_id="1")
+    generated = await client.subscribe(WATCH, {"id": pet["id"]})
+    assert (chosen.id, generated.id) == ("1", "2")
+    with pytest.raises(ClientError, match="already open"):
+        await client.subscribe(WATCH, {"id": pet["id"]}, operation_id="2")
 
 
 async def test_an_operation_the_server_completes_ends_the_iteration(
-    server: tuple[str, GraphQLClient],
+    alice: tuple[GraphQLWebSocket, GraphQLClient],
 ) -> None:
-    url, http = server
+    client, http = alice
     pet = await create_pet(http, name="Once")
-    async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
-        query = await client.subscribe("query($id: ID!) { pet(id: $id) { name } }", {"id": pet["id"]})
-        assert [payload async for payload in query] == [{"data": {"pet": {"name": "Once"}}}]
+    query = await client.subscribe("query($id: ID!) { pet(id: $id) { name } }", {"id": pet["id"]})
+    assert [payload async for payload in query] == [{"data": {"pet": {"name": "Once"}}}]
 
 
 async def test_an_operation_the_server_refuses_raises_its_graphql_errors(
-    server: tuple[str, GraphQLClient],
+    alice: tuple[GraphQLWebSocket, GraphQLClient],
 ) -> None:
-    url, _ = server
-    async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
-        refused = await client.subscribe("subscription { petStats { nope } }", operation_id="bad")
-        with pytest.raises(SubscriptionFailed) as failed:
-            await refused.next(timeout_s=10)
-        assert failed.value.operation_id == "bad"
-        assert "nope" in failed.value.errors[0]["message"]
+    client, _ = alice
+    refused = await client.subscribe("subscription { petStats { nope } }", operation_id="bad")
+    with pytest.raises(SubscriptionFailed) as failed:
+        await refused.next(timeout_s=10)
+    assert failed.value.operation_id == "bad"
+    assert "nope" in failed.value.errors[0]["message"]
 
 
 async def test_after_complete_nothing_more_of_that_operation_reaches_the_client(
-    server: tuple[str, GraphQLClient],
+    alice: tuple[GraphQLWebSocket, GraphQLClient],
 ) -> None:
-    url, http = server
+    client, http = alice
     pet = await create_pet(http)
-    async with await GraphQLWebSocket.connect(url, token_for("alice")) as client:
-        left = await client.subscribe(WATCH, {"id": pet["id"]})
-        await left.next(timeout_s=10)
-        await left.complete()
-        stayed = await client.subscribe(WATCH, {"id": pet["id"]})
-        await stayed.next(timeout_s=10)
-        await http.execute(RENAME, {"id": pet["id"], "name": "Seen once"})
-        assert (await stayed.next(timeout_s=10))["data"]["petStats"]["name"] == "Seen once"
-        await client.send({"type": "ping"})
-        assert await client.receive(timeout_s=10) == {"type": "pong"}, "nothing of the completed operation"
+    left = await client.subscribe(WATCH, {"id": pet["id"]})
+    await left.next(timeout_s=10)
+    await left.complete()
+    stayed = await client.subscribe(WATCH, {"id": pet["id"]})
+    await stayed.next(timeout_s=10)
+    await http.execute(RENAME, {"id": pet["id"], "name": "Seen once"})
+    assert (await stayed.next(timeout_s=10))["data"]["petStats"]["name"] == "Seen once"
+    await client.send({"type": "ping"})
+    assert await client.receive(timeout_s=10) == {"type": "pong"}, "nothing of the completed operation"
 
 
 async def test_a_refused_token_is_reported_with_the_servers_close_code(

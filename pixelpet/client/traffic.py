@@ -104,10 +104,11 @@ async def run(
     """Runs ``step`` on ``schedule`` until a bound is reached; returns once every started step is answered.
 
     ``until`` and ``paused`` are polled, so another thread may flip them (a ``threading.Event``'s
-    ``is_set``). ``tally`` lets the caller watch the numbers while the run goes on.
+    ``is_set``). ``tally`` lets the caller watch the numbers while the run goes on; its clock starts here.
     """
-    tally = tally or Tally()
-    deadline = time.perf_counter() + max_seconds if max_seconds is not None else float("inf")
+    tally = tally if tally is not None else Tally()
+    tally.started = time.perf_counter()
+    deadline = tally.started + max_seconds if max_seconds is not None else float("inf")
 
     def going_on() -> bool:
         under_count = max_steps is None or tally.steps_started < max_steps
@@ -137,6 +138,9 @@ async def _open_loop(
             await asyncio.sleep(delay)
             continue  # a bound may have been reached meanwhile
         await room.acquire()
+        if not going_on() or paused():  # waiting for room took long enough for either to change
+            room.release()
+            continue
         task = asyncio.create_task(_timed(step, Turn(tally.steps_started, 0), tally))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)

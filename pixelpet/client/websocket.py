@@ -3,8 +3,8 @@
 One connection carries any number of subscriptions; each reads only its own messages, and whatever
 belongs to no subscription (``connection_ack``, ``pong``, an operation sent as a raw message) waits for
 ``receive``. A server's ``ping`` is answered on the way, as the protocol asks of every client. The
-connection has no reader task of its own: messages are read while someone waits for one, so a client that
-stops reading stops at the TCP level, as a real one would.
+connection has no reader task of its own: messages are read while someone waits for one (websockets
+buffers a few frames, then pushes back through TCP), so there is no task to cancel or to leak.
 """
 
 import asyncio
@@ -100,7 +100,10 @@ class GraphQLWebSocket:
 
     @classmethod
     async def open(cls, base_url: str, **options: Any) -> Self:
-        """The WebSocket handshake only; ``options`` go to ``websockets.connect`` (``origin``, ...)."""
+        """The WebSocket handshake only; ``options`` go to ``websockets.connect`` (``origin``, ...).
+
+        An unreachable server raises ``OSError``; one that answers with HTTP, ``HandshakeRefused``.
+        """
         try:
             socket = await connect(websocket_url(base_url), subprotocols=[SUBPROTOCOL], **options)
         except InvalidStatus as refused:

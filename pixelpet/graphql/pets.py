@@ -7,33 +7,22 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.extensions import FieldExtension
 
+from pixelpet.graphql import enums  # noqa: F401 - registers the core's enums before any type uses them
 from pixelpet.graphql.context import Context
 from pixelpet.graphql.deadline import WithinDeadline
+from pixelpet.graphql.forecast import Drift, Forecast, drift_of, forecast_of
 from pixelpet.graphql.limits import ChargedToPlayer
 from pixelpet.graphql.live_source import LiveSource
 from pixelpet.graphql.pagination import decode_cursor, encode_cursor
 from pixelpet.graphql.telemetry import TracedResolver
 from pixelpet.pets import domain
 from pixelpet.pets import pet as core
+from pixelpet.pets.domain import PetState
 from pixelpet.pets.live.channel import Snapshot
 from pixelpet.pets.rules import Action, Activity, Species
 
 Info = strawberry.Info[Context, None]
 
-
-def _expose_enums() -> None:
-    """The domain's enums, as GraphQL enums with descriptions (strawberry registers them in place)."""
-    strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
-    strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
-    strawberry.enum(
-        domain.Mood,
-        name="Mood",
-        description="How the pet feels, derived from the shown stats; drives the sprite's face.",
-    )
-    strawberry.enum(domain.Need, name="Need", description="Something the pet asks for: FOOD, PLAY or REST.")
-
-
-_expose_enums()
 
 EXPECTED_VERSION = (
     "If set, the action applies only if the pet is still at this version; otherwise the error "
@@ -70,6 +59,20 @@ class Pet:
     )
     created_at: datetime = strawberry.field(description="When it was created (UTC).")
     updated_at: datetime = strawberry.field(description="When an action last changed it (UTC).")
+    # Its exact stats as of stats.asOf, for the fields computed only when asked for.
+    state: strawberry.Private[PetState]
+
+    @strawberry.field(
+        description="When it will wake, change mood, start or stop needing something, and when each action "
+        "becomes allowed or refused, if nobody acts on it: enough to schedule a notification without a "
+        "socket. Computed from stats.asOf, `hours` ahead (1 to 168)."
+    )
+    def forecast(self, hours: int = 48) -> Forecast:
+        return forecast_of(self.state, hours=hours)
+
+    @strawberry.field(description="How its stats move on their own from stats.asOf: its species' rates now.")
+    def drift(self) -> Drift:
+        return drift_of(self.state)
 
     @classmethod
     def at(cls, pet: core.Pet, moment: datetime) -> "Pet":
@@ -88,6 +91,7 @@ class Pet:
             version=pet.version,
             created_at=pet.created_at,
             updated_at=pet.updated_at,
+            state=state,
         )
 
     @classmethod

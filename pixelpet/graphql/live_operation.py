@@ -81,9 +81,9 @@ class LiveOperation:
         )
         if isinstance(result, Awaitable):
             # No pet field waits on anything; one that did would be sent once done.
-            self.connection.in_background(self._deliver_when_done(result))
+            self.connection.in_background(self._deliver_when_done(result, event))
         else:
-            self.connection.outbox.put(self.id, "update", self._next_message(result))
+            self._queue(self._next_message(result), event)
 
     def end(self, error: Exception | None) -> None:
         """The source ended: send its error if any, then ``complete``."""
@@ -106,10 +106,13 @@ class LiveOperation:
     def complete_message(self) -> str:
         return encode({"id": self.id, "type": "complete"})
 
-    async def _deliver_when_done(self, result: Awaitable[ExecutionResult]) -> None:
+    async def _deliver_when_done(self, result: Awaitable[ExecutionResult], event: Shared) -> None:
         done = await result
         if self.source is not None:  # still live
-            self.connection.outbox.put(self.id, "update", self._next_message(done))
+            self._queue(self._next_message(done), event)
+
+    def _queue(self, message: str, event: Shared) -> None:
+        self.connection.outbox.put(self.id, "update", message, about=event.about, supersedes=event.supersedes)
 
     def _next_message(self, result: SharedResult | ExecutionResult) -> str:
         if isinstance(result, SharedResult):

@@ -14,10 +14,20 @@ from pixelpet.graphql.limits import SubscriptionTicket
 
 
 class Shared(Protocol):
-    """An event every subscriber receives as the same object; ``derived`` caches what is built from it."""
+    """An event every subscriber receives as the same object; ``derived`` caches what is built from it.
+
+    ``about`` says what it is the newest state of (None: the subscription's one pet; a pet's id in an
+    account stream), so an unsent one is replaced only by a newer one about the same; one that
+    ``supersedes`` (an account's whole list) makes every unsent update of its subscription moot."""
 
     @property
     def derived(self) -> dict[object, object]: ...
+
+    @property
+    def about(self) -> str | None: ...
+
+    @property
+    def supersedes(self) -> bool: ...
 
 
 Event = TypeVar("Event", bound=Shared)

@@ -1,9 +1,11 @@
 """One connection's unsent messages: the live path's backpressure.
 
 Sends are queued here and written in order by one task per connection, created only while there is
-something to write. An update waiting to be sent is replaced by a newer one for the same subscription
-(the newest state is what a client needs), so a slow client holds at most one update per subscription;
-an operation's last messages (its ending error, its ``complete``) are never replaced. A connection that
+something to write. An update waiting to be sent is replaced by a newer one of the same thing (the newest
+state is what a client needs): the same subscription's pet, or for an account subscription the same pet of
+the account (``about``), so a slow client holds at most one update per pet it watches; an update that
+``supersedes`` the others (a whole account's list) first drops every update of its subscription waiting. An
+operation's last messages (its ending error, its ``complete``) are never replaced. A connection that
 cannot take one message within ``stall_timeout_s`` is given up: the owner's ``on_stall`` cuts it off,
 so a client that stopped reading never holds memory or delays anyone.
 """
@@ -17,7 +19,8 @@ logger = logging.getLogger("pixelpet.subscriptions")
 
 # What a message is, for replacement: an update may be replaced by a newer one; the others never are.
 Kind = Literal["update", "last", "complete"]
-Slot = tuple[str, Kind]
+# An operation, what kind of message, and what an update is about (None: the operation's one thing).
+Slot = tuple[str, Kind, str | None]
 
 
 class OutboxEvents(Protocol):
@@ -48,8 +51,18 @@ class Outbox:
         self._messages: dict[Slot, str] = {}  # encoded, in the order they are to be sent
         self._writer: asyncio.Task[None] | None = None
 
-    def put(self, operation_id: str, kind: Kind, message: str) -> None:
-        key = (operation_id, kind)
+    def put(
+        self,
+        operation_id: str,
+        kind: Kind,
+        message: str,
+        *,
+        about: str | None = None,
+        supersedes: bool = False,
+    ) -> None:
+        if supersedes:
+            self.discard_update(operation_id)  # it comes after them and says more
+        key = (operation_id, kind, about)
         if key in self._messages:
             self._events.update_coalesced()
         self._messages[key] = message
@@ -57,8 +70,9 @@ class Outbox:
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def discard_update(self, operation_id: str) -> None:
-        """The client completed the operation: its unsent update is of no use to it."""
-        self._messages.pop((operation_id, "update"), None)
+        """The operation's unsent updates, of no use any more (completed by the client, or superseded)."""
+        for key in [key for key in self._messages if key[0] == operation_id and key[1] == "update"]:
+            del self._messages[key]
 
     def close(self) -> None:
         self._messages.clear()

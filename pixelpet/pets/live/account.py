@@ -9,7 +9,7 @@ shared (``derived``) as for single pets.
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pixelpet.pets.live.channel import Member, PetDeleted, Resync, Snapshot, Update
 from pixelpet.pets.pet import Pet
@@ -21,18 +21,28 @@ logger = logging.getLogger("pixelpet.subscriptions")
 
 
 class AccountEvent:
-    """What an account subscriber receives. Shared by every subscriber of the account: never mutate it."""
+    """What an account subscriber receives. Shared by every subscriber of the account: never mutate it.
+
+    ``about`` is the pet it is the newest state of, so an unsent one is replaced only by a newer one about
+    the same pet (pixelpet/graphql/outbox.py); a list of every pet ``supersedes`` whatever is unsent.
+    """
 
     __slots__ = ("derived",)
+    supersedes: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.derived: dict[object, object] = {}  # what the API derives from it, once for all (sharing.py)
+
+    @property
+    def about(self) -> str | None:
+        return None
 
 
 class PetsListed(AccountEvent):
     """Every pet of the player as of now: sent first, and again whenever the server had to read them all."""
 
     __slots__ = ("snapshots",)
+    supersedes: ClassVar[bool] = True
 
     def __init__(self, snapshots: tuple[Snapshot, ...]) -> None:
         super().__init__()
@@ -48,6 +58,10 @@ class PetChanged(AccountEvent):
         super().__init__()
         self.snapshot = snapshot
 
+    @property
+    def about(self) -> str | None:
+        return self.snapshot.pet.id
+
 
 class PetRemoved(AccountEvent):
     __slots__ = ("pet_id",)
@@ -55,6 +69,10 @@ class PetRemoved(AccountEvent):
     def __init__(self, pet_id: str) -> None:
         super().__init__()
         self.pet_id = pet_id
+
+    @property
+    def about(self) -> str | None:
+        return self.pet_id
 
 
 class AccountResync:

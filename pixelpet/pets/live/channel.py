@@ -13,7 +13,7 @@ in a set, not a waiting task. Backpressure is the connection's (pixelpet/graphql
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pixelpet.clock import Cancellable, Clock
 from pixelpet.pets import domain
@@ -28,6 +28,10 @@ class Snapshot:
     """A pet as shown at a moment. Shared by all subscribers of the pet: never mutate it."""
 
     __slots__ = ("at", "cause", "committed_at", "derived", "pet")
+    # What it is the newest state of, for a connection holding unsent ones (pixelpet/graphql/outbox.py):
+    # its subscription's one pet, and it replaces nothing else.
+    about: ClassVar[str | None] = None
+    supersedes: ClassVar[bool] = False
 
     def __init__(self, pet: Pet, at: datetime, cause: Cause, committed_at: float | None = None) -> None:
         self.pet = pet

@@ -9,6 +9,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -164,3 +165,32 @@ async def test_churn_while_pets_come_and_go_leaves_nothing_behind(
     assert await eventually(lambda: clock.pending() == 0, within_s=5)
     assert await scrape(watched.http, "pixelpet_subscriptions_active") == 0
     await asyncio.sleep(0)
+
+
+async def test_updates_about_different_pets_are_never_lost_to_each_other(
+    replicas: tuple[Replica, Replica], clock: ManualClock
+) -> None:
+    """Time moving every pet at once, and a deletion racing a rename: each pet's newest state arrives."""
+    watched, other = replicas
+    pets = [await create_pet(other.client, name=f"p{i}") for i in range(3)]
+    account = await subscribe_account(watched.url)
+    await next_event(account)
+    clock.advance(timedelta(hours=6))  # every pet's view changes at once
+    updated: set[str] = set()
+    while updated != {pet["id"] for pet in pets}:
+        event = await next_event(account)
+        assert event["__typename"] == "PetUpdated", event
+        updated.add(event["pet"]["id"])
+    await asyncio.gather(
+        other.client.execute(DELETE, {"id": pets[0]["id"]}),
+        other.client.execute(RENAME, {"id": pets[1]["id"], "name": "racing"}),
+    )
+    seen: dict[str, str] = {}
+    while len(seen) < 2 or seen.get(pets[1]["id"]) != "racing":
+        event = await next_event(account)
+        if event["__typename"] == "PetRemoved":
+            seen[event["id"]] = "removed"
+        else:
+            seen[event["pet"]["id"]] = event["pet"]["name"]
+    assert seen[pets[0]["id"]] == "removed"
+    await account.close()

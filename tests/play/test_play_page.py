@@ -24,6 +24,7 @@ from playwright.async_api import (
     Locator,
     Page,
     WebSocket,
+    WebSocketRoute,
     async_playwright,
     expect,
 )
@@ -412,3 +413,31 @@ async def test_the_page_subscribes_again_after_an_unavailable_ending(
         assert endings, "the server ended a subscription with an error"
         assert {e["payload"]["errors"][0]["extensions"]["code"] for e in endings} == {"UNAVAILABLE"}
         assert service.problems == []
+
+
+async def test_a_4008_close_is_retried_and_a_fatal_one_is_not(browser: Browser, service: Service) -> None:
+    """Decision 21's codes as the page meets them: 4008 (what the server sends a client that stopped
+    reading) is retried and the account subscribed again; 4406 (a client bug) stops. A browser cannot be
+    made to stop reading, so the close comes from Playwright's route in front of the real server."""
+    _, page = await open_page(browser, service)
+    routes: list[WebSocketRoute] = []
+
+    def through(route: WebSocketRoute) -> None:
+        route.connect_to_server()
+        routes.append(route)
+
+    await page.route_web_socket(re.compile(r"/graphql$"), through)
+    await sign_in(page, "cut-off")
+    await adopt(page, "Sturdy")
+    status = page.locator("#connection")
+    async with api(service.url, "cut-off") as client:
+        await routes[-1].close(code=4008, reason="Client stopped reading; reconnect")
+        await create_pet(client, name="Meanwhile")  # after the close: only a new subscription can show it
+        await expect(card(page, "Meanwhile")).to_be_visible()
+        await expect(status).to_have_text("Live")
+        assert len(routes) == 2
+        await routes[-1].close(code=4406, reason="Subprotocol not acceptable")
+        await expect(status).to_have_text(re.compile(r"refused the connection \(4406"))
+        await expect(status).to_have_attribute("data-state", "offline")
+        await expect(card(page, "Sturdy")).to_be_visible()  # what it showed stays
+    assert service.problems == []

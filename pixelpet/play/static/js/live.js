@@ -70,6 +70,7 @@ export class LiveConnection {
         this.attempt = 0;
         // Subscribe everything again: after a reconnect the first message of each is the state as it is now.
         for (const [id, s] of this.subscriptions) {
+          s.failed = null; // an ending whose `complete` the old socket never brought is moot now
           this.send({ id, type: "subscribe", payload: { query: s.query, variables: s.variables } });
         }
         break;

@@ -320,8 +320,9 @@ async def test_more_than_ten_pets_each_update_live(browser: Browser, service: Se
         _, page = await open_page(browser, service)
         await sign_in(page, "dozen")
         await expect(page.locator(".pet")).to_have_count(12)
-        # One rename at a time, each seen before the next: the server's outbox keeps one unsent update per
-        # subscription, so changes to different pets sent at once may replace one another (see the report).
+        # One rename at a time, each seen before the next: the server's outbox (pixelpet/graphql/outbox.py)
+        # keeps one unsent update per subscription, so updates of different pets sent together can replace
+        # one another on the account stream; what this test shows is that every card is live.
         for n, pet in enumerate(pets, 1):
             await rename(client, pet["id"], f"Renamed{n}")
             await expect(card_of(page, pet["id"]).locator(".name")).to_have_text(f"Renamed{n}")

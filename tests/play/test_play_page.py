@@ -4,6 +4,8 @@ The service runs in this test's event loop with a clock the test moves, so time 
 wait. Every page of every test fails the test if it logs a console error or throws.
 """
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -11,7 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import (
     Browser,
@@ -19,6 +23,8 @@ from playwright.async_api import (
     ConsoleMessage,
     Locator,
     Page,
+    WebSocket,
+    WebSocketRoute,
     async_playwright,
     expect,
 )
@@ -28,8 +34,10 @@ from pixelpet.app import create_app
 from pixelpet.auth import mint_development_token
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase, free_port
-from pixelpet.settings import LimitSettings, Settings, SubscriptionSettings
-from tests.conftest import make_settings
+from pixelpet.settings import LimitSettings, MongoSettings, Settings, SubscriptionSettings
+from tests.conftest import make_settings, unique_database
+from tests.support.failpoints import failpoints
+from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
 
 # Debian's Chromium (`make tools` installs it); GitHub's Ubuntu runners carry Google Chrome instead.
@@ -112,6 +120,24 @@ def card(page: Page, name: str) -> Locator:
     return page.locator(".pet", has=page.locator(".name", has_text=re.compile(f"^{name}$")))
 
 
+def card_of(page: Page, pet_id: str) -> Locator:
+    return page.locator(f'.pet[data-pet-id="{pet_id}"]')
+
+
+RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { id name } }"
+
+
+@contextlib.asynccontextmanager
+async def api(url: str, player: str) -> AsyncIterator[GraphQLClient]:
+    """The player's own API client (another device): quicker than the page for setting up many pets."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        yield GraphQLClient(http, owner=player)
+
+
+async def rename(client: GraphQLClient, pet_id: str, name: str) -> None:
+    assert (await client.execute(RENAME, {"id": pet_id, "name": name})).data["renamePet"]["name"] == name
+
+
 async def meter(page: Page, name: str, stat: str) -> float:
     value = await card(page, name).locator(f"meter.{stat}").evaluate("element => element.value")
     return float(value)
@@ -185,11 +211,17 @@ async def test_the_page_says_it_is_reconnecting_and_recovers(
         await adopt(page, "Bubbles", "AXOLOTL")
     await expect(page.locator("#connection")).to_have_text(re.compile("Reconnecting|Connection lost"))
     await expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
-    async with running_server(create_app(settings, clock=clock), port=port):
+    async with (
+        running_server(create_app(settings, clock=clock), port=port) as url,
+        api(url, "patient") as client,
+    ):
         await expect(page.locator("#connection")).to_have_text("Live", timeout=30_000)
         clock.advance(timedelta(hours=4))  # the resubscribed card is live again
         before = "80"
         await expect(card(page, "Bubbles").locator(".energy-value")).not_to_have_text(before)
+        # The account is watched again as a whole: a pet adopted on another device appears.
+        await create_pet(client, name="Latecomer", species="DOG")
+        await expect(card(page, "Latecomer")).to_be_visible()
     assert problems == []
 
 
@@ -278,3 +310,135 @@ async def test_a_rate_limit_says_when_to_try_again(
         await pet.get_by_role("button", name="Play").click()
         await expect(pet.locator(".message")).to_have_text(re.compile(r"^Slow down: try again in \d+ s\.$"))
         assert service.problems == []
+
+
+async def test_more_than_ten_pets_each_update_live(browser: Browser, service: Service) -> None:
+    """One account subscription, not one per pet: the 11th and 12th cards are as live as the first
+    (per-pet subscriptions stopped at the per-connection cap of 10)."""
+    async with api(service.url, "dozen") as client:
+        pets = [await create_pet(client, name=f"Pet{n}") for n in range(1, 13)]
+        _, page = await open_page(browser, service)
+        await sign_in(page, "dozen")
+        await expect(page.locator(".pet")).to_have_count(12)
+        # One rename at a time, each seen before the next: the server's outbox (pixelpet/graphql/outbox.py)
+        # keeps one unsent update per subscription, so updates of different pets sent together can replace
+        # one another on the account stream; what this test shows is that every card is live.
+        for n, pet in enumerate(pets, 1):
+            await rename(client, pet["id"], f"Renamed{n}")
+            await expect(card_of(page, pet["id"]).locator(".name")).to_have_text(f"Renamed{n}")
+        for pet in pets:
+            await expect(card_of(page, pet["id"]).locator(".message")).to_have_text("")
+        await expect(page.locator(".pet")).to_have_count(12)
+    assert service.problems == []
+
+
+async def test_fifty_pets_the_per_player_cap_fit_one_subscription(browser: Browser, service: Service) -> None:
+    async with api(service.url, "fifty") as client:
+        pets = [await create_pet(client, name=f"Pet{n}") for n in range(1, 51)]
+        _, page = await open_page(browser, service)
+        await sign_in(page, "fifty")
+        await expect(page.locator(".pet")).to_have_count(50)
+        await expect(page.locator(".pet .name")).to_have_text(
+            [f"Pet{n}" for n in range(1, 51)]
+        )  # oldest first
+        for index in (10, 49):  # the 11th and the 50th
+            await rename(client, pets[index]["id"], f"Renamed{index + 1}")
+            await expect(card_of(page, pets[index]["id"]).locator(".name")).to_have_text(
+                f"Renamed{index + 1}"
+            )
+        await expect(page.locator("#connection")).to_have_text("Live")
+    assert service.problems == []
+
+
+async def test_pets_adopted_and_deleted_in_another_tab_appear_and_vanish(
+    browser: Browser, service: Service
+) -> None:
+    _, first = await open_page(browser, service)
+    await sign_in(first, "many-tabs")
+    await adopt(first, "Stays")
+    await adopt(first, "Leaves", "DOG")
+    await first.evaluate("window.notReloaded = true")  # gone if the page reloaded
+    _, second = await open_page(browser, service)
+    await sign_in(second, "many-tabs")
+    await expect(second.locator(".pet")).to_have_count(2)
+    await adopt(second, "Newcomer", "DRAGON")
+    await expect(card(first, "Newcomer")).to_be_visible()
+    leaving = card(second, "Leaves")
+    await leaving.get_by_role("button", name="Delete").click()
+    await leaving.get_by_role("button", name="Really delete?").click()
+    await expect(card(second, "Leaves")).to_have_count(0)
+    await expect(card(first, "Leaves")).to_have_count(0)
+    await expect(first.locator(".pet .name")).to_have_text(["Stays", "Newcomer"])
+    assert await first.evaluate("window.notReloaded") is True
+    assert service.problems == []
+
+
+async def test_the_page_subscribes_again_after_an_unavailable_ending(
+    browser: Browser, database: DevDatabase, clock: ManualClock
+) -> None:
+    """The account stream's first read fails (a failpoint on `find`, the read of every pet): the server
+    ends the subscription with UNAVAILABLE (a `next` with errors, then `complete`) and keeps the socket
+    open; the page subscribes again on the same socket until a read succeeds."""
+    app_name = "pixelpet-play-unavailable"  # the failpoint reaches this service only
+    settings = make_settings(
+        database.uri,
+        mongo=MongoSettings(database=unique_database(), app_name=app_name),
+        subscriptions=SubscriptionSettings(min_snapshot_interval_s=0),
+    )
+    async with running_server(create_app(settings, clock=clock)) as url, api(url, "unlucky") as client:
+        service = Service(url, Starlette(), clock, settings)
+        pet = await create_pet(client, name="Steady")
+        _, page = await open_page(browser, service)
+        sockets: list[WebSocket] = []
+        received: list[dict[str, Any]] = []  # what the server sent the page
+        page.on("websocket", lambda socket: sockets.append(socket))
+        page.on(
+            "websocket",
+            lambda socket: socket.on("framereceived", lambda frame: received.append(json.loads(frame))),
+        )
+        async with failpoints(database.uri) as arm:
+            # MaxTimeMSExpired: an outage to the service (UNAVAILABLE), and not a read the driver retries.
+            await arm(failCommands=["find"], errorCode=50, appName=app_name)
+            await page.get_by_label("Player name").fill("unlucky")
+            await page.get_by_role("button", name="Play as this player").click()
+            status = page.locator("#connection")
+            await expect(status).to_have_text(re.compile(r"^Updates paused; retrying in \d+ s…$"))
+            await expect(status).to_have_attribute("data-state", "reconnecting")
+            await expect(page.locator(".pet")).to_have_count(0)
+        await expect(status).to_have_text("Live", timeout=30_000)
+        await expect(card_of(page, pet["id"]).locator(".name")).to_have_text("Steady")
+        await rename(client, pet["id"], "Lucky")  # the new subscription is live
+        await expect(card_of(page, pet["id"]).locator(".name")).to_have_text("Lucky")
+        assert len(sockets) == 1, "subscribed again on the same socket, not reconnected"
+        endings = [m for m in received if m["type"] == "next" and m["payload"].get("errors")]
+        assert endings, "the server ended a subscription with an error"
+        assert {e["payload"]["errors"][0]["extensions"]["code"] for e in endings} == {"UNAVAILABLE"}
+        assert service.problems == []
+
+
+async def test_a_4008_close_is_retried_and_a_fatal_one_is_not(browser: Browser, service: Service) -> None:
+    """Decision 21's codes as the page meets them: 4008 (what the server sends a client that stopped
+    reading) is retried and the account subscribed again; 4406 (a client bug) stops. A browser cannot be
+    made to stop reading, so the close comes from Playwright's route in front of the real server."""
+    _, page = await open_page(browser, service)
+    routes: list[WebSocketRoute] = []
+
+    def through(route: WebSocketRoute) -> None:
+        route.connect_to_server()
+        routes.append(route)
+
+    await page.route_web_socket(re.compile(r"/graphql$"), through)
+    await sign_in(page, "cut-off")
+    await adopt(page, "Sturdy")
+    status = page.locator("#connection")
+    async with api(service.url, "cut-off") as client:
+        await routes[-1].close(code=4008, reason="Client stopped reading; reconnect")
+        await create_pet(client, name="Meanwhile")  # after the close: only a new subscription can show it
+        await expect(card(page, "Meanwhile")).to_be_visible()
+        await expect(status).to_have_text("Live")
+        assert len(routes) == 2
+        await routes[-1].close(code=4406, reason="Subprotocol not acceptable")
+        await expect(status).to_have_text(re.compile(r"refused the connection \(4406"))
+        await expect(status).to_have_attribute("data-state", "offline")
+        await expect(card(page, "Sturdy")).to_be_visible()  # what it showed stays
+    assert service.problems == []

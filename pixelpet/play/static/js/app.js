@@ -1,12 +1,14 @@
-// The page: sign in, list the player's pets, act on them, and keep every card live through one subscription each.
+// The page: sign in, act on the player's pets, and keep every card live through one subscription for the account.
 
 import { GraphQLProblem, explain, request } from "./graphql.js";
 import { LiveConnection } from "./live.js";
 import { describe, draw } from "./sprites.js";
 
 const FIELDS = "id name species mood needs activity version stats { hunger happiness energy asOf }";
-const LIST = `query { pets(first: 50) { edges { node { ${FIELDS} } } } }`;
-const WATCH = `subscription($id: ID!) { petStats(id: $id) { ${FIELDS} } }`;
+// The account stream: every pet first (the list to show), then each pet adopted, changed or removed,
+// from this tab or any other, as one subscription however many pets there are (the per-connection cap is 10).
+const PETS = `subscription { pets { __typename
+  ... on PetsSnapshot { pets { ${FIELDS} } } ... on PetUpdated { pet { ${FIELDS} } } ... on PetRemoved { id } } }`;
 const ADOPT = `mutation($input: CreatePetInput!) { createPet(input: $input) { ${FIELDS} } }`;
 const RENAME = `mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { ${FIELDS} } }`;
 const DELETE = "mutation($id: ID!) { deletePet(id: $id) }";
@@ -14,7 +16,8 @@ const act = (name) => `mutation($id: ID!) { ${name}(id: $id) { ${FIELDS} } }`;
 const NEEDS = { FOOD: "food", PLAY: "play", REST: "rest" };
 
 const $ = (selector, root = document) => root.querySelector(selector);
-const state = { token: null, live: null, pets: new Map() }; // id -> {pet, card, unsubscribe}
+// pets: id -> {pet, card}; gone: ids deleted, so a late answer about one does not bring its card back.
+const state = { token: null, live: null, pets: new Map(), gone: new Set() };
 
 function setConnection(kind, detail) {
   const line = $("#connection");
@@ -30,6 +33,7 @@ function cardMessage(id, text) {
 }
 
 function show(pet) {
+  if (state.gone.has(pet.id)) return;
   let entry = state.pets.get(pet.id);
   if (!entry) {
     const card = $("#pet-card").content.firstElementChild.cloneNode(true);
@@ -38,7 +42,7 @@ function show(pet) {
       button.addEventListener("click", () => onAction(pet.id, button));
     });
     $("#pets").append(card);
-    entry = { pet, card, unsubscribe: watch(pet.id) };
+    entry = { pet, card };
     state.pets.set(pet.id, entry);
   }
   // A newer state only: an action's answer and the subscription may arrive in either order.
@@ -65,21 +69,39 @@ function show(pet) {
   $("#empty").hidden = state.pets.size > 0;
 }
 
-function forget(id) {
+function forget(id, deleted = true) {
+  if (deleted) state.gone.add(id);
   const entry = state.pets.get(id);
   if (!entry) return;
-  entry.unsubscribe();
   entry.card.remove();
   state.pets.delete(id);
   $("#empty").hidden = state.pets.size > 0;
 }
 
-function watch(id) {
-  return state.live.subscribe(WATCH, { id }, (data) => show(data.petStats), (error) => {
-    const code = error.extensions && error.extensions.code;
-    if (code === "NOT_FOUND") forget(id);
-    else cardMessage(id, explain(new GraphQLProblem(error.message, code || "ERROR", error.extensions)));
-  });
+function onEvent({ pets: event }) {
+  if (event.__typename === "PetsSnapshot") {
+    // The whole list as it is now (first, and after every reconnect): pets not in it are gone. Not marked
+    // deleted: one this tab just adopted may be missing from a list read a moment before, its update to follow.
+    const listed = new Set(event.pets.map((pet) => pet.id));
+    for (const id of [...state.pets.keys()]) if (!listed.has(id)) forget(id, false);
+    event.pets.forEach(show);
+    $("#empty").hidden = state.pets.size > 0;
+    setConnection("live");
+  } else if (event.__typename === "PetUpdated") show(event.pet);
+  else forget(event.id);
+}
+
+function onEnded(error, retryInMs) {
+  const problem = new GraphQLProblem(error.message, (error.extensions && error.extensions.code) || "ERROR", error.extensions);
+  if (retryInMs === undefined) return setConnection("offline", explain(problem));
+  // The page keeps what it showed; the fresh snapshot on the next attempt brings it up to date.
+  setConnection("reconnecting", `Updates paused; retrying in ${Math.ceil(retryInMs / 1000)} s…`);
+}
+
+function onConnection(kind, detail) {
+  if (kind !== "expired") return setConnection(kind, detail);
+  signOut(); // the socket refused the token (4403): it was bad, or it ran out
+  notice(explain(new GraphQLProblem(detail, "UNAUTHENTICATED")));
 }
 
 async function attempt(id, work) {
@@ -131,24 +153,23 @@ function startRename(id) {
   input.focus();
 }
 
-async function signIn(token) {
+function signIn(token) {
   state.token = token;
   sessionStorage.setItem("pixelpet-token", token);
-  state.live = new LiveConnection(token, setConnection);
+  notice("");
+  state.live = new LiveConnection(token, onConnection);
+  state.live.subscribe(PETS, {}, onEvent, onEnded);
   $("#sign-in").hidden = true;
   $("#game").hidden = false;
-  await attempt(null, async () => {
-    const data = await request(token, LIST);
-    data.pets.edges.forEach((edge) => show(edge.node));
-    $("#empty").hidden = state.pets.size > 0;
-  });
+  $("#empty").hidden = true; // until the list arrives
   $("#pet-name").focus();
 }
 
 function signOut() {
   sessionStorage.removeItem("pixelpet-token");
   if (state.live) state.live.close();
-  for (const id of [...state.pets.keys()]) forget(id);
+  for (const id of [...state.pets.keys()]) forget(id, false);
+  state.gone.clear();
   state.token = null;
   $("#game").hidden = true;
   $("#sign-in").hidden = false;
@@ -166,7 +187,7 @@ async function start() {
       body: JSON.stringify({ player: $("#player").value }),
     });
     if (!response.ok) return notice("Could not sign in with a development token.");
-    await signIn((await response.json()).token);
+    signIn((await response.json()).token);
   });
   $("#token-sign-in").addEventListener("submit", (event) => { event.preventDefault(); signIn($("#token").value.trim()); });
   $("#sign-out").addEventListener("click", signOut);
@@ -176,7 +197,7 @@ async function start() {
     attempt(null, async () => { show((await request(state.token, ADOPT, { input })).createPet); $("#pet-name").value = ""; });
   });
   const saved = sessionStorage.getItem("pixelpet-token");
-  if (saved) await signIn(saved);
+  if (saved) signIn(saved);
   else (config.developmentTokens ? $("#player") : $("#token")).focus();
 }
 

@@ -11,7 +11,7 @@ import json
 import platform
 import random
 import tempfile
-import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
@@ -23,8 +23,8 @@ from pymongo import AsyncMongoClient
 
 from bench.hostile import measure as measure_hostile
 from bench.hostile import render as render_hostile
-from bench.loadgen import Connection, LoadResult, Step, address, graphql_body, graphql_outcome, post, run_load
 from bench.processes import Server, stats
+from bench.rawhttp import Connection, Step, address, graphql_body, graphql_outcome, post, run_load
 from bench.report import (
     DEFLATE,
     FLOOR,
@@ -38,6 +38,8 @@ from bench.report import (
 )
 from bench.subscriptions import FanOutResult, IdleMemory, measure_fan_out, measure_idle_memory
 from pixelpet.auth import mint_development_token
+from pixelpet.client import traffic
+from pixelpet.client.traffic import ClosedLoop, Tally, Turn
 from pixelpet.clock import SystemClock
 from pixelpet.devdb import DevDatabase, free_port
 from pixelpet.settings import DEVELOPMENT_SECRET
@@ -117,11 +119,11 @@ def _environment(database_uri: str) -> dict[str, str]:
     }
 
 
-async def _measure(server: Server, name: str, load: "asyncio.Future[LoadResult] | Any") -> Measurement:
+async def _measure(server: Server, name: str, load: Awaitable[Tally]) -> Measurement:
     before = stats(server.pid)
-    result: LoadResult = await load
+    result = await load
     after = stats(server.pid)
-    cpu_per_1000 = (after.cpu_seconds - before.cpu_seconds) / max(1, result.requests) * 1000
+    cpu_per_1000 = (after.cpu_seconds - before.cpu_seconds) / max(1, result.answered) * 1000
     return Measurement(server.name, name, result, cpu_per_1000, after.peak_rss_bytes)
 
 
@@ -138,8 +140,13 @@ class Run:
         self.idle: dict[str, float] = {}
 
     def _load(
-        self, url: str, step: Any, *, requests: int | None = None, headers: list[dict[str, str]] | None = None
-    ) -> Any:
+        self,
+        url: str,
+        step: Step,
+        *,
+        requests: int | None = None,
+        headers: list[dict[str, str]] | None = None,
+    ) -> Awaitable[Tally]:
         return run_load(
             url=url,
             step=step,
@@ -171,7 +178,7 @@ class Run:
 
         return step
 
-    async def _warm_up(self, url: str, step: Any) -> None:
+    async def _warm_up(self, url: str, step: Step) -> None:
         await self._load(url, step, requests=max(10, self.plan.requests // 10))
 
     async def seed(self, url: str, database_uri: str) -> None:
@@ -270,21 +277,15 @@ class Run:
         client = create_client(database_uri, MongoSettings(database=DATABASE))
         pets = client[DATABASE]["pets"]
         ids = [[ObjectId(pet_id) for pet_id in owned] for owned in self.pets_by_owner]
-        counter = iter(range(self.plan.requests))
-        latencies: list[float] = []
 
-        async def worker(slot: int) -> None:
-            owned = ids[slot % OWNERS]
-            for number in counter:
-                started = time.perf_counter()
-                await pets.find_one({"_id": owned[number % len(owned)], "owner": f"owner-{slot % OWNERS}"})
-                latencies.append(time.perf_counter() - started)
+        async def find_one(turn: Turn) -> str:
+            owned = ids[turn.worker % OWNERS]
+            await pets.find_one(
+                {"_id": owned[turn.number % len(owned)], "owner": f"owner-{turn.worker % OWNERS}"}
+            )
+            return "OK"
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(slot) for slot in range(self.plan.concurrency)))
-        result = LoadResult(
-            len(latencies), time.perf_counter() - started, latencies, 0, {"OK": len(latencies)}
-        )
+        result = await traffic.run(find_one, ClosedLoop(self.plan.concurrency), max_steps=self.plan.requests)
         self.measurements.append(Measurement("(a) raw PyMongo", "pet query", result, float("nan"), 0))
         await client.close()
 

@@ -4,8 +4,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bench.loadgen import LoadResult
 from bench.subscriptions import FanOutResult, IdleMemory
+from pixelpet.client.traffic import Tally
 
 OURS = "pixelpet"
 DEFLATE = "pixelpet + per-message deflate"
@@ -18,7 +18,7 @@ FLOOR = "bare uvicorn + Starlette WebSocket, no GraphQL"
 class Measurement:
     server: str
     workload: str
-    result: LoadResult
+    result: Tally
     cpu_s_per_1000: float
     peak_rss_bytes: int
 
@@ -30,9 +30,9 @@ def _find(measurements: list[Measurement], server_prefix: str, workload: str) ->
 
 
 def _ratio(ours: Measurement | None, other: Measurement | None) -> float:
-    if ours is None or other is None or not other.result.throughput:
+    if ours is None or other is None or not other.result.rate_per_s():
         return math.nan
-    return ours.result.throughput / other.result.throughput
+    return ours.result.rate_per_s() / other.result.rate_per_s()
 
 
 def _mib(value: float) -> str:
@@ -71,9 +71,9 @@ def render(
         r = m.result
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r.outcomes.items()))
         cpu = "-" if math.isnan(m.cpu_s_per_1000) else f"{m.cpu_s_per_1000:.2f}"
-        p95, p99 = r.percentile(0.95) * 1000, r.percentile(0.99) * 1000
+        p50, p95, p99 = (r.percentile_ms(q) for q in (0.5, 0.95, 0.99))
         lines.append(
-            f"| {m.server} | {m.workload} | {r.throughput:.0f} | {r.p50_ms:.1f} | {p95:.1f} | {p99:.1f} "
+            f"| {m.server} | {m.workload} | {r.rate_per_s():.0f} | {p50:.1f} | {p95:.1f} | {p99:.1f} "
             f"| {cpu} | {_mib(m.peak_rss_bytes)} | {outcomes} |"
         )
 

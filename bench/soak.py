@@ -4,16 +4,16 @@ Mixed player traffic (reads, actions, renames, pets created and deleted) and sub
 (connect, subscribe, read, complete, disconnect) run against one service on an embedded SecantusDB for
 the given time. Every ``--sample-s`` the script records the service's RSS, open file descriptors,
 asyncio tasks, live subscriptions and event-loop lag (from its own /metrics). The verdict: RSS growth
-after the warm-up (the first sixth of the run), against a target of under 10%. With --write the result
-and the curve replace the soak section of docs/performance.md (the benchmark keeps that section).
+after the warm-up (the first sixth of the run), against a target of under 10%. Requests count the
+players' answered steps (a pet created and another deleted are one); outcomes are theirs. With --write
+the result and the curve replace the soak section of docs/performance.md (the benchmark keeps that
+section).
 
 Not a CI test: it runs for half an hour, and its numbers depend on the machine (docs/performance.md).
 """
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
 import random
 import re
@@ -21,16 +21,18 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import websockets
 
 from bench.__main__ import _environment, _token, machine
 from bench.processes import Server, stats
 from bench.report import SOAK_END as END
 from bench.report import SOAK_START as START
 from bench.report import replace_soak_section
+from pixelpet.client import traffic
+from pixelpet.client.http import post_graphql
+from pixelpet.client.traffic import ClosedLoop, Tally, Turn
+from pixelpet.client.websocket import GraphQLWebSocket
 from pixelpet.devdb import DevDatabase, free_port
 
 PERFORMANCE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -38,7 +40,6 @@ PLAYERS = 8
 CHURNERS = 40  # concurrent subscribers, each connecting, subscribing and leaving over and over
 REQUESTS_PER_S = 80
 TARGET_GROWTH = 0.10
-PROTOCOL = websockets.Subprotocol("graphql-transport-ws")
 PET_STATS = "subscription($id: ID!) { petStats(id: $id) { id version mood stats { hunger } } }"
 ACTIONS = ["feedPet", "playWithPet", "putPetToSleep", "wakePet"]
 CREATE = "mutation($n: String!) { createPet(input: {name: $n, species: CAT}) { id } }"
@@ -65,91 +66,82 @@ class Sample:
 
 
 class Traffic:
+    """The soak's players and churning subscribers, on pixelpet.client.traffic's closed loops."""
+
     def __init__(self, url: str, stop: asyncio.Event) -> None:
         self.url = url
         self.stop = stop
-        self.requests = 0
-        self.outcomes: dict[str, int] = {}
+        self.requests = Tally()
         self.subscriptions_opened = 0
         self.pets: dict[str, list[str]] = {}
         # One token per player for the whole run, as a real client keeps its token (a fresh one per request
         # would fill the verifier's cache of 10,000 tokens, about 4 MiB, and read as growth).
-        self.tokens: dict[str, str] = {}
+        self.tokens = {f"soak{n}": _token(f"soak{n}") for n in range(PLAYERS)}
 
-    def token(self, owner: str) -> str:
-        if owner not in self.tokens:
-            self.tokens[owner] = _token(owner)
-        return self.tokens[owner]
-
-    async def _graphql(
-        self, http: httpx.AsyncClient, owner: str, query: str, variables: dict[str, Any]
-    ) -> dict[str, Any]:
-        response = await http.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {self.token(owner)}"},
-        )
-        body: dict[str, Any] = response.json()
-        errors = body.get("errors") or []
-        code = errors[0]["extensions"]["code"] if errors else "OK"
-        self.outcomes[code] = self.outcomes.get(code, 0) + 1
-        self.requests += 1
-        return body
-
-    async def player(self, owner: str) -> None:
-        rng = random.Random(owner)
-        interval = PLAYERS / REQUESTS_PER_S
+    async def run(self) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
-            pets = self.pets.setdefault(owner, [])
-            for index in range(5):
-                created = await self._graphql(http, owner, CREATE, {"n": f"Soak{index}"})
-                pets.append(created["data"]["createPet"]["id"])
-            while not self.stop.is_set():
-                started = time.monotonic()
-                roll = rng.random()
-                pet = rng.choice(pets)
-                if roll < 0.4:
-                    await self._graphql(http, owner, GET, {"id": pet})
-                elif roll < 0.6:
-                    await self._graphql(http, owner, LIST, {})
-                elif roll < 0.85:
-                    action = f"mutation($id: ID!) {{ {rng.choice(ACTIONS)}(id: $id) {{ version }} }}"
-                    await self._graphql(http, owner, action, {"id": pet})
-                elif roll < 0.95:
-                    await self._graphql(http, owner, RENAME, {"id": pet, "n": f"N{rng.randrange(1000)}"})
-                else:  # churn pets too: one created, the oldest deleted
-                    created = await self._graphql(http, owner, CREATE, {"n": "New"})
-                    pets.append(created["data"]["createPet"]["id"])
-                    await self._graphql(http, owner, DELETE, {"id": pets.pop(0)})
-                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+            for owner, token in self.tokens.items():
+                created = [await post_graphql(http, CREATE, {"n": f"Soak{n}"}, token=token) for n in range(5)]
+                self.pets[owner] = [answer.data["createPet"]["id"] for answer in created if answer.data]
+            players = traffic.run(
+                self._player_step(http),
+                # Each player waits for an answer, then for the rest of its share of the rate.
+                ClosedLoop(PLAYERS, pace_s=PLAYERS / REQUESTS_PER_S),
+                until=self.stop.is_set,
+                tally=self.requests,
+            )
+            churners = traffic.run(self._churner_step(), ClosedLoop(CHURNERS), until=self.stop.is_set)
+            await asyncio.gather(players, churners)
 
-    async def churner(self, number: int) -> None:
-        rng = random.Random(number)
-        owner = f"soak{number % PLAYERS}"
-        ws_url = self.url.replace("http", "ws", 1) + "/graphql"
-        while not self.stop.is_set():
-            pets = self.pets.get(owner)
-            if not pets:
-                await asyncio.sleep(0.5)
-                continue
-            with contextlib.suppress(OSError, websockets.ConnectionClosed, TimeoutError):
-                async with websockets.connect(ws_url, subprotocols=[PROTOCOL]) as socket:
-                    init = {"authorization": f"Bearer {self.token(owner)}"}
-                    await socket.send(json.dumps({"type": "connection_init", "payload": init}))
-                    await asyncio.wait_for(socket.recv(), 10)
-                    for operation in range(rng.randrange(1, 6)):  # several subscriptions per connection
-                        message = {
-                            "id": str(operation),
-                            "type": "subscribe",
-                            "payload": {"query": PET_STATS, "variables": {"id": rng.choice(pets)}},
-                        }
-                        await socket.send(json.dumps(message))
-                        await asyncio.wait_for(socket.recv(), 10)
+    def _player_step(self, http: httpx.AsyncClient) -> traffic.Step:
+        owners = list(self.tokens)
+        dice = [random.Random(owner) for owner in owners]
+
+        async def step(turn: Turn) -> str:
+            owner, rng = owners[turn.worker], dice[turn.worker]
+            token, pets = self.tokens[owner], self.pets[owner]
+            roll = rng.random()
+            pet = rng.choice(pets)
+            if roll < 0.4:
+                query, variables = GET, {"id": pet}
+            elif roll < 0.6:
+                query, variables = LIST, {}
+            elif roll < 0.85:
+                query = f"mutation($id: ID!) {{ {rng.choice(ACTIONS)}(id: $id) {{ version }} }}"
+                variables = {"id": pet}
+            elif roll < 0.95:
+                query, variables = RENAME, {"id": pet, "n": f"N{rng.randrange(1000)}"}
+            else:  # churn pets too: one created, the oldest deleted
+                created = await post_graphql(http, CREATE, {"n": "New"}, token=token)
+                if created.data is None:
+                    return created.outcome
+                pets.append(created.data["createPet"]["id"])
+                query, variables = DELETE, {"id": pets.pop(0)}
+            return (await post_graphql(http, query, variables, token=token)).outcome
+
+        return step
+
+    def _churner_step(self) -> traffic.Step:
+        dice = [random.Random(number) for number in range(CHURNERS)]
+
+        async def visit(turn: Turn) -> str:
+            """Connect, subscribe, watch, complete (or leave it to the disconnect), disconnect."""
+            rng = dice[turn.worker]
+            owner = f"soak{turn.worker % PLAYERS}"
+            try:
+                async with await GraphQLWebSocket.connect(self.url, self.tokens[owner]) as client:
+                    for _ in range(rng.randrange(1, 6)):  # several subscriptions per connection
+                        subscription = await client.subscribe(PET_STATS, {"id": rng.choice(self.pets[owner])})
+                        await subscription.next(timeout_s=10)
                         self.subscriptions_opened += 1
                         await asyncio.sleep(rng.uniform(0.5, 8))  # watch for a while
-                        if rng.random() < 0.7:  # complete it; otherwise leave it to the disconnect
-                            await socket.send(json.dumps({"id": str(operation), "type": "complete"}))
-            await asyncio.sleep(rng.uniform(0, 1))
+                        if rng.random() < 0.7:
+                            await subscription.complete()
+            finally:
+                await asyncio.sleep(rng.uniform(0, 1))
+            return "OK"
+
+        return visit
 
 
 def _metric(text: str, name: str) -> float:
@@ -175,9 +167,8 @@ async def soak(minutes: float, sample_s: float, workdir: Path) -> tuple[list[Sam
     server = Server("soak", ["pixelpet", "serve"], env, workdir)
     server.start()
     stop = asyncio.Event()
-    traffic = Traffic(server.url, stop)
-    workers = [asyncio.create_task(traffic.player(f"soak{n}")) for n in range(PLAYERS)]
-    workers += [asyncio.create_task(traffic.churner(n)) for n in range(CHURNERS)]
+    load = Traffic(server.url, stop)
+    running = asyncio.create_task(load.run())
     samples: list[Sample] = []
     started = time.monotonic()
     previous_lag = (0.0, 0.0, 0.0)
@@ -197,8 +188,8 @@ async def soak(minutes: float, sample_s: float, workdir: Path) -> tuple[list[Sam
                         subscriptions=_metric(text, "pixelpet_subscriptions_active"),
                         lag_mean_ms=1000 * (lag[0] - previous_lag[0]) / observations if observations else 0.0,
                         lag_over_100ms=lag[2] - previous_lag[2],
-                        requests=traffic.requests,
-                        subscriptions_opened=traffic.subscriptions_opened,
+                        requests=load.requests.answered,
+                        subscriptions_opened=load.subscriptions_opened,
                     )
                 )
                 previous_lag = lag
@@ -206,10 +197,10 @@ async def soak(minutes: float, sample_s: float, workdir: Path) -> tuple[list[Sam
                 del elapsed
     finally:
         stop.set()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(running, return_exceptions=True)
         server.stop()
         await database.stop_async()
-    return samples, traffic.outcomes
+    return samples, dict(load.requests.outcomes)
 
 
 def _row(sample: Sample) -> str:

@@ -10,13 +10,13 @@ from websockets.client import ClientProtocol
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame
 from websockets.protocol import State
-from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from bench.loadgen import Connection, address, graphql_body
 from bench.processes import stats
+from bench.rawhttp import Connection, address, graphql_body
+from pixelpet.client.traffic import percentile
+from pixelpet.client.websocket import SUBPROTOCOL, connection_init, subscribe_message, websocket_url
 
-PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIBE = "subscription($id: ID!) { petStats(id: $id) { version } }"
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
 
@@ -41,7 +41,8 @@ class IdleMemory:
 
 class _Probe(asyncio.Protocol):
     """One subscriber's socket. After setup it only timestamps arrivals: parsing a thousand clients'
-    frames in Python would put the measuring process's own backlog into the latencies."""
+    frames in Python would put the measuring process's own backlog into the latencies. That is why it is
+    not pixelpet.client.websocket's client, which parses every message; it shares that client's messages."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -67,14 +68,13 @@ async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
     assert probe.transport is not None
     # Offer compression as browsers do; the server decides whether to use it.
     protocol = ClientProtocol(
-        parse_uri(f"ws://{host}:{port}/graphql"),
-        subprotocols=[PROTOCOL],
+        parse_uri(websocket_url(url)),
+        subprotocols=[SUBPROTOCOL],
         extensions=[ClientPerMessageDeflateFactory()],
     )
     protocol.send_request(protocol.connect())
-    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
     subscribes = [
-        {"id": str(number), "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": pet_id}}}
+        subscribe_message(str(number), SUBSCRIBE, {"id": pet_id})
         for number, pet_id in enumerate(pet_ids, start=1)
     ]
     texts: list[str] = []
@@ -83,7 +83,7 @@ async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
         for data in protocol.data_to_send():
             probe.transport.write(data)
         if protocol.state is State.OPEN and not sent_frames:
-            for message in [init, *subscribes]:
+            for message in [connection_init(token), *subscribes]:
                 protocol.send_text(json.dumps(message).encode())
             sent_frames = True
             continue
@@ -173,12 +173,11 @@ async def measure_fan_out(
         gc.enable()
     await http.close()
     _close(connections)
-    latencies.sort()
     return FanOutResult(
         server=server,
         subscribers=subscribers,
         deliveries=len(latencies),
-        p50_ms=latencies[len(latencies) // 2] * 1000,
-        p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+        p50_ms=percentile(latencies, 0.5) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         early=early,
     )

@@ -107,9 +107,7 @@ def create_app(
             lag_watch = asyncio.create_task(watch_event_loop_lag(metrics.event_loop_lag))
             stack.callback(lag_watch.cancel)
             live = settings.subscriptions
-            channels = Channels(
-                clock=clock, min_interval=timedelta(seconds=live.min_snapshot_interval_s), events=metrics
-            )
+            channels = Channels(clock=clock, min_interval=timedelta(seconds=live.min_snapshot_interval_s))
             await storage.changes.start(channels)
             stack.push_async_callback(storage.changes.stop)
             metrics.watch_health(

@@ -5,11 +5,30 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from pixelpet.app import create_app
+from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW
 from pixelpet.lifecycle import DrainingServer
 from pixelpet.settings import Settings
 from pixelpet.telemetry.logging import configure_logging
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol, closing a connection whose keepalive ping went unanswered with
+    4008 instead of 1011: graphql-ws clients never reconnect after 1011 (pixelpet/graphql/close_codes.py)."""
+
+    def keepalive_timeout(self) -> None:
+        fail = self.conn.fail
+
+        def retried(code: int, reason: str = "") -> None:
+            fail(CLIENT_TOO_SLOW.code, reason)  # the reason stays uvicorn's: "keepalive ping timeout"
+
+        self.conn.fail = retried  # type: ignore[method-assign]
+        try:
+            super().keepalive_timeout()
+        finally:
+            del self.conn.fail  # the instance attribute shadowed the method: the method again
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicorn.Config:
@@ -27,7 +46,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         # A larger WebSocket message closes the connection with 1009, as a larger body gets 413.
         "ws_max_size": settings.limits.max_body_bytes,
         "server_header": False,
-        "ws": "websockets-sansio",
+        "ws": WebSocketProtocol,
         "ws_ping_interval": settings.subscriptions.ping_interval_s,
         "ws_ping_timeout": settings.subscriptions.ping_timeout_s,
         # Pet updates are a few hundred bytes: compression saves little, and its zlib state costs about

@@ -90,7 +90,7 @@ class SubscriptionSettings(BaseModel):
     max_per_owner: int = Field(100, gt=0)
     # Time-based snapshots are sent at most this often per subscription (changes are sent at once).
     min_snapshot_interval_s: float = Field(1.0, ge=0)
-    # A connection that cannot take a message for this long (its client stopped reading) is closed (1008).
+    # A connection that cannot take a message for this long (its client stopped reading) is closed (4008).
     stall_timeout_s: float = Field(10.0, gt=0)
     # The reference graphql-ws server waits 3 s for connection_init; strawberry's default is 60 s.
     connection_init_timeout_s: float = Field(3.0, gt=0)

@@ -5,6 +5,10 @@ and their pets agree), writes each to ``<collection>.jsonl.gz`` as canonical Ext
 type survives: ObjectIds, dates, integers), and ``manifest.json`` last, with the counts and SHA-256 of
 each file: a backup without a manifest is incomplete. A restore checks the manifest before it writes
 anything, then replaces each document by its id (an upsert), so running it twice gives the same data.
+
+A restored pet whose stored state differs from the backup's gets a version above the stored one: live
+subscribers (and clients ordering states by version) take it as news instead of an old state to ignore
+(decision 21). A pet already as in the backup is left alone, so a second run changes nothing.
 """
 
 import gzip
@@ -27,9 +31,11 @@ from pixelpet.cli.output import Output
 from pixelpet.storage.documents import OwnerDocument, PetDocument
 
 FORMAT = "pixelpet-backup/1"
-COLLECTIONS = (OwnerDocument.Settings.name, PetDocument.Settings.name)
+PETS = PetDocument.Settings.name
+COLLECTIONS = (OwnerDocument.Settings.name, PETS)
 MANIFEST = "manifest.json"
 _BATCH = 500
+_READ_OPTIONS = json_util.CANONICAL_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
 
 
 def _new_directory(directory: Path) -> None:
@@ -91,18 +97,46 @@ async def restore(out: Output, directory: Path, *, dry_run: bool) -> int:
             for name in COLLECTIONS:
                 entry = manifest["collections"][name]
                 task = progress.add_task(f"restoring {name}", total=entry["count"])
-                batch: list[ReplaceOne[Any]] = []
+                pending: list[dict[str, Any]] = []
                 for document in _documents(directory / entry["file"]):
-                    batch.append(ReplaceOne({"_id": document["_id"]}, document, upsert=True))
-                    if len(batch) == _BATCH:
-                        await db[name].bulk_write(batch, ordered=False)
-                        progress.advance(task, len(batch))
-                        batch = []
-                if batch:
-                    await db[name].bulk_write(batch, ordered=False)
-                    progress.advance(task, len(batch))
+                    pending.append(document)
+                    if len(pending) == _BATCH:
+                        await _replace(db[name], pending, versioned=name == PETS)
+                        progress.advance(task, len(pending))
+                        pending = []
+                if pending:
+                    await _replace(db[name], pending, versioned=name == PETS)
+                    progress.advance(task, len(pending))
     _report(out, f"restored {directory} into {settings.mongo.database}", manifest)
     return OK
+
+
+async def _replace(collection: Any, documents: list[dict[str, Any]], *, versioned: bool) -> None:
+    """Upsert ``documents`` by id; with ``versioned``, one that changes a stored pet moves its version past
+    the stored one, so the restored state is news to whoever watches it."""
+    if versioned:
+        stored = {
+            current["_id"]: current
+            async for current in collection.find({"_id": {"$in": [d["_id"] for d in documents]}})
+        }
+        documents = [forwarded(document, stored.get(document["_id"])) for document in documents]
+    await collection.bulk_write(
+        [ReplaceOne({"_id": document["_id"]}, document, upsert=True) for document in documents], ordered=False
+    )
+
+
+def forwarded(document: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """``document`` as restored over ``stored``: the stored one if only the version differs (a restore run
+    before), else the document one version past both."""
+    if stored is None:
+        return document
+    if _unversioned(stored) == _unversioned(document):
+        return stored
+    return {**document, "version": max(stored.get("version", 0), document.get("version", 0)) + 1}
+
+
+def _unversioned(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "version"}
 
 
 def verified_manifest(directory: Path) -> dict[str, Any]:
@@ -130,7 +164,8 @@ def verified_manifest(directory: Path) -> dict[str, Any]:
 def _documents(path: Path) -> Iterator[dict[str, Any]]:
     with gzip.open(path, "rt", encoding="utf-8") as file:
         for line in file:
-            document: dict[str, Any] = json_util.loads(line)
+            # Aware, as the operator client reads stored documents: restore compares the two.
+            document: dict[str, Any] = json_util.loads(line, json_options=_READ_OPTIONS)
             yield document
 
 

@@ -8,7 +8,6 @@ step durations, and alerts when the journey fails (a CronJob or a sidecar can ru
 
 import asyncio
 import contextlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -22,13 +21,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from websockets.asyncio.client import ClientConnection
 
 from pixelpet.auth import development_token
 from pixelpet.cli.context import load_settings
 from pixelpet.cli.errors import FAILED, OK, USAGE, CommandError
 from pixelpet.cli.output import Output, status
-from pixelpet.cli.subscriptions import subscribe
+from pixelpet.client.http import post_graphql
+from pixelpet.client.websocket import GraphQLWebSocket, Subscription
 from pixelpet.settings import Environment
 
 STEP_TIMEOUT_S = 10.0
@@ -76,26 +75,23 @@ def probe_token(token: str | None) -> str:
 
 async def journey(url: str, token: str) -> Journey:
     result = Journey()
-    headers = {"Authorization": f"Bearer {token}"}
     pet_id: str | None = None
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=STEP_TIMEOUT_S) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=STEP_TIMEOUT_S) as http:
         try:
-            created = await _timed(result, "create", _graphql(http, _CREATE, {}))
+            created = await _timed(result, "create", _graphql(http, token, _CREATE, {}))
             pet_id = created["createPet"]["id"]
-            socket = await _timed(result, "subscribe", _subscribe(url, token, pet_id))
-            try:
-                await _timed(result, "feed", _graphql(http, _FEED, {"id": pet_id}))
-                await _timed(result, "see update", _next_version(socket, at_least=2))
-            finally:
-                await socket.close()
-            await _timed(result, "delete", _graphql(http, _DELETE, {"id": pet_id}))
+            watching = await _timed(result, "subscribe", _subscribe(url, token, pet_id))
+            async with watching.client:
+                await _timed(result, "feed", _graphql(http, token, _FEED, {"id": pet_id}))
+                await _timed(result, "see update", _next_version(watching, at_least=2))
+            await _timed(result, "delete", _graphql(http, token, _DELETE, {"id": pet_id}))
             pet_id = None
         except StepFailed:
             pass
         finally:
             if pet_id is not None:  # a failed journey leaves no probe pet behind
                 with contextlib.suppress(StepFailed, httpx.HTTPError):
-                    await _graphql(http, _DELETE, {"id": pet_id})
+                    await _graphql(http, token, _DELETE, {"id": pet_id})
     return result
 
 
@@ -112,30 +108,30 @@ async def _timed(result: Journey, name: str, work: Any) -> Any:
     return value
 
 
-async def _graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    body = response.json()
-    if body.get("errors"):
-        error = body["errors"][0]
-        raise StepFailed(f"{error.get('extensions', {}).get('code', 'ERROR')}: {error.get('message')}")
-    if response.status_code != 200:
-        raise StepFailed(f"HTTP {response.status_code}")
-    data: dict[str, Any] = body["data"]
-    return data
+async def _graphql(
+    http: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    answer = await post_graphql(http, query, variables, token=token)
+    if answer.outcome != "OK" or answer.data is None:
+        errors = (answer.body or {}).get("errors") or [{}]
+        raise StepFailed(f"{answer.outcome}: {errors[0].get('message', 'no GraphQL answer')}")
+    return answer.data
 
 
-async def _subscribe(url: str, token: str, pet_id: str) -> ClientConnection:
-    socket = await subscribe(url, token, _WATCH, {"id": pet_id}, operation_id="probe")
-    await _next_version(socket, at_least=1)
-    return socket
+async def _subscribe(url: str, token: str, pet_id: str) -> Subscription:
+    client = await GraphQLWebSocket.connect(url, token, ack_timeout_s=STEP_TIMEOUT_S)
+    try:
+        subscription = await client.subscribe(_WATCH, {"id": pet_id}, operation_id="probe")
+        await _next_version(subscription, at_least=1)
+    except BaseException:
+        await client.close()
+        raise
+    return subscription
 
 
-async def _next_version(socket: ClientConnection, *, at_least: int) -> int:
+async def _next_version(subscription: Subscription, *, at_least: int) -> int:
     while True:
-        message = json.loads(await socket.recv())
-        if message.get("type") != "next":
-            raise StepFailed(f"the subscription sent {message.get('type')}: {message.get('payload')}")
-        payload = message["payload"]
+        payload = await subscription.next()
         if payload.get("errors"):
             raise StepFailed(str(payload["errors"][0].get("message")))
         version: int = payload["data"]["petStats"]["version"]

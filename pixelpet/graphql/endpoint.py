@@ -18,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from pixelpet.errors import Unauthenticated
+from pixelpet.graphql.close_codes import AT_CAPACITY, TOKEN_EXPIRED, UNSUPPORTED_PROTOCOL
 from pixelpet.graphql.context import Context, context_for
 from pixelpet.graphql.schema import PixelPetSchema
 from pixelpet.graphql.seam import (
@@ -35,16 +36,6 @@ from pixelpet.runtime import Runtime
 from pixelpet.settings import SubscriptionSettings
 
 logger = logging.getLogger("pixelpet.subscriptions")
-
-# Strawberry's close code for a client offering only protocols we do not speak (the legacy
-# graphql-ws among them: unmaintained, and no client we support needs it).
-UNSUPPORTED_PROTOCOL = (4406, "Subprotocol not acceptable")
-
-
-# The connection's token expired: reconnect with a fresh one (graphql-ws' "Forbidden" code).
-TOKEN_EXPIRED = (4403, "Token expired")
-# The process is at its connection cap (RFC 6455's "Try Again Later").
-AT_CAPACITY = (1013, "Server at capacity; retry later")
 
 
 class WebSocketConnection:

@@ -24,11 +24,10 @@ from graphql.execution import create_source_event_stream
 
 from pixelpet.graphql.caching import DocumentCache
 from pixelpet.graphql.errors import classify_in_place
-from pixelpet.graphql.live_source import LiveSource
+from pixelpet.graphql.live_source import LiveSource, Shared
 from pixelpet.graphql.outbox import Outbox
 from pixelpet.graphql.seam import executor_for
 from pixelpet.graphql.sharing import SharedResult, encode, execute_shared, next_message, share_key
-from pixelpet.pets.live.channel import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +62,18 @@ class LiveOperation:
         self.operation_name = operation_name
         self.variables = variables
         self.key = share_key(document, operation_name, variables)
-        self.source: LiveSource | None = None
+        self.source: LiveSource[Any] | None = None
 
     # What the source pushes to (bound methods: lighter than closures, one pair per subscription).
 
-    def deliver(self, snapshot: Snapshot) -> None:
-        """Execute ``snapshot`` (once for all who share it) and queue its ``next`` message."""
+    def deliver(self, event: Shared) -> None:
+        """Execute ``event`` (once for all who share it) and queue its ``next`` message."""
         assert self.source is not None
         result = execute_shared(
             self.connection.schema,
             self.document,
-            root=self.source.present(snapshot),
-            cache=snapshot.derived,
+            root=self.source.present(event),
+            cache=event.derived,
             context=self.connection.context,
             operation_name=self.operation_name,
             variables=self.variables,
@@ -146,7 +145,7 @@ def valid_subscription(
 
 async def open_source(
     schema: GraphQLSchema, live: LiveOperation, context: Any
-) -> LiveSource | list[GraphQLError]:
+) -> LiveSource[Any] | list[GraphQLError]:
     """Run the subscription's resolver: its source, or why the operation is refused."""
     executor = executor_for(
         schema, live.document, context=context, operation_name=live.operation_name, variables=live.variables

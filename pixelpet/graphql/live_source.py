@@ -3,35 +3,45 @@
 A generator suspended between events costs a task and a chain of frames for every subscription
 (strawberry's stream, graphql-core's map, the resolver): about 18 KiB each, most of what an idle
 subscriber cost (docs/performance.md). A ``LiveSource`` holds the core's subscription, how to present its
-snapshots to GraphQL, and its place under the caps; the transport (transport.py) executes and sends each
-snapshot as it is pushed.
+events to GraphQL, and its place under the caps; the transport (transport.py) executes and sends each
+event as it is pushed.
 """
 
 from collections.abc import Callable
-from typing import Any, NoReturn, Protocol
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 from pixelpet.graphql.limits import SubscriptionTicket
-from pixelpet.pets.live.channel import Snapshot
 
 
-class Pushed(Protocol):
-    """The core's side (pixelpet/pets/live/subscription.py): ``first``, then ``start``, then ``close``."""
+class Shared(Protocol):
+    """An event every subscriber receives as the same object; ``derived`` caches what is built from it."""
 
-    async def first(self) -> Snapshot: ...
+    @property
+    def derived(self) -> dict[object, object]: ...
 
-    def start(self, deliver: Callable[[Snapshot], None], end: Callable[[Exception | None], None]) -> None: ...
+
+Event = TypeVar("Event", bound=Shared)
+Pushes = TypeVar("Pushes", bound=Shared, covariant=True)
+
+
+class Pushed(Protocol[Pushes]):
+    """The core's side (pixelpet/pets/live/): ``first``, then ``start``, then ``close``."""
+
+    async def first(self) -> Pushes: ...
+
+    def start(self, deliver: Callable[[Pushes], None], end: Callable[[Exception | None], None]) -> None: ...
 
     def close(self) -> None: ...
 
 
-class LiveSource:
+class LiveSource(Generic[Event]):
     __slots__ = ("_ticket", "present", "subscription")
 
     def __init__(
-        self, subscription: Pushed, *, present: Callable[[Snapshot], Any], ticket: SubscriptionTicket
-    ):
+        self, subscription: Pushed[Event], *, present: Callable[[Event], Any], ticket: SubscriptionTicket
+    ) -> None:
         self.subscription = subscription
-        self.present = present  # the root value a snapshot is executed against (built once per snapshot)
+        self.present = present  # the root value an event is executed against (built once per event)
         self._ticket = ticket
 
     def close(self) -> None:

@@ -7,33 +7,22 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.extensions import FieldExtension
 
+from pixelpet.graphql import enums  # noqa: F401 - registers the core's enums before any type uses them
 from pixelpet.graphql.context import Context
 from pixelpet.graphql.deadline import WithinDeadline
+from pixelpet.graphql.forecast import Drift, Forecast, drift_of, forecast_of
 from pixelpet.graphql.limits import ChargedToPlayer
 from pixelpet.graphql.live_source import LiveSource
 from pixelpet.graphql.pagination import decode_cursor, encode_cursor
 from pixelpet.graphql.telemetry import TracedResolver
 from pixelpet.pets import domain
 from pixelpet.pets import pet as core
+from pixelpet.pets.domain import PetState
 from pixelpet.pets.live.channel import Snapshot
 from pixelpet.pets.rules import Action, Activity, Species
 
 Info = strawberry.Info[Context, None]
 
-
-def _expose_enums() -> None:
-    """The domain's enums, as GraphQL enums with descriptions (strawberry registers them in place)."""
-    strawberry.enum(Species, name="Species", description="Kinds of pet; each has its own rates.")
-    strawberry.enum(Activity, name="Activity", description="Whether the pet is awake or asleep.")
-    strawberry.enum(
-        domain.Mood,
-        name="Mood",
-        description="How the pet feels, derived from the shown stats; drives the sprite's face.",
-    )
-    strawberry.enum(domain.Need, name="Need", description="Something the pet asks for: FOOD, PLAY or REST.")
-
-
-_expose_enums()
 
 EXPECTED_VERSION = (
     "If set, the change applies only if the pet is still at this version; otherwise the error "
@@ -74,9 +63,27 @@ class Pet:
         description="What it asks for right now, in the order FOOD, PLAY, REST."
     )
     activity: Activity = strawberry.field(description="Awake or asleep right now.")
-    version: int = strawberry.field(description="Increases by one with every change; use as expectedVersion.")
+    version: int = strawberry.field(
+        description="Increases by one with every action, rename or restore, not with time: stats that time "
+        "changes (and a sleeping pet waking by itself) keep the version. Use as expectedVersion; to order "
+        "two states of one pet, compare (version, stats.asOf)."
+    )
     created_at: datetime = strawberry.field(description="When it was created (UTC).")
     updated_at: datetime = strawberry.field(description="When an action last changed it (UTC).")
+    # Its exact stats as of stats.asOf, for the fields computed only when asked for.
+    state: strawberry.Private[PetState]
+
+    @strawberry.field(
+        description="When it will wake, change mood, start or stop needing something, and when each action "
+        "becomes allowed or refused, if nobody acts on it: enough to schedule a notification without a "
+        "socket. Computed from stats.asOf, `hours` ahead (1 to 168)."
+    )
+    def forecast(self, hours: int = 48) -> Forecast:
+        return forecast_of(self.state, hours=hours)
+
+    @strawberry.field(description="How its stats move on their own from stats.asOf: its species' rates now.")
+    def drift(self) -> Drift:
+        return drift_of(self.state)
 
     @classmethod
     def at(cls, pet: core.Pet, moment: datetime) -> "Pet":
@@ -95,6 +102,7 @@ class Pet:
             version=pet.version,
             created_at=pet.created_at,
             updated_at=pet.updated_at,
+            state=state,
         )
 
     @classmethod
@@ -197,7 +205,8 @@ def _action_mutation(action: Action, description: str) -> Any:
 class PetMutation:
     @strawberry.mutation(
         extensions=_root_resolver(),
-        description="Adopt a new pet. Refused with PET_LIMIT_REACHED at the per-owner cap.",
+        description="Adopt a new pet. At the per-player cap: ACTION_REFUSED with extensions.reason "
+        "PET_LIMIT_REACHED (delete one first).",
     )
     async def create_pet(self, info: Info, input: CreatePetInput) -> Pet:
         context = info.context
@@ -270,10 +279,13 @@ class PetMutation:
 @strawberry.type(description="Live updates over graphql-transport-ws. Every field requires a bearer token.")
 class PetSubscription:
     @strawberry.subscription(
-        description="Watch one of your pets. Sends its current state at once, then every committed change "
-        "(from any device or server), and a fresh snapshot whenever time changes what a client would show "
-        "(rounded stats, mood, needs, waking up). Deleting the pet sends a NOT_FOUND error and ends the "
-        "subscription; a server restart closes the connection with 1012 (reconnect and resubscribe)."
+        description="Watch one of your pets. Sends its current state at once, then its newer states: after "
+        "each change (from any device or server) and whenever time changes what a client would show "
+        "(rounded stats, mood, needs, waking up). States, not a log of changes: a newer state may replace "
+        "others that were never sent; never an older state after a newer one (order by version, then "
+        "stats.asOf). Deleting the pet sends a NOT_FOUND error and ends the subscription (the account "
+        "subscription `pets` reports it as PetRemoved). To keep every pet current, use `pets` instead: one "
+        "subscription for the whole account."
     )
     async def pet_stats(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Pet, None]:
         context = info.context

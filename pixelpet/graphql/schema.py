@@ -9,6 +9,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
+from pixelpet.graphql.account import AccountSubscription
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
 from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
@@ -28,7 +29,7 @@ class Mutation(PetMutation):
 
 
 @strawberry.type(description="Watch your pets live.")
-class Subscription(PetSubscription):
+class Subscription(PetSubscription, AccountSubscription):
     pass
 
 

@@ -27,6 +27,7 @@ from strawberry.schema import BaseSchema
 
 from pixelpet.errors import RateLimited
 from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW
 from pixelpet.graphql.context import Context
 from pixelpet.graphql.live_operation import (
     LiveConnection,
@@ -47,8 +48,6 @@ from pixelpet.graphql.seam import (
 from pixelpet.graphql.telemetry import OK, OperationRecorder, outcome_code, root_field
 from pixelpet.settings import SubscriptionSettings
 
-# Close code for a client cut off for not reading: 1008, "policy violation" (RFC 6455).
-SLOW_CLIENT_CLOSE_CODE = 1008
 _CLOSE_TIMEOUT_S = 5.0
 
 
@@ -216,6 +215,4 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _close_quietly(self) -> None:
         # Best effort: the peer stopped reading, so the close frame may never get through.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.websocket.close(SLOW_CLIENT_CLOSE_CODE, "client too slow"), _CLOSE_TIMEOUT_S
-            )
+            await asyncio.wait_for(self.websocket.close(*CLIENT_TOO_SLOW), _CLOSE_TIMEOUT_S)

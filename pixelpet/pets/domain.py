@@ -9,6 +9,7 @@ evolving straight to t2 (up to float rounding).
 
 import math
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -120,26 +121,87 @@ def _advance(state: PetState, hours: float, rates: _Rates, *, to_breakpoint: boo
     return replace(state, hunger=hunger, happiness=happiness, energy=energy, activity=activity, as_of=as_of)
 
 
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A stretch of constant rates: ``start`` drifts at ``rates`` for ``hours``, ending in ``end``.
+
+    The last segment of a walk never ends: ``hours`` is infinite and ``end`` is None.
+    """
+
+    start: PetState
+    rates: _Rates
+    hours: float
+    end: PetState | None
+
+    def state_after(self, hours: float) -> PetState:
+        """The state ``hours`` into the segment (at most ``self.hours``)."""
+        return _advance(self.start, hours, self.rates, to_breakpoint=False)
+
+
+def _segments(state: PetState) -> Iterator[_Segment]:
+    """The drift from ``state`` on, one segment of constant rates at a time; the last one is endless.
+
+    The one walk behind ``evolve``, ``next_visible_change`` and the forecast (pixelpet/pets/forecast.py).
+    """
+    # Each segment ends at one breakpoint, and there are at most two of them.
+    for _ in range(4):
+        rates = _rates(state)
+        hours = _hours_to_breakpoint(state, rates)
+        if math.isinf(hours):
+            yield _Segment(state, rates, hours, None)
+            return
+        end = _advance(state, hours, rates, to_breakpoint=True)
+        yield _Segment(state, rates, hours, end)
+        state = end
+    raise AssertionError("the drift passed more breakpoints than the rules allow")  # pragma: no cover
+
+
 def evolve(state: PetState, *, at: datetime) -> PetState:
     """The state at ``at``. A moment before the snapshot (clock skew) returns the snapshot."""
     remaining = (at - state.as_of).total_seconds() / _SECONDS_PER_HOUR
     if remaining <= 0:
         return state
-    # Each loop passes at most one breakpoint, and there are at most two of them.
-    for _ in range(4):
-        rates = _rates(state)
-        to_breakpoint = _hours_to_breakpoint(state, rates)
-        if to_breakpoint >= remaining:
-            return replace(_advance(state, remaining, rates, to_breakpoint=False), as_of=at)
-        state = _advance(state, to_breakpoint, rates, to_breakpoint=True)
-        remaining -= to_breakpoint
-    raise AssertionError("evolve passed more breakpoints than the rules allow")  # pragma: no cover
+    return _state_along(_segments(state), remaining, at)
+
+
+def _state_along(segments: Iterable[_Segment], hours: float, at: datetime) -> PetState:
+    """The state ``hours`` (> 0) into a walk, at the moment ``at``: ``evolve`` on a walk already made."""
+    for segment in segments:
+        if segment.hours >= hours:
+            return replace(segment.state_after(hours), as_of=at)
+        hours -= segment.hours
+    raise AssertionError("the last segment never ends")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """How a pet's stats move on their own from a moment on, for a client animating between snapshots.
+
+    Rates are signed, in points per hour (hunger rises, happiness and energy fall while awake; energy rises
+    asleep); each stat stops at 0 and 100. They hold until ``until``, where they may change (hunger turns
+    hungry, or a sleeping pet wakes), or forever when ``until`` is None.
+    """
+
+    hunger: float
+    happiness: float
+    energy: float
+    until: datetime | None
+
+
+def drift(state: PetState, *, at: datetime) -> Drift:
+    """The rates at which the pet's stats move from ``at`` on, and until when they hold."""
+    segment = next(_segments(evolve(state, at=at)))
+    rates = segment.rates
+    until = None if segment.end is None else segment.end.as_of
+    return Drift(rates.hunger, rates.happiness, rates.energy, until)
 
 
 def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
     """Evolve to ``at`` and apply ``action``, or raise ``ActionRefused`` saying why."""
     current = evolve(state, at=at)
-    _check_allowed(current, action)
+    refused = refusal(current, action)
+    if refused is not None:
+        raise refused
     effect = rules.ACTION_EFFECTS[action]
     activity = current.activity
     if action is Action.SLEEP:
@@ -155,22 +217,45 @@ def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
     )
 
 
-def _check_allowed(state: PetState, action: Action) -> None:
+def refusal(state: PetState, action: Action) -> ActionRefused | None:
+    """Why the pet as it is in ``state`` refuses ``action`` (what ``apply_action`` raises), or None."""
     asleep = state.activity is Activity.ASLEEP
     if action in (Action.FEED, Action.PLAY) and asleep:
-        raise ActionRefused("ASLEEP", "The pet is asleep; wake it first.")
+        return ActionRefused("ASLEEP", "The pet is asleep; wake it first.")
     if action is Action.FEED and state.hunger < rules.FULL_BELOW:
-        raise ActionRefused("NOT_HUNGRY", "The pet is full and refuses food.")
+        return ActionRefused("NOT_HUNGRY", "The pet is full and refuses food.")
     if action is Action.PLAY and state.energy < rules.TOO_TIRED_BELOW:
-        raise ActionRefused("TOO_TIRED", "The pet is too tired to play; let it sleep.")
+        return ActionRefused("TOO_TIRED", "The pet is too tired to play; let it sleep.")
     if action is Action.PLAY and state.hunger >= rules.STARVING_AT:
-        raise ActionRefused("TOO_HUNGRY", "The pet is too hungry to play; feed it first.")
+        return ActionRefused("TOO_HUNGRY", "The pet is too hungry to play; feed it first.")
     if action is Action.SLEEP and asleep:
-        raise ActionRefused("ALREADY_ASLEEP", "The pet is already asleep.")
+        return ActionRefused("ALREADY_ASLEEP", "The pet is already asleep.")
     if action is Action.SLEEP and state.energy >= rules.NOT_TIRED_FROM:
-        raise ActionRefused("NOT_TIRED", "The pet is not tired enough to sleep.")
+        return ActionRefused("NOT_TIRED", "The pet is not tired enough to sleep.")
     if action is Action.WAKE and not asleep:
-        raise ActionRefused("ALREADY_AWAKE", "The pet is already awake.")
+        return ActionRefused("ALREADY_AWAKE", "The pet is already awake.")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Levels:
+    """Raw stat values, per stat, at which something derived from the stats can flip."""
+
+    hunger: tuple[float, ...]
+    happiness: tuple[float, ...]
+    energy: tuple[float, ...]
+
+
+def _refusal_levels() -> _Levels:
+    """Where ``refusal`` can change its answer: the raw stats it compares with the rules' thresholds.
+
+    Keep in step with ``refusal``; tests/unit/pets/test_forecast.py checks the forecast built on it.
+    """
+    return _Levels(
+        hunger=(rules.FULL_BELOW, rules.STARVING_AT),
+        happiness=(),
+        energy=(rules.TOO_TIRED_BELOW, rules.NOT_TIRED_FROM),
+    )
 
 
 def validate_name(name: str) -> str:
@@ -214,15 +299,59 @@ def render(state: PetState) -> PetView:
 def _mood(hunger: int, happiness: int, energy: int, *, asleep: bool) -> Mood:
     if asleep:
         return Mood.SLEEPING
-    if hunger >= rules.STARVING_AT or happiness < 20:
+    if hunger >= rules.STARVING_AT or happiness < rules.MISERABLE_HAPPINESS_BELOW:
         return Mood.MISERABLE
-    if hunger >= rules.HUNGRY_AT or happiness < 40 or energy < rules.TOO_TIRED_BELOW:
+    if (
+        hunger >= rules.HUNGRY_AT
+        or happiness < rules.GRUMPY_HAPPINESS_BELOW
+        or energy < rules.TOO_TIRED_BELOW
+    ):
         return Mood.GRUMPY
-    if happiness >= 80 and hunger < 40 and energy >= 50:
+    if (
+        happiness >= rules.ECSTATIC_HAPPINESS_FROM
+        and hunger < rules.ECSTATIC_HUNGER_BELOW
+        and energy >= rules.ECSTATIC_ENERGY_FROM
+    ):
         return Mood.ECSTATIC
-    if happiness >= 60:
+    if happiness >= rules.HAPPY_HAPPINESS_FROM:
         return Mood.HAPPY
     return Mood.CONTENT
+
+
+def _shown_levels() -> _Levels:
+    """Where ``render`` can change needs or mood: the raw values at which a shown stat crosses a threshold.
+
+    A shown stat is rounded half up, so ``rounded(x) >= c`` flips at ``ceil(c) - 0.5`` and ``rounded(x) <= c``
+    at ``floor(c) + 0.5``; both are listed, whichever comparison render makes. Keep in step with ``render``
+    and ``_mood``: tests/unit/pets/test_forecast.py checks the forecast built on it against every visible
+    change.
+    """
+
+    def around(*thresholds: float) -> tuple[float, ...]:
+        return tuple(
+            sorted({level for c in thresholds for level in (math.ceil(c) - 0.5, math.floor(c) + 0.5)})
+        )
+
+    return _Levels(
+        hunger=around(rules.NEEDS_FOOD_FROM, rules.STARVING_AT, rules.HUNGRY_AT, rules.ECSTATIC_HUNGER_BELOW),
+        happiness=around(
+            rules.NEEDS_PLAY_UP_TO,
+            rules.MISERABLE_HAPPINESS_BELOW,
+            rules.GRUMPY_HAPPINESS_BELOW,
+            rules.ECSTATIC_HAPPINESS_FROM,
+            rules.HAPPY_HAPPINESS_FROM,
+        ),
+        energy=around(rules.NEEDS_REST_UP_TO, rules.TOO_TIRED_BELOW, rules.ECSTATIC_ENERGY_FROM),
+    )
+
+
+def _hours_to_level(value: float, rate: float, level: float) -> float:
+    """Hours until ``value``, moving at ``rate``, reaches ``level``: 0 if there, inf if it never does."""
+    if rate > 0 and value <= level:
+        return (level - value) / rate
+    if rate < 0 and value >= level:
+        return (value - level) / -rate
+    return math.inf
 
 
 def _hours_to_rounding_change(value: float, rate: float) -> float:
@@ -239,19 +368,18 @@ def next_visible_change(state: PetState, *, at: datetime) -> datetime | None:
     """The first moment after ``at`` when ``render`` differs from now, or None if it never will."""
     current = evolve(state, at=at)
     view = render(current)
-    for _ in range(4):
-        rates = _rates(current)
+    for segment in _segments(current):
+        start, rates = segment.start, segment.rates
         crossing = min(
-            _hours_to_rounding_change(current.hunger, rates.hunger),
-            _hours_to_rounding_change(current.happiness, rates.happiness),
-            _hours_to_rounding_change(current.energy, rates.energy),
+            _hours_to_rounding_change(start.hunger, rates.hunger),
+            _hours_to_rounding_change(start.happiness, rates.happiness),
+            _hours_to_rounding_change(start.energy, rates.energy),
         )
-        breakpoint_in = _hours_to_breakpoint(current, rates)
-        if crossing <= breakpoint_in:
+        end = segment.end
+        if end is None or crossing <= segment.hours:
             if math.isinf(crossing):
-                return None
-            return current.as_of + timedelta(hours=crossing) + _CROSSING_MARGIN
-        current = _advance(current, breakpoint_in, rates, to_breakpoint=True)
-        if render(current) != view:
-            return current.as_of + _CROSSING_MARGIN
-    return None  # pragma: no cover - only reachable if every stat is pinned at a bound
+                return None  # the last segment, with every stat pinned at a bound
+            return start.as_of + timedelta(hours=crossing) + _CROSSING_MARGIN
+        if render(end) != view:
+            return end.as_of + _CROSSING_MARGIN
+    raise AssertionError("the last segment never ends")  # pragma: no cover

@@ -144,8 +144,9 @@ class PetRepository(Protocol):
 class ChangeSink(Protocol):
     """Where a change feed reports what was committed (pixelpet/pets/live/channels.py listens)."""
 
-    def watches(self, pet_id: str) -> bool:
-        """Whether anyone here watches the pet (a feed may skip reading changes to other pets)."""
+    def watches(self, pet_id: str, owner: str | None) -> bool:
+        """Whether anyone here watches the pet or its owner's account (``owner`` None: not known, as for a
+        deletion); a feed may skip reading changes nobody watches."""
         ...
 
     def changed(self, pet: Pet, *, committed_at: float | None) -> None:

@@ -34,14 +34,17 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SpeciesRates:
-    """How fast a species' stats drift, in points per hour."""
+    """How fast a species' stats drift while nobody acts, on the 0..100 scales above.
 
-    hunger_awake: float
-    hunger_asleep: float
-    happiness_loss: float  # while awake and not hungry; asleep pets keep their happiness
-    hungry_happiness_multiplier: float  # happiness falls this much faster while hungry
-    energy_loss_awake: float
-    energy_gain_asleep: float
+    Every field is a positive magnitude; the sign (rise or fall) is in its name. A stat stops at 0 and 100.
+    """
+
+    hunger_awake: float  # points per hour hunger rises while awake
+    hunger_asleep: float  # points per hour hunger rises while asleep
+    happiness_loss: float  # points per hour happiness falls while awake and not hungry; asleep: no change
+    hungry_happiness_multiplier: float  # unitless: happiness falls this many times faster from HUNGRY_AT on
+    energy_loss_awake: float  # points per hour energy falls while awake
+    energy_gain_asleep: float  # points per hour energy rises while asleep (until RESTED_AT wakes the pet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +78,19 @@ TOO_TIRED_BELOW = 15.0  # too tired to play
 NOT_TIRED_FROM = 90.0  # too awake to go to sleep
 RESTED_AT = 100.0  # a sleeping pet wakes by itself here
 
-# Needs shown on the sprite.
+# Needs shown on the sprite, compared with the shown (rounded) stats.
 NEEDS_FOOD_FROM = 60.0
 NEEDS_PLAY_UP_TO = 40.0
 NEEDS_REST_UP_TO = 25.0
+
+# Mood, compared with the shown (rounded) stats; the first match wins (domain._mood): SLEEPING while asleep,
+# then MISERABLE, GRUMPY, ECSTATIC, HAPPY, and CONTENT otherwise.
+MISERABLE_HAPPINESS_BELOW = 20.0  # MISERABLE: this unhappy, or hunger at STARVING_AT or more
+GRUMPY_HAPPINESS_BELOW = 40.0  # GRUMPY: this unhappy, hunger from HUNGRY_AT, or energy below TOO_TIRED_BELOW
+ECSTATIC_HAPPINESS_FROM = 80.0  # ECSTATIC: all three of happiness this high,
+ECSTATIC_HUNGER_BELOW = 40.0  # hunger this low
+ECSTATIC_ENERGY_FROM = 50.0  # and energy this high
+HAPPY_HAPPINESS_FROM = 60.0  # HAPPY: this happy
 
 # New pets.
 NEW_PET_HUNGER = 20.0

@@ -27,6 +27,7 @@ from pixelpet.pets.ports import (
 from pixelpet.pets.rules import Action, Species
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 128
+_ALL_PAGE = 100
 NO_SUCH_PET = "No such pet."
 KEY_REUSED = "This idempotency key was already used for a different request (another mutation, pet or value)."
 
@@ -82,6 +83,17 @@ class PetService:
         except MalformedPetId as error:
             raise InvalidInput("`after` is not a cursor this API returned.") from error
         return PetPage(pets=pets[:first], has_next_page=len(pets) > first)
+
+    async def all(self, *, owner: str) -> tuple[Pet, ...]:
+        """Every pet of ``owner``, oldest first (at most ``max_pets_per_owner``, read in pages)."""
+        pets: tuple[Pet, ...] = ()
+        after: PagePosition | None = None
+        while True:
+            page = await self._repository.list_page(owner=owner, after=after, limit=_ALL_PAGE)
+            pets += tuple(page)
+            if len(page) < _ALL_PAGE:
+                return pets
+            after = PagePosition(page[-1].created_at, page[-1].id)
 
     async def create(self, *, owner: str, name: str, species: Species, idempotency_key: str | None) -> Pet:
         """Adopt a pet. A retry with the same key returns the pet the first call created: as it is now while

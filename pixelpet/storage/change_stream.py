@@ -144,12 +144,13 @@ class MongoChangeStream:
     def _dispatch(self, change: dict[str, Any]) -> None:
         sink = self._sink_or_fail()
         pet_id = str(change["documentKey"]["_id"])
-        if not sink.watches(pet_id):  # most changes, on a replica serving few of the pets
+        document = change.get("fullDocument")
+        owner = document.get("owner") if isinstance(document, dict) else None
+        if not sink.watches(pet_id, owner if isinstance(owner, str) else None):  # most changes, most replicas
             return
         if change["operationType"] == "delete":
             sink.deleted(pet_id)
             return
-        document = change.get("fullDocument")
         if document is None:  # updated, then deleted before the lookup: the delete event follows
             return
         sink.changed(to_pet(document), committed_at=_commit_time(change))

@@ -1,7 +1,7 @@
 """The pets API: queries and mutations through the app, in process, on the in-memory store."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -326,3 +326,42 @@ async def test_concurrent_retries_with_one_key_act_once(client: GraphQLClient, c
     assert len({str(result.body) for result in results}) == 1, "every attempt got the one answer"
     assert results[0].data["feedPet"]["version"] == 2
     assert (await client.execute(GET, {"id": pet["id"]})).data["pet"]["version"] == 2
+
+
+FORECAST = """query($id: ID!) { pet(id: $id) {
+  needs stats { asOf }
+  forecast(hours: 24) { until events { at kind mood need action reason } }
+  drift { hunger happiness energy until }
+} }"""
+
+
+async def test_a_forecast_says_when_a_need_shows_and_the_pet_then_shows_it(
+    client: GraphQLClient, clock: ManualClock
+) -> None:
+    pet = await create_pet(client, species="CAT")
+    read = (await client.execute(FORECAST, {"id": pet["id"]})).data["pet"]
+    cat = rules.SPECIES_RATES[rules.Species.CAT]
+    assert read["drift"] == {
+        "hunger": cat.hunger_awake,
+        "happiness": -cat.happiness_loss,
+        "energy": -cat.energy_loss_awake,
+        "until": read["drift"]["until"],
+    }
+    events = read["forecast"]["events"]
+    assert events == sorted(events, key=lambda event: event["at"])
+    (hungry,) = [e for e in events if e["kind"] == "NEED_STARTS" and e["need"] == "FOOD"]
+    due = datetime.fromisoformat(hungry["at"])
+    clock.advance(due - clock.now() - timedelta(milliseconds=2))
+    before = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    assert "FOOD" not in before["needs"]
+    clock.advance(timedelta(milliseconds=2))
+    after = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    assert "FOOD" in after["needs"], "the need shows at the forecast instant, not before"
+
+
+async def test_a_forecast_horizon_out_of_range_is_bad_input(client: GraphQLClient) -> None:
+    pet = await create_pet(client)
+    refused = await client.execute(
+        "query($id: ID!) { pet(id: $id) { forecast(hours: 1000) { until } } }", {"id": pet["id"]}
+    )
+    assert refused.code == "BAD_USER_INPUT"

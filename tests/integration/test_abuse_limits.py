@@ -8,9 +8,9 @@ from datetime import timedelta
 import httpx
 import pytest
 import websockets
-from websockets.exceptions import ConnectionClosed
 
 from pixelpet.app import create_app
+from pixelpet.client.websocket import Closed, GraphQLWebSocket, HandshakeRefused
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import AuthSettings, CorsSettings, LimitSettings, MongoSettings, SubscriptionSettings
@@ -18,7 +18,7 @@ from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
 from tests.support.graphql import GraphQLClient, create_pet, token_for
 from tests.support.server import running_server
-from tests.support.ws import PROTOCOL, SubscriptionClient
+from tests.support.ws import SubscriptionClient
 
 LIST = "{ pets(first: 10) { edges { node { id } } } }"
 
@@ -95,30 +95,26 @@ async def test_an_operation_past_its_budget_is_unavailable_before_the_database_a
 async def test_a_websocket_is_closed_when_its_token_expires(strict: str) -> None:
     short_lived = token_for("alice", ttl=timedelta(seconds=2))
     client = await (await SubscriptionClient.connect(strict, token=short_lived)).acknowledged()
-    with pytest.raises(ConnectionClosed) as closed:
+    with pytest.raises(Closed) as closed:
         await client.receive(seconds=30)
-    assert _close_code(closed.value) == 4403
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.reason == "Token expired"
+    assert (closed.value.code, closed.value.reason) == (4403, "Token expired")
 
 
 async def test_an_oversized_websocket_message_closes_the_connection_with_1009(strict: str) -> None:
     client = await (await SubscriptionClient.connect(strict)).acknowledged()
     await client.send({"id": "1", "type": "subscribe", "payload": {"query": "{ " + "x " * 4096 + "}"}})
-    with pytest.raises(ConnectionClosed) as closed:
+    with pytest.raises(Closed) as closed:
         await client.receive()
-    assert _close_code(closed.value) == 1009
+    assert closed.value.code == 1009
 
 
 async def test_connections_past_the_process_cap_are_refused(strict: str) -> None:
     open_sockets = [await (await SubscriptionClient.connect(strict)).acknowledged() for _ in range(3)]
     try:
-        refused = await websockets.connect(
-            strict.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL]
-        )
-        with pytest.raises(ConnectionClosed) as closed:
-            await refused.recv()
-        assert _close_code(closed.value) == 1013
+        refused = await GraphQLWebSocket.open(strict)
+        with pytest.raises(Closed) as closed:
+            await refused.receive()
+        assert closed.value.code == 1013
         async with httpx.AsyncClient(base_url=strict) as http:
             assert (await http.get("/livez")).status_code == 503, "HTTP counts the same connections"
         await open_sockets.pop().close()
@@ -127,7 +123,7 @@ async def test_connections_past_the_process_cap_are_refused(strict: str) -> None
             again = await SubscriptionClient.connect(strict)
             try:
                 assert (await again.receive())["type"] == "connection_ack"
-            except ConnectionClosed:  # still at the cap
+            except Closed:  # still at the cap
                 await asyncio.sleep(0.1)
                 continue
             open_sockets.append(again)
@@ -162,19 +158,11 @@ async def test_cors_allows_listed_origins_only(strict: str) -> None:
         assert denied.status_code == 400
         assert "access-control-allow-origin" not in denied.headers
     # The WebSocket endpoint applies the same list.
-    allowed_ws = await websockets.connect(
-        strict.replace("http", "ws", 1) + "/graphql",
-        subprotocols=[PROTOCOL],
-        origin=websockets.Origin("https://play.example"),
-    )
+    allowed_ws = await GraphQLWebSocket.open(strict, origin=websockets.Origin("https://play.example"))
     await allowed_ws.close()
-    with pytest.raises(websockets.InvalidStatus) as refused_ws:
-        await websockets.connect(
-            strict.replace("http", "ws", 1) + "/graphql",
-            subprotocols=[PROTOCOL],
-            origin=websockets.Origin("https://evil.example"),
-        )
-    assert refused_ws.value.response.status_code == 403
+    with pytest.raises(HandshakeRefused) as refused_ws:
+        await GraphQLWebSocket.open(strict, origin=websockets.Origin("https://evil.example"))
+    assert refused_ws.value.status == 403
 
 
 async def test_metrics_can_move_to_a_port_of_their_own(database: DevDatabase, clock: ManualClock) -> None:
@@ -186,8 +174,3 @@ async def test_metrics_can_move_to_a_port_of_their_own(database: DevDatabase, cl
         assert scraped.status_code == 200
         assert "pixelpet_graphql_requests_total" in scraped.text or "pixelpet_" in scraped.text
         assert (await http.get(f"http://127.0.0.1:{metrics_port}/graphql")).status_code == 404
-
-
-def _close_code(closed: ConnectionClosed) -> int | None:
-    """The close code the server sent (None if it sent no close frame)."""
-    return closed.rcvd.code if closed.rcvd is not None else None

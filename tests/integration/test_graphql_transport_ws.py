@@ -18,13 +18,14 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import ClientConnection
 
+from pixelpet.client.websocket import SUBPROTOCOL
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import Settings, SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet, token_for
 from tests.support.server import serving
-from tests.support.ws import PET_STATS, PROTOCOL, SubscriptionClient
+from tests.support.ws import PET_STATS, SubscriptionClient
 
 RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
 DELETE = "mutation($id: ID!) { deletePet(id: $id) }"
@@ -42,7 +43,7 @@ async def server(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[
 
 
 async def _raw(url: str) -> ClientConnection:
-    return await websockets.connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL])
+    return await websockets.connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=[SUBPROTOCOL])
 
 
 async def _close_code(connection: ClientConnection) -> int | None:

@@ -8,6 +8,7 @@ import pytest
 import websockets
 
 from pixelpet.app import create_app
+from pixelpet.client.websocket import HandshakeRefused
 from pixelpet.clock import ManualClock
 from pixelpet.devdb import DevDatabase
 from pixelpet.settings import CorsSettings, Settings, SubscriptionSettings
@@ -164,7 +165,7 @@ async def test_subscription_caps_give_a_typed_error(server: tuple[str, GraphQLCl
 
 async def test_browser_origins_are_checked(server: tuple[str, GraphQLClient]) -> None:
     url, _ = server
-    with pytest.raises(websockets.InvalidStatus):
+    with pytest.raises(HandshakeRefused):
         await SubscriptionClient.connect(url, origin=websockets.Origin("https://evil.example"))
     allowed = await SubscriptionClient.connect(url, origin=websockets.Origin("https://play.example"))
     await allowed.acknowledged()

@@ -9,6 +9,7 @@ import pytest
 
 from pixelpet.app import create_app
 from pixelpet.devdb import DevDatabase, free_port
+from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW, CloseCode, graphql_ws_reconnects
 from pixelpet.settings import MongoSettings, Settings, SubscriptionSettings
 from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
@@ -16,7 +17,13 @@ from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.metrics import metric
 from tests.support.server import running_server
 from tests.support.service import ServiceProcess
-from tests.support.ws import SubscriptionClient, stalled_subscriber, watching
+from tests.support.ws import (
+    SubscriptionClient,
+    close_frame_payload,
+    read_until_closed,
+    stalled_subscriber,
+    watching,
+)
 
 pytestmark = pytest.mark.slow
 FEED = "mutation($id: ID!) { feedPet(id: $id) { version } }"
@@ -184,7 +191,11 @@ async def test_a_stalled_client_is_cut_off_without_delaying_others(
     assert metric(metrics, "pixelpet_subscription_events_coalesced_total") >= 1
     assert metric(metrics, "pixelpet_subscriptions_active") == 1
     await healthy.close()
+    # When the client reads again, what it finds last is the close: a code graphql-ws reconnects after.
+    received = await read_until_closed(sock)
     sock.close()
+    assert received.endswith(close_frame_payload(CLIENT_TOO_SLOW)), received[-64:]
+    assert graphql_ws_reconnects(CLIENT_TOO_SLOW.code)
 
 
 async def test_a_client_that_stops_answering_pings_is_disconnected(
@@ -204,14 +215,10 @@ async def test_a_client_that_stops_answering_pings_is_disconnected(
         async with httpx.AsyncClient(base_url=service.url) as http:
             pet = await create_pet(GraphQLClient(http))
         sock = await stalled_subscriber(service.url, pet["id"])  # never answers a ping
-        loop = asyncio.get_running_loop()
-        received = b""
-        async with asyncio.timeout(5):
-            while chunk := await loop.sock_recv(sock, 65536):
-                received += chunk
+        received = await read_until_closed(sock)
         sock.close()
     finally:
         service.stop()
-    assert b"keepalive ping timeout" in received, (
-        "the server closed with code 1011 after its ping went unanswered"
-    )
+    # uvicorn's own code would be 1011, after which graphql-ws clients never reconnect (close_codes.py).
+    assert received.endswith(close_frame_payload(CloseCode(CLIENT_TOO_SLOW.code, "keepalive ping timeout")))
+    assert graphql_ws_reconnects(CLIENT_TOO_SLOW.code)

@@ -43,6 +43,18 @@ class Ops:
         assert completed.stdout, completed.stderr
         return completed.returncode, json.loads(completed.stdout)
 
+    def graphql(self, owner: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.service.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token_for(owner)}"},
+            timeout=10,
+        )
+        body = response.json()
+        assert not body.get("errors"), body
+        data: dict[str, Any] = body["data"]
+        return data
+
     def create_pet(self, owner: str, name: str = "Mochi") -> str:
         response = httpx.post(
             f"{self.service.url}/graphql",

@@ -1,5 +1,6 @@
 """`pixelpet db indexes | recount | backup | restore` against SecantusDB, with the service running."""
 
+import asyncio
 import gzip
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from pymongo import ASCENDING, MongoClient
 from pixelpet.devdb import DevDatabase
 from tests.conftest import unique_database
 from tests.ops.conftest import Ops
+from tests.support.ws import SubscriptionClient
 
 
 def states(report: dict[str, Any]) -> dict[str, str]:
@@ -89,6 +91,10 @@ def _everything(database: DevDatabase, name: str) -> dict[str, list[dict[str, An
         }
 
 
+RENAME = "mutation($id: ID!, $name: String!) { renamePet(id: $id, name: $name) { version } }"
+GET = "query($id: ID!) { pet(id: $id) { version name } }"
+
+
 def test_a_backup_restores_exactly_and_twice_the_same(
     ops: Ops, database: DevDatabase, tmp_path: Path, owner: str
 ) -> None:
@@ -116,6 +122,32 @@ def test_a_backup_restores_exactly_and_twice_the_same(
     refused = ops.run("db", "backup", str(backup))
     assert refused.returncode == 2
     assert "not empty" in refused.stderr
+
+
+def test_a_restore_is_news_to_live_subscribers(ops: Ops, tmp_path: Path, owner: str) -> None:
+    """Restoring a pet changed since the backup moves its version past the current one, so a subscriber (and
+    any client ordering states by version) shows the restored state instead of ignoring an old one."""
+    pet_id = ops.create_pet(owner, name="Before")
+    backup = tmp_path / "backup"
+    assert ops.run_json("db", "backup", str(backup))[0] == 0
+    renamed = ops.graphql(owner, RENAME, {"id": pet_id, "name": "After"})["renamePet"]
+    assert renamed["version"] == 2
+
+    async def restore_while_watching() -> dict[str, Any]:
+        watcher = await (await SubscriptionClient.connect(ops.service.url, owner=owner)).acknowledged()
+        await watcher.subscribe(pet_id)
+        assert (await watcher.next_pet())["name"] == "After"
+        restored = await asyncio.to_thread(ops.run_json, "db", "restore", str(backup))
+        assert restored[0] == 0
+        pet = await watcher.next_pet(seconds=15)
+        await watcher.close()
+        return pet
+
+    shown = asyncio.run(restore_while_watching())
+    assert (shown["name"], shown["version"]) == ("Before", 3)
+    again = ops.run_json("db", "restore", str(backup))
+    assert again[0] == 0
+    assert ops.graphql(owner, GET, {"id": pet_id})["pet"]["version"] == 3, "restoring twice changes nothing"
 
 
 def test_a_damaged_backup_is_refused_before_anything_is_written(

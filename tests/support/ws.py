@@ -1,4 +1,8 @@
-"""A graphql-transport-ws client on the `websockets` library, for tests."""
+"""The tests' graphql-transport-ws client: the package's (pixelpet/client/websocket.py), a message at a time.
+
+Protocol tests send and receive raw messages through it; ``connection`` is the WebSocket underneath, for
+the few that must send what no client library would (a frame that is not JSON).
+"""
 
 import asyncio
 import itertools
@@ -6,38 +10,39 @@ import json
 import socket
 from typing import Any
 
-import websockets
-from websockets.asyncio.client import ClientConnection
 from websockets.client import ClientProtocol
 from websockets.frames import Frame
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from pixelpet.client.websocket import (
+    SUBPROTOCOL,
+    GraphQLWebSocket,
+    connection_init,
+    subscribe_message,
+    websocket_url,
+)
+from pixelpet.graphql.close_codes import CloseCode
 from tests.support.graphql import token_for
 
-PROTOCOL = websockets.Subprotocol("graphql-transport-ws")
 PET_STATS = """subscription($id: ID!) {
   petStats(id: $id) { id name version activity mood needs stats { hunger happiness energy asOf } }
 }"""
 
 
 class SubscriptionClient:
-    def __init__(self, connection: ClientConnection) -> None:
-        self.connection = connection
+    def __init__(self, client: GraphQLWebSocket) -> None:
+        self.client = client
+        self.connection = client.socket
         self._ids = itertools.count(1)
 
     @classmethod
     async def connect(
         cls, base_url: str, *, owner: str | None = "alice", token: str | None = None, **options: Any
     ) -> "SubscriptionClient":
-        connection = await websockets.connect(
-            base_url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL], **options
-        )
-        client = cls(connection)
-        payload = {}
-        if token or owner:
-            payload["authorization"] = f"Bearer {token or token_for(owner or '')}"
-        await client.send({"type": "connection_init", "payload": payload})
+        """Connected, with ``connection_init`` sent (no token when neither ``owner`` nor ``token``)."""
+        client = cls(await GraphQLWebSocket.open(base_url, **options))
+        await client.send(connection_init(token or (token_for(owner) if owner else None)))
         return client
 
     async def acknowledged(self) -> "SubscriptionClient":
@@ -45,21 +50,15 @@ class SubscriptionClient:
         return self
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.connection.send(json.dumps(message))
+        await self.client.send(message)
 
     async def receive(self, seconds: float = 10) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), seconds))
-        return message
+        """The next message the server sent (its pings are answered, not returned)."""
+        return await self.client.receive(timeout_s=seconds)
 
     async def subscribe(self, pet_id: str, query: str = PET_STATS) -> str:
         operation_id = str(next(self._ids))
-        await self.send(
-            {
-                "id": operation_id,
-                "type": "subscribe",
-                "payload": {"query": query, "variables": {"id": pet_id}},
-            }
-        )
+        await self.send(subscribe_message(operation_id, query, {"id": pet_id}))
         return operation_id
 
     async def next_pet(self, seconds: float = 10) -> dict[str, Any]:
@@ -71,13 +70,13 @@ class SubscriptionClient:
 
     async def nothing_within(self, seconds: float) -> bool:
         try:
-            await asyncio.wait_for(self.connection.recv(), seconds)
+            await self.receive(seconds)
         except TimeoutError:
             return True
         return False
 
     async def close(self) -> None:
-        await self.connection.close()
+        await self.client.close()
 
 
 async def stalled_subscriber(base_url: str, pet_id: str, *, owner: str = "alice") -> socket.socket:
@@ -92,17 +91,15 @@ async def stalled_subscriber(base_url: str, pet_id: str, *, owner: str = "alice"
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.sock_connect(sock, (host, int(port)))
-    protocol = ClientProtocol(parse_uri(f"ws://{host}:{port}/graphql"), subprotocols=[PROTOCOL])
+    protocol = ClientProtocol(parse_uri(websocket_url(base_url)), subprotocols=[SUBPROTOCOL])
     protocol.send_request(protocol.connect())
     for data in protocol.data_to_send():
         await loop.sock_sendall(sock, data)
     while protocol.state is State.CONNECTING:  # the handshake response
         protocol.receive_data(await loop.sock_recv(sock, 65536))
     assert protocol.state is State.OPEN, protocol.handshake_exc
-    init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token_for(owner)}"}}
-    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": PET_STATS, "variables": {"id": pet_id}}}
-    protocol.send_text(json.dumps(init).encode())
-    protocol.send_text(json.dumps(subscribe).encode())
+    for message in (connection_init(token_for(owner)), subscribe_message("1", PET_STATS, {"id": pet_id})):
+        protocol.send_text(json.dumps(message).encode())
     for data in protocol.data_to_send():
         await loop.sock_sendall(sock, data)
     texts: list[str] = []
@@ -119,3 +116,18 @@ async def watching(base_url: str, pet_id: str, *, owner: str = "alice") -> Subsc
     await client.subscribe(pet_id)
     await client.next_pet()
     return client
+
+
+async def read_until_closed(sock: socket.socket, *, seconds: float = 10) -> bytes:
+    """Everything the server sends on a raw socket until it closes the connection."""
+    loop = asyncio.get_running_loop()
+    received = b""
+    async with asyncio.timeout(seconds):
+        while chunk := await loop.sock_recv(sock, 65536):
+            received += chunk
+    return received
+
+
+def close_frame_payload(close: CloseCode) -> bytes:
+    """A close frame's payload as it ends the stream (servers do not mask): the code, then the reason."""
+    return close.code.to_bytes(2, "big") + close.reason.encode()

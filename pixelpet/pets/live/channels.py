@@ -1,4 +1,4 @@
-"""Every watched pet's channel in this process; the change feed reports into it.
+"""Every watched pet's channel and every watched account in this process; the change feed reports here.
 
 The change feed (pixelpet/pets/ports.py ``ChangeFeed``; MongoDB's change stream in production) sees every
 committed change from every replica and calls ``changed``/``deleted``/``resync`` here; a change to a pet
@@ -8,17 +8,17 @@ nobody watches in this process costs a dictionary miss. A channel lives while it
 from datetime import timedelta
 
 from pixelpet.clock import Clock
-from pixelpet.pets.events import LiveEvents
+from pixelpet.pets.live.account import AccountChannel, AccountDeliver, AccountMember
 from pixelpet.pets.live.channel import Deliver, Member, PetChannel
 from pixelpet.pets.pet import Pet
 
 
 class Channels:
-    def __init__(self, *, clock: Clock, min_interval: timedelta, events: LiveEvents) -> None:
+    def __init__(self, *, clock: Clock, min_interval: timedelta) -> None:
         self._clock = clock
         self._min_interval = min_interval
-        self._events = events
         self._channels: dict[str, PetChannel] = {}
+        self._accounts: dict[str, AccountChannel] = {}
         self._members = 0
 
     def join(self, pet_id: str, deliver: Deliver) -> Member:
@@ -30,7 +30,6 @@ class Channels:
         member = Member(channel, deliver)
         channel.members.add(member)
         self._members += 1
-        self._events.subscription_opened()
         return member
 
     def leave(self, member: Member) -> None:
@@ -42,18 +41,41 @@ class Channels:
             channel.close()
             del self._channels[channel.pet_id]
         self._members -= 1
-        self._events.subscription_closed()
+
+    def join_account(self, owner: str, deliver: AccountDeliver) -> AccountMember:
+        """A place in ``owner``'s account channel: every pet of theirs, the ones adopted later too."""
+        account = self._accounts.get(owner)
+        if account is None:
+            account = self._accounts[owner] = AccountChannel(owner, self)
+        member = AccountMember(account, deliver)
+        account.members.add(member)
+        return member
+
+    def leave_account(self, member: AccountMember) -> None:
+        account = member.account
+        if member not in account.members:
+            return
+        account.members.discard(member)
+        if not account.members:
+            account.close()
+            del self._accounts[account.owner]
 
     def watched(self) -> tuple[int, int]:
-        """(members, channels) in this process: both return to zero when every subscriber leaves."""
-        return self._members, len(self._channels)
+        """(members, channels) in this process, accounts included: both return to zero when every
+        subscriber leaves."""
+        members = self._members + sum(len(account.members) for account in self._accounts.values())
+        return members, len(self._channels) + len(self._accounts)
 
     # ChangeSink ----------------------------------------------------------------------------
 
-    def watches(self, pet_id: str) -> bool:
-        return pet_id in self._channels
+    def watches(self, pet_id: str, owner: str | None) -> bool:
+        return pet_id in self._channels or (owner is not None and owner in self._accounts)
 
     def changed(self, pet: Pet, *, committed_at: float | None) -> None:
+        account = self._accounts.get(pet.owner)
+        if account is not None and not account.tracks(pet.id):
+            account.track(pet, committed_at=committed_at)  # a pet adopted elsewhere: its channel shows it
+            return
         channel = self._channels.get(pet.id)
         if channel is not None:
             channel.learn(pet, committed_at=committed_at)
@@ -66,3 +88,5 @@ class Channels:
     def resync(self) -> None:
         for channel in list(self._channels.values()):
             channel.resync()
+        for account in list(self._accounts.values()):
+            account.resync()

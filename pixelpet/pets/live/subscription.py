@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pixelpet.errors import NotFound
 from pixelpet.pets.events import LiveEvents
+from pixelpet.pets.live.account_subscription import AccountSubscription
 from pixelpet.pets.live.channel import Member, PetDeleted, Resync, Snapshot, Update
 from pixelpet.pets.live.channels import Channels
 from pixelpet.pets.pet import Pet
@@ -31,6 +32,9 @@ class Subscriptions:
 
     def open(self, *, owner: str, pet_id: str) -> "LiveSubscription":
         return LiveSubscription(self, owner=owner, pet_id=pet_id)
+
+    def open_account(self, *, owner: str) -> AccountSubscription:
+        return AccountSubscription(self.pets, self.channels, self.events, owner=owner)
 
     def reread(self, owner: str, pet_id: str) -> "asyncio.Task[Pet]":
         """The pet's read after a resync, shared by every subscriber asking while it runs (all are its
@@ -82,6 +86,7 @@ class LiveSubscription:
         subscriptions = self._subscriptions
         # Join before the first read, so a change committed in between is not missed.
         self._member = subscriptions.channels.join(self._pet_id, self._offer)
+        subscriptions.events.subscription_opened()
         try:
             # The read proves ownership; the channel may already know a newer state than it returns.
             pet = await subscriptions.pets.get(owner=self._owner, pet_id=self._pet_id)
@@ -103,6 +108,7 @@ class LiveSubscription:
         """Leave the channel and stop pushing; safe to call more than once."""
         if self._member is not None:
             self._subscriptions.channels.leave(self._member)
+            self._subscriptions.events.subscription_closed()
             self._member = None
         if self._rereading is not None:
             self._rereading.cancel()

@@ -12,11 +12,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from pixelpet.clock import SystemClock
 from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW
 from pixelpet.graphql.limits import Limits, SubscriptionCounter
 from pixelpet.graphql.live_source import LiveSource
 from pixelpet.graphql.seam import core_schema
 from pixelpet.graphql.telemetry import OperationRecorder
-from pixelpet.graphql.transport import SLOW_CLIENT_CLOSE_CODE, LiveServices, LiveTransportHandler
+from pixelpet.graphql.transport import LiveServices, LiveTransportHandler
 from pixelpet.pets.live.channel import Snapshot
 from pixelpet.settings import LimitSettings, SubscriptionSettings
 from pixelpet.telemetry.metrics import Metrics
@@ -190,7 +191,7 @@ async def test_a_client_that_stops_reading_gets_the_newest_state_or_is_cut_off(
         deliver(tick(n))
     assert metrics.registry.get_sample_value("pixelpet_subscription_events_coalesced_total") == 2
     await asyncio.wait_for(socket.closed.wait(), 10)  # the stall timeout (0.2 s) passed
-    assert socket.closed_with == SLOW_CLIENT_CLOSE_CODE
+    assert socket.closed_with == CLIENT_TOO_SLOW.code
     assert metrics.registry.get_sample_value("pixelpet_subscription_clients_dropped_total") == 1
     assert SOURCES[0].closed, "its subscriptions let go of their feeds"
 

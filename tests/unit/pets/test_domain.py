@@ -232,3 +232,30 @@ def test_a_settled_pet_never_changes_on_screen() -> None:
     # Starving, miserable and exhausted: every stat is pinned at its bound.
     pet = state(hunger=100.0, happiness=0.0, energy=0.0)
     assert next_visible_change(pet, at=T0) is None
+
+
+@pytest.mark.parametrize(
+    ("constant", "moved_to", "stats_at", "mood_at", "stats_below", "mood_below"),
+    [
+        ("MISERABLE_HAPPINESS_BELOW", 30.0, (50, 30, 50), Mood.GRUMPY, (50, 29, 50), Mood.MISERABLE),
+        ("GRUMPY_HAPPINESS_BELOW", 50.0, (50, 50, 50), Mood.CONTENT, (50, 49, 50), Mood.GRUMPY),
+        ("ECSTATIC_HAPPINESS_FROM", 90.0, (20, 90, 60), Mood.ECSTATIC, (20, 89, 60), Mood.HAPPY),
+        ("ECSTATIC_HUNGER_BELOW", 30.0, (30, 90, 60), Mood.HAPPY, (29, 90, 60), Mood.ECSTATIC),
+        ("ECSTATIC_ENERGY_FROM", 60.0, (20, 90, 60), Mood.ECSTATIC, (20, 90, 59), Mood.HAPPY),
+        ("HAPPY_HAPPINESS_FROM", 70.0, (50, 70, 50), Mood.HAPPY, (50, 69, 50), Mood.CONTENT),
+    ],
+)
+def test_every_mood_threshold_comes_from_the_rules_table(
+    monkeypatch: pytest.MonkeyPatch,
+    constant: str,
+    moved_to: float,
+    stats_at: tuple[int, int, int],
+    mood_at: Mood,
+    stats_below: tuple[int, int, int],
+    mood_below: Mood,
+) -> None:
+    # Moving the constant moves the boundary: with the number written into _mood, one side would not follow.
+    monkeypatch.setattr(rules, constant, moved_to)
+    for (hunger, happiness, energy), mood in ((stats_at, mood_at), (stats_below, mood_below)):
+        pet = state(hunger=float(hunger), happiness=float(happiness), energy=float(energy))
+        assert render(pet).mood is mood, (hunger, happiness, energy)

@@ -47,7 +47,7 @@ class RecordingSink:
     changes: list[tuple[str, object]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def watches(self, pet_id: str) -> bool:
+    def watches(self, pet_id: str, owner: str | None) -> bool:
         return True
 
     def changed(self, pet: Pet, *, committed_at: float | None) -> None:

@@ -1,69 +1,15 @@
 """Live subscriptions over the in-memory store: the whole live core, no socket, no database, no GraphQL."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 
-from pixelpet.clock import ManualClock
 from pixelpet.errors import NotFound
 from pixelpet.pets.live.channel import Snapshot
-from pixelpet.pets.live.channels import Channels
-from pixelpet.pets.live.subscription import LiveSubscription, Subscriptions
 from pixelpet.pets.pet import Pet
-from pixelpet.pets.rules import Action, Species
-from pixelpet.pets.service import PetService, UseCaseLimits
-from pixelpet.storage.memory import InMemoryPetStore
-from tests.conftest import T0
-from tests.support.fakes import RecordedEvents
-
-
-@dataclass
-class World:
-    clock: ManualClock
-    store: InMemoryPetStore
-    pets: PetService
-    channels: Channels
-    subscriptions: Subscriptions
-    events: RecordedEvents
-
-
-@dataclass
-class Watcher:
-    """What a subscriber received."""
-
-    subscription: LiveSubscription
-    shown: list[Snapshot] = field(default_factory=list)
-    ended: list[Exception | None] = field(default_factory=list)
-
-    async def start(self) -> None:
-        self.shown.append(await self.subscription.first())
-        self.subscription.start(self.shown.append, self.ended.append)
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    clock = ManualClock(T0)
-    events = RecordedEvents()
-    store = InMemoryPetStore()
-    pets = PetService(
-        repository=store,
-        clock=clock,
-        limits=UseCaseLimits(max_page_size=10, max_pets_per_owner=10, max_action_retries=3),
-        events=events,
-    )
-    channels = Channels(clock=clock, min_interval=timedelta(seconds=1), events=events)
-    await store.start(channels)
-    yield World(
-        clock, store, pets, channels, Subscriptions(pets=pets, channels=channels, events=events), events
-    )
-    await store.stop()
-
-
-async def adopt(world: World, owner: str = "alice") -> Pet:
-    return await world.pets.create(owner=owner, name="Mochi", species=Species.DOG, idempotency_key=None)
+from pixelpet.pets.rules import Action
+from tests.support.live import Watcher, World, adopt
 
 
 async def watch(world: World, pet: Pet, owner: str = "alice") -> Watcher:

@@ -1,44 +1,23 @@
-"""A small closed-loop HTTP/1.1 load generator on raw asyncio streams.
+"""The benchmark's HTTP/1.1 client on raw asyncio streams, and closed-loop load on it.
 
 Python HTTP clients cost more CPU per request than the service under test does on a 2-core machine;
 this one writes pre-built request bytes on keep-alive connections and reads Content-Length bodies,
-so the generator stays out of the way.
+so the load stays out of the way. The load itself is pixelpet.client.traffic's closed loop, one
+keep-alive connection per worker.
 """
 
 import asyncio
 import json
-import statistics
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from pixelpet.client import traffic
+from pixelpet.client.http import json_object, outcome
+from pixelpet.client.traffic import ClosedLoop, Tally
+
 # One unit of work on a keep-alive connection (one request, or a create-then-delete pair); it
-# returns its outcome ("OK", an error code, or http_<status>).
+# returns its outcome ("OK", an error code, or http_<status>: pixelpet/client/http.py).
 Step = Callable[["Connection", int], Awaitable[str]]
-
-
-@dataclass
-class LoadResult:
-    requests: int
-    seconds: float
-    latencies_s: list[float]
-    errors: int
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def throughput(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def percentile(self, q: float) -> float:
-        if not self.latencies_s:
-            return float("nan")
-        ordered = sorted(self.latencies_s)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    @property
-    def p50_ms(self) -> float:
-        return statistics.median(self.latencies_s) * 1000 if self.latencies_s else float("nan")
 
 
 def address(url: str) -> tuple[str, int]:
@@ -80,10 +59,7 @@ class Connection:
 
 
 def graphql_outcome(status: int, body: bytes) -> str:
-    if status != 200:
-        return f"http_{status}"
-    errors = json.loads(body).get("errors")
-    return "OK" if not errors else str(errors[0].get("extensions", {}).get("code", "ERROR"))
+    return outcome(status, json_object(body))
 
 
 def post(
@@ -107,36 +83,26 @@ async def run_load(
     concurrency: int,
     max_seconds: float,
     headers: list[dict[str, str]] | None = None,
-) -> LoadResult:
+) -> Tally:
     """Run ``requests`` steps from ``concurrency`` workers; stop early after ``max_seconds``.
 
     Worker ``i`` sends ``headers[i % len(headers)]`` on every request.
     """
     host, port = address(url)
     per_worker = headers or [{}]
-    counter = iter(range(requests))
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    deadline = time.perf_counter() + max_seconds
-
-    async def worker(slot: int) -> None:
-        connection = Connection(host, port, per_worker[slot % len(per_worker)], slot)
-        try:
-            for number in counter:
-                if time.perf_counter() > deadline:
-                    return
-                started = time.perf_counter()
-                outcome = await step(connection, number)
-                latencies.append(time.perf_counter() - started)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        finally:
+    connections = [
+        Connection(host, port, per_worker[slot % len(per_worker)], slot) for slot in range(concurrency)
+    ]
+    try:
+        return await traffic.run(
+            lambda turn: step(connections[turn.worker], turn.number),
+            ClosedLoop(concurrency),
+            max_steps=requests,
+            max_seconds=max_seconds,
+        )
+    finally:
+        for connection in connections:
             await connection.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    errors = sum(count for outcome, count in outcomes.items() if outcome != "OK")
-    return LoadResult(len(latencies), elapsed, latencies, errors, outcomes)
 
 
 def graphql_body(query: str, variables: dict[str, Any] | None = None) -> bytes:

@@ -25,9 +25,10 @@ Info = strawberry.Info[Context, None]
 
 
 EXPECTED_VERSION = (
-    "If set, the change applies only if the pet is still at this version; otherwise the error "
-    "is CONFLICT with extensions.currentVersion. Without it, the change applies to the pet as it is "
-    "(a concurrent write in between is retried safely)."
+    "If set, the change applies only if the pet is still at this version; otherwise the error is CONFLICT "
+    "with extensions.currentVersion and extensions.current (the pet as `pet(id)` would return it, without "
+    "forecast and drift). Without it, the change applies to the pet as it is (a concurrent write in "
+    "between is retried safely)."
 )
 ExpectedVersion = Annotated[int | None, strawberry.argument(description=EXPECTED_VERSION)]
 

@@ -199,7 +199,7 @@ class PetService:
             if expected_version is not None:
                 current = await self._get(owner, pet_id)
                 if current is not None:
-                    raise _conflict(current, expected_version)
+                    raise ExpectedVersionMismatch(current, expected_version, at=self.now())
             raise NotFound(NO_SUCH_PET)
         self._events.pet_deleted()
         return pet_id
@@ -265,7 +265,7 @@ class PetService:
             if pet is None:
                 raise NotFound(NO_SUCH_PET)
             if expected_version is not None and pet.version != expected_version:
-                raise _conflict(pet, expected_version)
+                raise ExpectedVersionMismatch(pet, expected_version, at=self.now())
             following = decide(pet, self.now())  # may raise ActionRefused: a refusal writes nothing
             try:
                 stored = await self._repository.save(following, expected_version=pet.version, request=request)
@@ -286,10 +286,17 @@ def _malformed(pet_id: str) -> InvalidInput:
     return InvalidInput(f"{pet_id!r} is not a pet id.")
 
 
-def _conflict(current: Pet, expected_version: int) -> VersionConflict:
-    return VersionConflict(
-        f"The pet is at version {current.version}, not {expected_version}.", current_version=current.version
-    )
+class ExpectedVersionMismatch(VersionConflict):
+    """``expectedVersion`` did not match: CONFLICT with ``currentVersion``, and the pet as it is (``current``,
+    read at ``at``) for the API edge to show as ``extensions.current``."""
+
+    def __init__(self, current: Pet, expected_version: int, *, at: datetime) -> None:
+        super().__init__(
+            f"The pet is at version {current.version}, not {expected_version}.",
+            current_version=current.version,
+        )
+        self.current = current
+        self.at = at
 
 
 def _pet_of(outcome: Outcome) -> Pet:

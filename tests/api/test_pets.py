@@ -365,3 +365,24 @@ async def test_a_forecast_horizon_out_of_range_is_bad_input(client: GraphQLClien
         "query($id: ID!) { pet(id: $id) { forecast(hours: 1000) { until } } }", {"id": pet["id"]}
     )
     assert refused.code == "BAD_USER_INPUT"
+
+
+async def test_a_stale_expected_version_shows_the_pet_as_it_is(
+    client: GraphQLClient, clock: ManualClock
+) -> None:
+    pet = await create_pet(client)
+    clock.advance(timedelta(hours=4))
+    await client.execute(FEED, {"id": pet["id"]})
+    clock.advance(timedelta(minutes=30))
+    now = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    rename = _keyed("renamePet", ', name: "Rex", expectedVersion: $v', ", $v: Int")
+    for stale in (
+        await client.execute(FEED, {"id": pet["id"], "v": 1}),
+        await client.execute(rename, {"id": pet["id"], "v": 1}),
+        await client.execute(KEYED["deletePet"], {"id": pet["id"], "v": 1}),
+    ):
+        assert stale.code == "CONFLICT"
+        assert stale.error["extensions"]["currentVersion"] == 2
+        assert stale.error["extensions"]["current"] == now, (
+            "what `pet(id)` returns, every field of PET_FIELDS"
+        )

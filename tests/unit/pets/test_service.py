@@ -11,7 +11,7 @@ from pixelpet.errors import ActionRefused, IdempotencyKeyReused, InvalidInput, N
 from pixelpet.pets.pet import Pet
 from pixelpet.pets.ports import IDEMPOTENCY_WINDOW
 from pixelpet.pets.rules import Action, Species
-from pixelpet.pets.service import PetService, UseCaseLimits
+from pixelpet.pets.service import ExpectedVersionMismatch, PetService, UseCaseLimits
 from pixelpet.storage.memory import InMemoryPetStore
 from tests.conftest import T0
 from tests.support.fakes import RecordedEvents
@@ -363,9 +363,9 @@ async def test_a_concurrent_delete_with_the_same_key_answers_with_the_id(
 
 async def test_rename_and_delete_take_an_expected_version(pets: PetService) -> None:
     pet = await adopt(pets)
-    with pytest.raises(VersionConflict) as conflict:
+    with pytest.raises(ExpectedVersionMismatch) as conflict:
         await pets.rename(owner="alice", pet_id=pet.id, name="Rex", expected_version=2)
-    assert conflict.value.current_version == 1
+    assert (conflict.value.current_version, conflict.value.current) == (1, pet), "with the pet as it is"
     renamed = await pets.rename(owner="alice", pet_id=pet.id, name="Rex", expected_version=1)
     assert (renamed.name, renamed.version) == ("Rex", 2)
     with pytest.raises(VersionConflict) as conflict:

@@ -142,7 +142,7 @@ class CreatePetInput:
         default=None,
         description="Optional, up to 128 characters. Retrying with the same key returns the pet the first "
         "call created instead of creating another (as it is now; if it was deleted since, within 24 hours, "
-        "as it was created); reusing it for a different pet, or for any other mutation, is a CONFLICT.",
+        "at its first version); reusing it for a different pet, or for any other mutation, is a CONFLICT.",
     )
 
 

@@ -97,7 +97,7 @@ class PetService:
 
     async def create(self, *, owner: str, name: str, species: Species, idempotency_key: str | None) -> Pet:
         """Adopt a pet. A retry with the same key returns the pet the first call created: as it is now while
-        it exists (as always), and at its first version if it was deleted since, within the idempotency window."""
+        it exists (as always), and at its first version if it was deleted since (within the window)."""
         clean_name = domain.validate_name(name)
         request = self._keyed(owner, idempotency_key, ADOPT, None, details=f"{species.value}:{clean_name}")
         if request is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
+from bench.accounts import AccountResult, measure_accounts, seed_players
 from bench.hostile import measure as measure_hostile
 from bench.hostile import render as render_hostile
 from bench.processes import Server, stats
@@ -47,6 +48,7 @@ from pixelpet.settings import DEVELOPMENT_SECRET
 # Realistic data: owners hold at most 50 pets (the production cap), so 1,000 pets are 20 owners' worth.
 OWNERS = 20
 DATABASE = "bench"
+ACCOUNTS_DATABASE = "bench_accounts"
 PET = "query($id: ID!) { pet(id: $id) { id name stats { hunger happiness energy } mood needs } }"
 LIST = (
     "{ pets(first: 20) { edges { cursor node { id name stats { hunger happiness energy } mood needs } } } }"
@@ -68,6 +70,9 @@ class Plan:
     idle_s: float
     idle_subscriptions: int
     multiplexed: int  # subscriptions per connection, as clients that multiplex hold them
+    account_players: int  # players connected with one `pets` subscription each (bench/accounts.py)
+    account_pets: int  # pets per player
+    account_mutations: int
 
 
 FULL = Plan(
@@ -80,6 +85,9 @@ FULL = Plan(
     idle_s=5,
     idle_subscriptions=1000,
     multiplexed=10,
+    account_players=1000,
+    account_pets=50,
+    account_mutations=200,
 )
 SMOKE = Plan(
     requests=40,
@@ -91,6 +99,9 @@ SMOKE = Plan(
     idle_s=0.5,
     idle_subscriptions=10,
     multiplexed=2,
+    account_players=5,
+    account_pets=3,
+    account_mutations=3,
 )
 
 
@@ -138,6 +149,7 @@ class Run:
         self.fan_out: list[FanOutResult] = []
         self.idle_memory: list[IdleMemory] = []
         self.idle: dict[str, float] = {}
+        self.accounts: list[AccountResult] = []
 
     def _load(
         self,
@@ -270,6 +282,26 @@ class Run:
             )
         )
 
+    async def accounts_at_scale(self, database_uri: str) -> None:
+        """Players with many pets, each connected with one account subscription (bench/accounts.py)."""
+        owners = [f"player-{n}" for n in range(self.plan.account_players)]
+        environment = {**_environment(database_uri), "PIXELPET_MONGO__DATABASE": ACCOUNTS_DATABASE}
+        pet_ids = await seed_players(database_uri, ACCOUNTS_DATABASE, owners, self.plan.account_pets)
+        server = Server(OURS, ["pixelpet", "serve"], environment, self.workdir)
+        server.start()
+        try:
+            self.accounts.append(
+                await measure_accounts(
+                    url=server.url,
+                    pid=server.pid,
+                    tokens=[_token(owner) for owner in owners],
+                    pet_ids=pet_ids,
+                    mutations=self.plan.account_mutations,
+                )
+            )
+        finally:
+            server.stop()
+
     async def raw_pymongo(self, database_uri: str) -> None:
         from pixelpet.settings import MongoSettings
         from pixelpet.storage.client import create_client
@@ -375,6 +407,7 @@ async def run(plan: Plan, workdir: Path) -> Run:
         await bench.idle_cost(WSPROTO, wsproto, database.uri, per_connection=1)
         floor = ["bench.baselines", "websocket-floor"]
         await bench.idle_cost(FLOOR, floor, database.uri, per_connection=1)
+        await bench.accounts_at_scale(database.uri)
         await bench.raw_pymongo(database.uri)
         await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
         await bench.baseline(
@@ -402,7 +435,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pixelpet-bench-") as workdir:
         bench = asyncio.run(run(plan, Path(workdir)))
     command = "make bench" if not args.smoke else "python -m bench --smoke"
-    text = render(bench.measurements, bench.fan_out, bench.idle_memory, bench.idle, machine(), plan, command)
+    text = render(
+        bench.measurements,
+        bench.fan_out,
+        bench.idle_memory,
+        bench.idle,
+        machine(),
+        plan,
+        command,
+        bench.accounts,
+    )
     # In process, after the servers are gone: the CPU one event loop spends refusing hostile documents.
     text = text.rstrip("\n") + "\n\n" + "\n".join(render_hostile(measure_hostile())) + "\n"
     print(text)

@@ -4,6 +4,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from bench.accounts import TARGET_P99_MS, TARGET_RSS_PER_CONNECTION_KIB, AccountResult
 from bench.subscriptions import FanOutResult, IdleMemory
 from pixelpet.client.traffic import Tally
 
@@ -47,6 +48,7 @@ def render(
     machine: dict[str, str],
     plan: Any,
     command: str,
+    accounts: list[AccountResult] | None = None,
 ) -> str:
     lines = [
         "# Performance",
@@ -92,6 +94,7 @@ def render(
     wsproto_memory = next((m for m in idle_memory if m.server == WSPROTO), None)
     one_each = next((m for m in idle_memory if m.server == OURS and m.per_connection == 1), None)
     deflate_memory = next((m for m in idle_memory if m.server == DEFLATE), None)
+    account = accounts[0] if accounts else None
     lines += [
         "",
         "## Baselines (single-pet query)",
@@ -127,6 +130,20 @@ def render(
             for m in idle_memory
         ],
         "",
+        "## Account subscriptions",
+        "",
+        "Players written to the database with their pets, each connected with one `pets` subscription (the",
+        "/play page's); RSS growth per idle connection in a service process of its own, then renames of one",
+        "pet at a time, each measured from its HTTP response to its player's receipt (bench/accounts.py).",
+        "",
+        "| players connected | pets each | RSS per idle connection | deliveries | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {a.players} | {a.pets_per_player} | {a.rss_per_connection_bytes / 1024:.1f} KiB "
+            f"| {a.deliveries} | {a.p50_ms:.1f} | {a.p99_ms:.1f} |"
+            for a in accounts or []
+        ],
+        "",
         "## Decay while idle",
         "",
         f"{idle.get('pets', 0):.0f} pets, no traffic, {idle.get('seconds', 0)} s: "
@@ -155,6 +172,20 @@ def render(
             "RSS per idle subscriber <= 30 KiB",
             (one_each.rss_per_subscription_bytes / 1024) if one_each else math.nan,
             lambda v: v <= 30,
+            "{:.1f} KiB",
+        ),
+        _target(
+            f"p99 account delivery, {plan.account_players} players x {plan.account_pets} pets connected "
+            f"<= {TARGET_P99_MS} ms",
+            account.p99_ms if account else math.nan,
+            lambda v: v <= TARGET_P99_MS,
+            "{:.1f} ms",
+        ),
+        _target(
+            f"RSS per idle account connection ({plan.account_pets} pets) "
+            f"<= {TARGET_RSS_PER_CONNECTION_KIB} KiB",
+            (account.rss_per_connection_bytes / 1024) if account else math.nan,
+            lambda v: v <= TARGET_RSS_PER_CONNECTION_KIB,
             "{:.1f} KiB",
         ),
         _target("zero writes from decay", idle.get("writes", math.nan), lambda v: v == 0, "{:.0f}"),

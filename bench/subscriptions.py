@@ -62,6 +62,15 @@ class _Probe(asyncio.Protocol):
 
 async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
     """A connection subscribed to each of ``pet_ids``, once every subscription has sent its first state."""
+    subscribes = [
+        subscribe_message(str(number), SUBSCRIBE, {"id": pet_id})
+        for number, pet_id in enumerate(pet_ids, start=1)
+    ]
+    return await subscriber(url, token, subscribes)
+
+
+async def subscriber(url: str, token: str, subscribes: list[dict[str, object]]) -> _Probe:
+    """A connection that sent ``subscribes``, once each has sent its first message."""
     host, port = address(url)
     loop = asyncio.get_running_loop()
     _, probe = await loop.create_connection(_Probe, host, port)
@@ -73,13 +82,9 @@ async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:
         extensions=[ClientPerMessageDeflateFactory()],
     )
     protocol.send_request(protocol.connect())
-    subscribes = [
-        subscribe_message(str(number), SUBSCRIBE, {"id": pet_id})
-        for number, pet_id in enumerate(pet_ids, start=1)
-    ]
     texts: list[str] = []
     sent_frames = False
-    while len(texts) < 1 + len(pet_ids):  # connection_ack, then each pet's current state
+    while len(texts) < 1 + len(subscribes):  # connection_ack, then each subscription's first message
         for data in protocol.data_to_send():
             probe.transport.write(data)
         if protocol.state is State.OPEN and not sent_frames:
@@ -111,7 +116,7 @@ async def _open(url: str, token: str, pet_ids: list[str], connections: int) -> l
     return probes
 
 
-def _close(probes: list[_Probe]) -> None:
+def close(probes: list[_Probe]) -> None:
     for probe in probes:
         assert probe.transport is not None
         probe.transport.close()
@@ -130,9 +135,18 @@ async def measure_idle_memory(
     probes = await _open(url, token, pet_ids, connections)
     await asyncio.sleep(1.0)  # idle: let the service settle
     after = stats(pid).rss_bytes
-    _close(probes)
+    close(probes)
     subscriptions = connections * len(pet_ids)
     return IdleMemory(server, connections, len(pet_ids), (after - before) / subscriptions)
+
+
+async def wait_for_arrival(probe: _Probe, before: int) -> float:
+    """When ``probe`` received its next message after its ``before``-th (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while len(probe.arrivals) <= before:
+        assert time.monotonic() < deadline, "a subscriber never received the change"
+        await asyncio.sleep(0.002)
+    return probe.arrivals[before]
 
 
 async def _deliveries(
@@ -172,7 +186,7 @@ async def measure_fan_out(
     finally:
         gc.enable()
     await http.close()
-    _close(connections)
+    close(connections)
     return FanOutResult(
         server=server,
         subscribers=subscribers,

@@ -37,6 +37,7 @@ def test_the_benchmark_harness_runs_and_reports_every_workload(repo_root: Path) 
         "| pixelpet + per-message deflate | 10 |",
         "| pixelpet, executed per subscriber | 10 |",
         "| pixelpet | 10 | 1 |",  # idle memory: one subscription per connection
+        "| 5 | 3 |",  # account subscriptions: players connected, pets each
         "| pixelpet | 5 | 2 |",  # and two per connection
         "| pixelpet + per-message deflate | 10 | 1 |",
         "| 900 repeated fields | 2,742 |",  # hostile documents, refused by the field limit

@@ -118,13 +118,16 @@ async def watching(base_url: str, pet_id: str, *, owner: str = "alice") -> Subsc
     return client
 
 
-async def read_until_closed(sock: socket.socket, *, seconds: float = 10) -> bytes:
-    """Everything the server sends on a raw socket until it closes the connection."""
+async def read_until_closed(sock: socket.socket, *, ending: bytes = b"", seconds: float = 10) -> bytes:
+    """Everything the server sends on a raw socket until it closes the connection, or until what arrived
+    ends with ``ending`` (a close frame the server sent before waiting for the client's reply)."""
     loop = asyncio.get_running_loop()
     received = b""
     async with asyncio.timeout(seconds):
         while chunk := await loop.sock_recv(sock, 65536):
             received += chunk
+            if ending and received.endswith(ending):
+                break
     return received
 
 

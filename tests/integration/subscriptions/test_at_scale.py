@@ -192,8 +192,10 @@ async def test_a_stalled_client_is_cut_off_without_delaying_others(
     assert metric(metrics, "pixelpet_subscriptions_active") == 1
     await healthy.close()
     # When the client reads again, what it finds last is the close: a code graphql-ws reconnects after.
-    received = await read_until_closed(sock)
-    sock.close()
+    try:
+        received = await read_until_closed(sock, ending=close_frame_payload(CLIENT_TOO_SLOW))
+    finally:
+        sock.close()
     assert received.endswith(close_frame_payload(CLIENT_TOO_SLOW)), received[-64:]
     assert graphql_ws_reconnects(CLIENT_TOO_SLOW.code)
 
@@ -215,8 +217,10 @@ async def test_a_client_that_stops_answering_pings_is_disconnected(
         async with httpx.AsyncClient(base_url=service.url) as http:
             pet = await create_pet(GraphQLClient(http))
         sock = await stalled_subscriber(service.url, pet["id"])  # never answers a ping
-        received = await read_until_closed(sock)
-        sock.close()
+        try:
+            received = await read_until_closed(sock)
+        finally:
+            sock.close()
     finally:
         service.stop()
     # uvicorn's own code would be 1011, after which graphql-ws clients never reconnect (close_codes.py).

@@ -1,0 +1,143 @@
+"""An A/B of the service at two commits, alternating in one run on one database (docs/performance.md's log).
+
+    python -m bench.ab --base REV [--rounds 3]
+
+The base commit is checked out beside this one (a git worktree, its own locked environment); each round
+starts a fresh process of each side in turn against the same database and measures the same workloads:
+server CPU per request and throughput of a single-pet query and a list of 20, p99 delivery to 1,000
+subscribers, and RSS per idle subscriber. Medians of the rounds and their ratio (head / base) are printed:
+ratios from one run, not absolute times, because the machine is shared.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.__main__ import LIST, PET, _environment, _token
+from bench.processes import Server, stats
+from bench.rawhttp import Connection, address, graphql_body, graphql_outcome, post, run_load
+from bench.subscriptions import measure_fan_out, measure_idle_memory
+from pixelpet.devdb import DevDatabase, free_port
+
+HERE = Path(__file__).resolve().parent.parent
+CREATE = "mutation($n: String!) { createPet(input: {name: $n, species: DOG}) { id } }"
+Metrics = dict[str, float]
+
+
+class Side(Server):
+    """The service of one side of the A/B: `pixelpet serve` from that side's checkout and environment."""
+
+    def __init__(self, name: str, checkout: Path, env: dict[str, str], log_dir: Path) -> None:
+        super().__init__(name, ["pixelpet", "serve"], env, log_dir)
+        self._command = [str(checkout / ".venv" / "bin" / "python"), "-m", "pixelpet", "serve"]
+
+
+def _base_checkout(revision: str, where: Path) -> Path:
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), revision], cwd=HERE, check=True)
+    subprocess.run(["uv", "sync", "--frozen", "--quiet"], cwd=where, check=True)
+    return where
+
+
+async def _seed(url: str, token: str, pets: int) -> list[str]:
+    connection = Connection(*address(url), {"Authorization": f"Bearer {token}"})
+    ids = []
+    for number in range(pets):
+        _, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"ab{number}"}))
+        ids.append(json.loads(body)["data"]["createPet"]["id"])
+    await connection.close()
+    return ids
+
+
+async def _cpu_per_request(server: Side, token: str, build: Callable[[int], tuple[str, bytes]]) -> Metrics:
+    headers = [{"Authorization": f"Bearer {token}"}]
+    step = post(build, graphql_outcome)
+    await run_load(url=server.url, step=step, requests=300, concurrency=8, max_seconds=20, headers=headers)
+    before = stats(server.pid)
+    tally = await run_load(
+        url=server.url, step=step, requests=3000, concurrency=16, max_seconds=40, headers=headers
+    )
+    after = stats(server.pid)
+    return {
+        "cpu_ms": (after.cpu_seconds - before.cpu_seconds) / max(1, tally.answered) * 1000,
+        "rps": tally.rate_per_s(),
+    }
+
+
+async def _round(side: Side, token: str, pet_ids: list[str]) -> Metrics:
+    side.start()
+    try:
+        pet = await _cpu_per_request(
+            side, token, lambda n: ("/graphql", graphql_body(PET, {"id": pet_ids[n % len(pet_ids)]}))
+        )
+        listed = await _cpu_per_request(side, token, lambda _: ("/graphql", graphql_body(LIST)))
+        fan_out = await measure_fan_out(
+            server=side.name, url=side.url, token=token, pet_id=pet_ids[0], subscribers=1000, mutations=20
+        )
+    finally:
+        side.stop()
+    side.start()  # a fresh process: memory freed by the work above would hide what idle subscribers cost
+    try:
+        idle = await measure_idle_memory(
+            server=side.name, url=side.url, pid=side.pid, token=token, pet_ids=pet_ids[:1], connections=1000
+        )
+    finally:
+        side.stop()
+    return {
+        "pet query CPU ms": pet["cpu_ms"],
+        "pet query req/s": pet["rps"],
+        "list of 20 CPU ms": listed["cpu_ms"],
+        "list of 20 req/s": listed["rps"],
+        "p99 to 1,000 subscribers ms": fan_out.p99_ms,
+        "KiB per idle subscriber": idle.rss_per_subscription_bytes / 1024,
+    }
+
+
+async def run(base: Path, rounds: int, workdir: Path) -> dict[str, dict[str, list[float]]]:
+    database = DevDatabase(storage=workdir / "db", port=free_port(), log_file=workdir / "db.log")
+    await database.start_async()
+    token = _token("owner-0")
+    results: dict[str, dict[str, list[float]]] = {"base": {}, "head": {}}
+    try:
+        env = _environment(database.uri)
+        seeder = Side("seed", HERE, env, workdir)
+        seeder.start()
+        try:
+            pet_ids = await _seed(seeder.url, token, 20)
+        finally:
+            seeder.stop()
+        for number in range(rounds):
+            order = [("base", base), ("head", HERE)] if number % 2 == 0 else [("head", HERE), ("base", base)]
+            for name, checkout in order:
+                metrics = await _round(Side(name, checkout, env, workdir), token, pet_ids)
+                for key, value in metrics.items():
+                    results[name].setdefault(key, []).append(value)
+    finally:
+        await database.stop_async()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
+    parser.add_argument("--base", required=True, help="the commit to compare against")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pixelpet-ab-") as workdir:
+        base = _base_checkout(args.base, Path(workdir) / "base")
+        try:
+            results = asyncio.run(run(base, args.rounds, Path(workdir)))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=HERE, check=False)
+    print(f"| measure ({args.rounds} rounds, medians) | base {args.base[:7]} | head | head / base |")
+    print("|---|---|---|---|")
+    for key, values in results["base"].items():
+        a, b = statistics.median(values), statistics.median(results["head"][key])
+        print(f"| {key} | {a:.2f} | {b:.2f} | {b / a:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,9 @@ class InvalidInput(PixelPetError):
 
 
 class VersionConflict(PixelPetError):
+    """With ``current_version`` when known; a stale expectedVersion also shows the pet as it is
+    (``ExpectedVersionMismatch`` in pixelpet/pets/service.py, ``extensions.current``)."""
+
     code = ErrorCode.CONFLICT
 
     def __init__(self, message: str, *, current_version: int | None = None) -> None:

@@ -1,7 +1,8 @@
 """Turn every error into one a client can act on, and mask the rest.
 
 Known errors (``PixelPetError``) keep their message and gain ``extensions.code``; database outages reach
-here as one of them (``StoreUnavailable``, raised by the storage adapter: UNAVAILABLE). Parse and
+here as one of them (``StoreUnavailable``, raised by the storage adapter: UNAVAILABLE). A stale
+``expectedVersion`` also shows the pet as it is (``extensions.current``): no re-read needed. Parse and
 validation errors stay readable. Anything else is logged with its stack trace and reaches the client
 only as INTERNAL_SERVER_ERROR.
 """
@@ -13,7 +14,9 @@ from graphql import GraphQLError
 from opentelemetry import trace
 
 from pixelpet.errors import ErrorCode, PixelPetError
+from pixelpet.graphql.pets import Pet
 from pixelpet.pets.ports import StoreUnavailable
+from pixelpet.pets.service import ExpectedVersionMismatch
 
 logger = logging.getLogger("pixelpet.errors")
 
@@ -36,7 +39,33 @@ def classify(error: GraphQLError) -> GraphQLError:
         return _copy(error, INTERNAL_MESSAGE, {"code": ErrorCode.INTERNAL_SERVER_ERROR.value})
     if isinstance(client_error, StoreUnavailable):
         logger.warning("database unavailable in %s: %s", _path(error), client_error.cause)
-    return _copy(error, client_error.message, client_error.extensions())
+    extensions = client_error.extensions()
+    if isinstance(client_error, ExpectedVersionMismatch):
+        extensions["current"] = current_pet(client_error)
+    return _copy(error, client_error.message, extensions)
+
+
+def current_pet(conflict: ExpectedVersionMismatch) -> dict[str, Any]:
+    """The pet as it is, as a query selecting every field of ``Pet`` but ``forecast`` and ``drift`` returns
+    it (the same names and values): an error's extensions take no selection set."""
+    shown = Pet.at(conflict.current, conflict.at)
+    return {
+        "id": shown.id,
+        "name": shown.name,
+        "species": shown.species.name,
+        "version": shown.version,
+        "activity": shown.activity.name,
+        "mood": shown.mood.name,
+        "needs": [need.name for need in shown.needs],
+        "stats": {
+            "hunger": shown.stats.hunger,
+            "happiness": shown.stats.happiness,
+            "energy": shown.stats.energy,
+            "asOf": shown.stats.as_of.isoformat(),
+        },
+        "createdAt": shown.created_at.isoformat(),
+        "updatedAt": shown.updated_at.isoformat(),
+    }
 
 
 def classify_in_place(errors: list[GraphQLError]) -> None:

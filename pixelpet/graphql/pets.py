@@ -25,10 +25,22 @@ Info = strawberry.Info[Context, None]
 
 
 EXPECTED_VERSION = (
-    "If set, the action applies only if the pet is still at this version; otherwise the error "
-    "is CONFLICT with extensions.currentVersion. Without it, concurrent actions are retried safely."
+    "If set, the change applies only if the pet is still at this version; otherwise the error is CONFLICT "
+    "with extensions.currentVersion and extensions.current (the pet as `pet(id)` would return it, without "
+    "forecast and drift). Without it, the change applies to the pet as it is (a concurrent write in "
+    "between is retried safely)."
 )
 ExpectedVersion = Annotated[int | None, strawberry.argument(description=EXPECTED_VERSION)]
+
+IDEMPOTENCY_KEY = (
+    "Optional: 1 to 128 characters the client chooses per intended change (a fresh UUID), and sends again "
+    "unchanged when it retries. For 24 hours, the same key from the same player returns the first "
+    "call's answer without acting again: the same pet at the same version (or, for deletePet, the same id, "
+    "the pet being gone), across servers and restarts, whatever expectedVersion the retry carries. The "
+    "same key with another mutation, pet or value is a CONFLICT. A call that changed nothing (refused, "
+    "NOT_FOUND, CONFLICT, an error) records nothing: its retry is decided afresh."
+)
+IdempotencyKey = Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY)]
 
 
 @strawberry.type(description="A pet's stats as of `asOf`, rounded to whole points on a 0-100 scale.")
@@ -129,7 +141,8 @@ class CreatePetInput:
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="Optional, up to 128 characters. Retrying with the same key returns the pet the first "
-        "call created instead of creating another; reusing it for a different pet is a CONFLICT.",
+        "call created instead of creating another (as it is now; if it was deleted since, within 24 hours, "
+        "at its first version); reusing it for a different pet, or for any other mutation, is a CONFLICT.",
     )
 
 
@@ -170,10 +183,19 @@ class PetQuery:
 def _action_mutation(action: Action, description: str) -> Any:
     """A mutation field for one game action: the four differ only in the action and its description."""
 
-    async def act(info: Info, id: strawberry.ID, expected_version: ExpectedVersion = None) -> Pet:
+    async def act(
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Pet:
         context = info.context
         pet = await context.pets.act(
-            owner=await context.owner(), pet_id=id, action=action, expected_version=expected_version
+            owner=await context.owner(),
+            pet_id=id,
+            action=action,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
         )
         return Pet.at(pet, pet.state.as_of)
 
@@ -197,11 +219,29 @@ class PetMutation:
         )
         return Pet.at(pet, context.pets.now())
 
-    @strawberry.mutation(extensions=_root_resolver(), description="Give a pet a new name.")
-    async def rename_pet(self, info: Info, id: strawberry.ID, name: str) -> Pet:
+    @strawberry.mutation(
+        extensions=_root_resolver(),
+        description="Give a pet a new name. Returns the pet as of the rename (a retry with the same "
+        "idempotencyKey returns that same answer).",
+    )
+    async def rename_pet(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        name: str,
+        expected_version: ExpectedVersion = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Pet:
         context = info.context
-        pet = await context.pets.rename(owner=await context.owner(), pet_id=id, name=name)
-        return Pet.at(pet, context.pets.now())
+        pet = await context.pets.rename(
+            owner=await context.owner(),
+            pet_id=id,
+            name=name,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+        # As of the rename, not of the answer: a retry answered from the recorded outcome says the same.
+        return Pet.at(pet, pet.updated_at)
 
     feed_pet = _action_mutation(
         Action.FEED, "Feed a pet: less hunger, a little happier. Refused if asleep or full."
@@ -217,11 +257,24 @@ class PetMutation:
 
     @strawberry.mutation(
         extensions=_root_resolver(),
-        description="Delete a pet for good. Returns its id; NOT_FOUND if there is no such pet.",
+        description="Delete a pet for good. Returns its id; NOT_FOUND if there is no such pet (but a retry "
+        "with the first call's idempotencyKey returns the id again).",
     )
-    async def delete_pet(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    async def delete_pet(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: ExpectedVersion = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> strawberry.ID:
         context = info.context
-        return strawberry.ID(await context.pets.delete(owner=await context.owner(), pet_id=id))
+        deleted = await context.pets.delete(
+            owner=await context.owner(),
+            pet_id=id,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+        return strawberry.ID(deleted)
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws. Every field requires a bearer token.")

@@ -16,12 +16,16 @@ from pymongo import ASCENDING, IndexModel
 
 from pixelpet.pets.domain import PetState
 from pixelpet.pets.pet import Pet
-from pixelpet.pets.ports import MalformedPetId
+from pixelpet.pets.ports import IDEMPOTENCY_WINDOW, KeyedRequest, MalformedPetId, Outcome
 from pixelpet.pets.rules import Activity, Species
 
 IDEMPOTENCY_INDEX = "owner_idempotency_key"
 PETS = "pets"
 OWNERS = "owners"
+OUTCOMES = "outcomes"
+# MongoDB's TTL monitor deletes an expired outcome within about a minute of its expiry; until then the
+# repository replaces it in place (``made_at`` older than the window), so the window is exact either way.
+OUTCOMES_EXPIRY_INDEX = "made_at_expiry"
 
 
 class PetDocument(Document):
@@ -70,7 +74,30 @@ class OwnerDocument(Document):
         name = OWNERS
 
 
-DOCUMENT_MODELS: list[type[Document]] = [PetDocument, OwnerDocument]
+class OutcomeDocument(Document):
+    """What one keyed request did (docs/decisions/0020-retry-safe-actions.md), kept for the idempotency
+    window; its ``_id`` is ``{owner, key}``, so an owner's key records one request, atomically."""
+
+    id: dict[str, str] = Field(alias="_id")  # type: ignore[assignment]  # {owner, key}
+    kind: str
+    pet_id: str | None = None
+    details: str = ""
+    made_at: datetime
+    pet: dict[str, Any] | None = None  # the pet the first answer returned, stored as in ``pets``
+
+    class Settings:
+        name = OUTCOMES
+        indexes = [  # noqa: RUF012 - Beanie reads this class attribute as is
+            IndexModel(
+                [("made_at", ASCENDING)],
+                name=OUTCOMES_EXPIRY_INDEX,
+                expireAfterSeconds=int(IDEMPOTENCY_WINDOW.total_seconds()),
+            ),
+        ]
+        # outcome(owner, key) and every write of one filter on _id: the _id index serves them.
+
+
+DOCUMENT_MODELS: list[type[Document]] = [PetDocument, OwnerDocument, OutcomeDocument]
 
 
 def object_id(pet_id: str) -> ObjectId:
@@ -127,3 +154,31 @@ def stored_fields(pet: Pet) -> dict[str, Any]:
     if pet.idempotency_key is not None:
         fields["idempotency_key"] = pet.idempotency_key
     return fields
+
+
+def outcome_id(owner: str, key: str) -> dict[str, str]:
+    return {"owner": owner, "key": key}
+
+
+def outcome_fields(request: KeyedRequest, pet: Pet | None) -> dict[str, Any]:
+    """The stored outcome of ``request`` (``pet``: what it returned, as stored; None for a deletion)."""
+    return {
+        "kind": request.kind,
+        "pet_id": request.pet_id,
+        "details": request.details,
+        "made_at": as_stored(request.made_at),
+        "pet": None if pet is None else {"_id": object_id(pet.id), **stored_fields(pet)},
+    }
+
+
+def to_outcome(raw: dict[str, Any]) -> Outcome:
+    document = OutcomeDocument.model_validate(raw)
+    request = KeyedRequest(
+        owner=document.id["owner"],
+        key=document.id["key"],
+        kind=document.kind,
+        pet_id=document.pet_id,
+        details=document.details,
+        made_at=document.made_at,
+    )
+    return Outcome(request=request, pet=None if document.pet is None else to_pet(document.pet))

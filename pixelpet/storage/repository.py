@@ -1,6 +1,8 @@
 """The pet repository on MongoDB: PyMongo on collections of the injected database, one style throughout.
 
-Every write is a single atomic operation or one transaction. Implements pixelpet/pets/ports.py.
+Every write is a single atomic operation or one transaction: a keyed change (an idempotency key) writes
+the pet and records its outcome in one transaction (docs/decisions/0020-retry-safe-actions.md).
+Implements pixelpet/pets/ports.py.
 """
 
 from dataclasses import replace
@@ -13,14 +15,25 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from pixelpet.pets.pet import Pet
-from pixelpet.pets.ports import DuplicateIdempotencyKey, OwnerAtCapacity, PagePosition
+from pixelpet.pets.ports import (
+    IDEMPOTENCY_WINDOW,
+    DuplicateIdempotencyKey,
+    KeyedRequest,
+    Outcome,
+    OwnerAtCapacity,
+    PagePosition,
+)
 from pixelpet.storage.documents import (
     IDEMPOTENCY_INDEX,
+    OUTCOMES,
     OWNERS,
     PETS,
     as_stored,
     object_id,
+    outcome_fields,
+    outcome_id,
     stored_fields,
+    to_outcome,
     to_pet,
 )
 from pixelpet.storage.errors import outages_as_unavailable
@@ -31,6 +44,7 @@ class MongoPetRepository:
         self._client = database.client
         self._pets = database[PETS]
         self._owners = database[OWNERS]
+        self._outcomes = database[OUTCOMES]
 
     def new_id(self) -> str:
         return str(ObjectId())
@@ -49,6 +63,11 @@ class MongoPetRepository:
             )
             return None if raw is None else to_pet(raw)
 
+    async def outcome(self, *, owner: str, key: str) -> Outcome | None:
+        with outages_as_unavailable():
+            raw = await self._outcomes.find_one({"_id": outcome_id(owner, key)})
+            return None if raw is None else to_outcome(raw)
+
     async def list_page(self, *, owner: str, after: PagePosition | None, limit: int) -> list[Pet]:
         with outages_as_unavailable():
             query: dict[str, Any] = {"owner": owner}
@@ -61,13 +80,15 @@ class MongoPetRepository:
             cursor = self._pets.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
             return [to_pet(raw) async for raw in cursor]
 
-    async def add(self, pet: Pet, *, max_pets_per_owner: int) -> Pet:
+    async def add(self, pet: Pet, *, max_pets_per_owner: int, request: KeyedRequest | None = None) -> Pet:
         with outages_as_unavailable():
             document = {"_id": object_id(pet.id), **stored_fields(pet)}
 
             async def reserve_and_insert(session: AsyncClientSession) -> None:
                 await self._reserve_place(pet.owner, max_pets_per_owner, session)
                 await self._pets.insert_one(document, session=session)
+                if request is not None:
+                    await self._record(request, pet, session)
 
             try:
                 async with self._client.start_session() as session:
@@ -96,29 +117,73 @@ class MongoPetRepository:
         except DuplicateKeyError as error:
             raise OwnerAtCapacity from error
 
-    async def save(self, pet: Pet, *, expected_version: int) -> Pet | None:
+    async def save(
+        self, pet: Pet, *, expected_version: int, request: KeyedRequest | None = None
+    ) -> Pet | None:
         with outages_as_unavailable():
-            raw = await self._pets.find_one_and_update(
-                {"_id": object_id(pet.id), "owner": pet.owner, "version": expected_version},
-                {"$set": stored_fields(pet)},
-                return_document=ReturnDocument.AFTER,
-            )
-            return None if raw is None else to_pet(raw)
+            current = {"_id": object_id(pet.id), "owner": pet.owner, "version": expected_version}
+            change = {"$set": stored_fields(pet)}
+            if request is None:  # the common case stays one atomic write
+                raw = await self._pets.find_one_and_update(
+                    current, change, return_document=ReturnDocument.AFTER
+                )
+                return None if raw is None else to_pet(raw)
+            stored: Pet | None = None
 
-    async def remove(self, *, owner: str, pet_id: str) -> bool:
+            async def change_and_record(session: AsyncClientSession) -> None:
+                nonlocal stored
+                raw = await self._pets.find_one_and_update(
+                    current, change, return_document=ReturnDocument.AFTER, session=session
+                )
+                stored = None if raw is None else to_pet(raw)
+                if stored is not None:  # a change that did not happen records nothing
+                    await self._record(request, stored, session)
+
+            async with self._client.start_session() as session:
+                await session.with_transaction(change_and_record)
+            return stored
+
+    async def remove(
+        self,
+        *,
+        owner: str,
+        pet_id: str,
+        expected_version: int | None = None,
+        request: KeyedRequest | None = None,
+    ) -> bool:
         with outages_as_unavailable():
-            key = object_id(pet_id)
+            query: dict[str, Any] = {"_id": object_id(pet_id), "owner": owner}
+            if expected_version is not None:
+                query["version"] = expected_version
             deleted = False
 
             async def delete_and_release(session: AsyncClientSession) -> None:
                 nonlocal deleted
-                result = await self._pets.delete_one({"_id": key, "owner": owner}, session=session)
+                result = await self._pets.delete_one(query, session=session)
                 deleted = result.deleted_count == 1
                 if deleted:
                     await self._owners.update_one(
                         {"_id": owner}, {"$inc": {"pet_count": -1}}, session=session
                     )
+                    if request is not None:
+                        await self._record(request, None, session)
 
             async with self._client.start_session() as session:
                 await session.with_transaction(delete_and_release)
             return deleted
+
+    async def _record(self, request: KeyedRequest, pet: Pet | None, session: AsyncClientSession) -> None:
+        """Record ``request``'s outcome in the caller's transaction; raises ``DuplicateIdempotencyKey`` (and
+        so aborts the transaction) while the key holds an unexpired outcome."""
+        expired_before = as_stored(request.made_at - IDEMPOTENCY_WINDOW)
+        try:
+            # Matches only an expired outcome, which it replaces. An unexpired one makes the upsert insert
+            # a second document with the same _id, which the unique _id index refuses: no race can pass.
+            await self._outcomes.update_one(
+                {"_id": outcome_id(request.owner, request.key), "made_at": {"$lte": expired_before}},
+                {"$set": outcome_fields(request, pet)},
+                upsert=True,
+                session=session,
+            )
+        except DuplicateKeyError as error:
+            raise DuplicateIdempotencyKey from error

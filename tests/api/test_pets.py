@@ -4,6 +4,8 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from pixelpet.clock import ManualClock
 from pixelpet.pets import rules
 from tests.support.graphql import PET_FIELDS, GraphQLClient, create_pet
@@ -214,6 +216,118 @@ async def _create_many(client: GraphQLClient, count: int) -> list[dict[str, Any]
     ]
 
 
+# Retry-safe changes (docs/decisions/0020-retry-safe-actions.md): every mutation takes an idempotency key.
+
+
+def _keyed(field: str, arguments: str = "", variables: str = "", selection: str = PET_FIELDS) -> str:
+    """A mutation on ``$id`` with ``$key`` as its idempotency key."""
+    chosen = f" {{ {selection} }}" if selection else ""
+    return (
+        f"mutation($id: ID!, $key: String{variables}) "
+        f"{{ {field}(id: $id, idempotencyKey: $key{arguments}){chosen} }}"
+    )
+
+
+KEYED = {
+    "feedPet": _keyed("feedPet"),
+    "playWithPet": _keyed("playWithPet"),
+    "putPetToSleep": _keyed("putPetToSleep"),
+    "wakePet": _keyed("wakePet"),
+    "renamePet": _keyed("renamePet", ', name: "Pixel"'),
+    "deletePet": _keyed("deletePet", ", expectedVersion: $v", ", $v: Int", selection=""),
+}
+
+
+@pytest.mark.parametrize("mutation", list(KEYED))
+async def test_every_mutation_retried_with_its_key_answers_as_the_first_time_and_acts_once(
+    client: GraphQLClient, clock: ManualClock, mutation: str
+) -> None:
+    pet = await create_pet(client)
+    clock.advance(timedelta(hours=4))  # hungry, and tired enough for a nap
+    if mutation == "wakePet":
+        await client.execute(SLEEP, {"id": pet["id"]})
+    before = (await client.execute(GET, {"id": pet["id"]})).data["pet"]["version"]
+    first = await client.execute(KEYED[mutation], {"id": pet["id"], "key": f"{mutation}-1"})
+    assert not first.body.get("errors"), first.body
+    clock.advance(timedelta(hours=1))  # later: the pet's stats moved on, the answer does not
+    retried = await client.execute(KEYED[mutation], {"id": pet["id"], "key": f"{mutation}-1"})
+    assert retried.body == first.body
+    after = await client.execute(GET, {"id": pet["id"]})
+    if mutation == "deletePet":
+        assert retried.data == {"deletePet": pet["id"]}, "the id again, although the pet is gone"
+        assert after.code == "NOT_FOUND"
+    else:
+        assert after.data["pet"]["version"] == before + 1, "acted once"
+
+
+async def test_a_key_reused_for_another_mutation_or_pet_is_a_conflict(
+    client: GraphQLClient, clock: ManualClock
+) -> None:
+    pet, other = await create_pet(client), await create_pet(client)
+    clock.advance(timedelta(hours=4))
+    assert not (await client.execute(KEYED["feedPet"], {"id": pet["id"], "key": "k"})).body.get("errors")
+    for mutation, target in [
+        ("feedPet", other),
+        ("playWithPet", pet),
+        ("renamePet", pet),
+        ("deletePet", pet),
+    ]:
+        reused = await client.execute(KEYED[mutation], {"id": target["id"], "key": "k"})
+        assert reused.code == "CONFLICT", mutation
+        assert "different request" in reused.error["message"]
+    adopted = await client.execute(
+        "mutation($input: CreatePetInput!) { createPet(input: $input) { id } }",
+        {"input": {"name": "Mochi", "species": "CAT", "idempotencyKey": "k"}},
+    )
+    assert adopted.code == "CONFLICT"
+    versions = [(await client.execute(GET, {"id": p["id"]})).data["pet"]["version"] for p in (pet, other)]
+    assert versions == [2, 1]
+    assert (await client.as_owner("bob").execute(LIST)).data["pets"]["edges"] == []
+
+
+async def test_a_refused_action_is_not_remembered(client: GraphQLClient, clock: ManualClock) -> None:
+    pet = await create_pet(client)
+    await client.execute(FEED, {"id": pet["id"]})  # full
+    refused = await client.execute(KEYED["feedPet"], {"id": pet["id"], "key": "k"})
+    assert (refused.code, refused.error["extensions"]["reason"]) == ("ACTION_REFUSED", "NOT_HUNGRY")
+    again = await client.execute(KEYED["feedPet"], {"id": pet["id"], "key": "k"})
+    assert (again.error["message"], again.error["extensions"]["reason"]) == (
+        refused.error["message"],
+        "NOT_HUNGRY",
+    )
+    clock.advance(timedelta(hours=8))
+    fed = await client.execute(KEYED["feedPet"], {"id": pet["id"], "key": "k"})
+    assert fed.data["feedPet"]["version"] == 3, "decided afresh: the rules allow it now, once"
+
+
+async def test_rename_and_delete_take_an_expected_version(client: GraphQLClient) -> None:
+    pet = await create_pet(client)
+    rename = _keyed("renamePet", ', name: "Rex", expectedVersion: $v', ", $v: Int", selection="name version")
+    stale = await client.execute(rename, {"id": pet["id"], "v": 2})
+    assert (stale.code, stale.error["extensions"]["currentVersion"]) == ("CONFLICT", 1)
+    assert (await client.execute(rename, {"id": pet["id"], "v": 1})).data["renamePet"] == {
+        "name": "Rex",
+        "version": 2,
+    }
+    kept = await client.execute(KEYED["deletePet"], {"id": pet["id"], "v": 1})
+    assert (kept.code, kept.error["extensions"]["currentVersion"]) == ("CONFLICT", 2)
+    assert (await client.execute(GET, {"id": pet["id"]})).data["pet"]["name"] == "Rex", "nothing deleted"
+    assert (await client.execute(KEYED["deletePet"], {"id": pet["id"], "v": 2})).data == {
+        "deletePet": pet["id"]
+    }
+
+
+async def test_concurrent_retries_with_one_key_act_once(client: GraphQLClient, clock: ManualClock) -> None:
+    pet = await create_pet(client)
+    clock.advance(timedelta(hours=4))  # hungry enough for one feed only
+    results = await asyncio.gather(
+        *(client.execute(KEYED["feedPet"], {"id": pet["id"], "key": "k"}) for _ in range(10))
+    )
+    assert len({str(result.body) for result in results}) == 1, "every attempt got the one answer"
+    assert results[0].data["feedPet"]["version"] == 2
+    assert (await client.execute(GET, {"id": pet["id"]})).data["pet"]["version"] == 2
+
+
 FORECAST = """query($id: ID!) { pet(id: $id) {
   needs stats { asOf }
   forecast(hours: 24) { until events { at kind mood need action reason } }
@@ -251,3 +365,24 @@ async def test_a_forecast_horizon_out_of_range_is_bad_input(client: GraphQLClien
         "query($id: ID!) { pet(id: $id) { forecast(hours: 1000) { until } } }", {"id": pet["id"]}
     )
     assert refused.code == "BAD_USER_INPUT"
+
+
+async def test_a_stale_expected_version_shows_the_pet_as_it_is(
+    client: GraphQLClient, clock: ManualClock
+) -> None:
+    pet = await create_pet(client)
+    clock.advance(timedelta(hours=4))
+    await client.execute(FEED, {"id": pet["id"]})
+    clock.advance(timedelta(minutes=30))
+    now = (await client.execute(GET, {"id": pet["id"]})).data["pet"]
+    rename = _keyed("renamePet", ', name: "Rex", expectedVersion: $v', ", $v: Int")
+    for stale in (
+        await client.execute(FEED, {"id": pet["id"], "v": 1}),
+        await client.execute(rename, {"id": pet["id"], "v": 1}),
+        await client.execute(KEYED["deletePet"], {"id": pet["id"], "v": 1}),
+    ):
+        assert stale.code == "CONFLICT"
+        assert stale.error["extensions"]["currentVersion"] == 2
+        assert stale.error["extensions"]["current"] == now, (
+            "what `pet(id)` returns, every field of PET_FIELDS"
+        )

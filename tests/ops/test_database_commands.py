@@ -22,7 +22,11 @@ def states(report: dict[str, Any]) -> dict[str, str]:
 def test_indexes_are_listed_and_apply_creates_and_rebuilds_them(ops: Ops, database: DevDatabase) -> None:
     code, report = ops.run_json("db", "indexes")
     assert code == 0
-    assert states(report) == {"pets.owner_created_at": "ok", "pets.owner_idempotency_key": "ok"}
+    assert states(report) == {
+        "pets.owner_created_at": "ok",
+        "pets.owner_idempotency_key": "ok",
+        "outcomes.made_at_expiry": "ok",
+    }
     scratch = {"PIXELPET_MONGO__DATABASE": unique_database()}  # damaged here, not under the service
     code, report = ops.run_json("db", "indexes", **scratch)
     assert code == 1
@@ -42,6 +46,7 @@ def test_indexes_are_listed_and_apply_creates_and_rebuilds_them(ops: Ops, databa
         "pets.owner_created_at": "missing",
         "pets.owner_idempotency_key": "different",
         "pets.by_name": "extra",
+        "outcomes.made_at_expiry": "ok",
     }
     assert "pixelpet db indexes --apply" in ops.run("db", "indexes", **scratch).stdout
     code, report = ops.run_json("db", "indexes", "--apply", **scratch)

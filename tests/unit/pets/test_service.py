@@ -2,14 +2,16 @@
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from pixelpet.clock import ManualClock
 from pixelpet.errors import ActionRefused, IdempotencyKeyReused, InvalidInput, NotFound, VersionConflict
 from pixelpet.pets.pet import Pet
+from pixelpet.pets.ports import IDEMPOTENCY_WINDOW
 from pixelpet.pets.rules import Action, Species
-from pixelpet.pets.service import PetService, UseCaseLimits
+from pixelpet.pets.service import ExpectedVersionMismatch, PetService, UseCaseLimits
 from pixelpet.storage.memory import InMemoryPetStore
 from tests.conftest import T0
 from tests.support.fakes import RecordedEvents
@@ -125,7 +127,7 @@ async def test_a_lost_race_is_retried_without_an_expected_version(
     save = store.save
     raced = False
 
-    async def someone_writes_first(candidate: Pet, *, expected_version: int) -> Pet | None:
+    async def someone_writes_first(candidate: Pet, *, expected_version: int, **_: object) -> Pet | None:
         nonlocal raced
         if not raced:
             raced = True
@@ -146,7 +148,7 @@ async def test_a_pet_changing_on_every_attempt_gives_up_with_a_conflict(
 ) -> None:
     pet = await adopt(pets)
 
-    async def always_lost(candidate: Pet, *, expected_version: int) -> Pet | None:
+    async def always_lost(candidate: Pet, *, expected_version: int, **_: object) -> Pet | None:
         await asyncio.sleep(0)
         return None
 
@@ -174,3 +176,218 @@ async def test_deleting_frees_a_place(pets: PetService, events: RecordedEvents) 
         await pets.delete(owner="alice", pet_id=pets_made[0].id)
     await adopt(pets)
     assert events.counts["deleted"] == 1
+
+
+# Retry-safe changes: an idempotency key on every mutation (docs/decisions/0020-retry-safe-actions.md).
+
+
+async def feed(pets: PetService, pet_id: str, key: str | None, **kwargs: object) -> Pet:
+    values: dict[str, object] = {"expected_version": None} | kwargs
+    return await pets.act(
+        owner="alice",
+        pet_id=pet_id,
+        action=Action.FEED,
+        idempotency_key=key,
+        **values,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_retried_action_returns_its_first_outcome_without_acting_again(
+    pets: PetService, clock: ManualClock, events: RecordedEvents
+) -> None:
+    pet = await adopt(pets)
+    clock.advance(timedelta(hours=8))
+    fed = await feed(pets, pet.id, "feed-1")
+    clock.advance(timedelta(hours=3))  # hungry enough to be fed again: only the key stops it
+    assert await feed(pets, pet.id, "feed-1") == fed
+    assert await feed(pets, pet.id, "feed-1", expected_version=1) == fed, (
+        "whatever expectedVersion it carries"
+    )
+    assert (await pets.get(owner="alice", pet_id=pet.id)).version == 2
+    assert (events.counts["FEED:ok"], events.counts["FEED:replayed"]) == (1, 2)
+    assert (await feed(pets, pet.id, "feed-2")).version == 3, "a new key is a new feed"
+
+
+async def test_the_first_outcome_is_returned_even_after_later_changes(
+    pets: PetService, clock: ManualClock
+) -> None:
+    pet = await adopt(pets)
+    clock.advance(timedelta(hours=8))
+    fed = await feed(pets, pet.id, "k")
+    renamed = await pets.rename(owner="alice", pet_id=pet.id, name="Rex", idempotency_key="r")
+    assert renamed.version == 3
+    assert await feed(pets, pet.id, "k") == fed, "the answer the first call got, at version 2"
+    assert await pets.rename(owner="alice", pet_id=pet.id, name="Rex", idempotency_key="r") == renamed
+    await pets.delete(owner="alice", pet_id=pet.id)
+    assert await feed(pets, pet.id, "k") == fed, "even once the pet is gone"
+
+
+async def test_a_key_used_for_another_request_is_a_conflict(pets: PetService, clock: ManualClock) -> None:
+    pet, other = await adopt(pets), await adopt(pets)
+    clock.advance(timedelta(hours=8))
+    await feed(pets, pet.id, "k")
+    for reuse in (
+        feed(pets, other.id, "k"),  # another pet
+        pets.act(
+            owner="alice", pet_id=pet.id, action=Action.PLAY, expected_version=None, idempotency_key="k"
+        ),
+        pets.rename(owner="alice", pet_id=pet.id, name="Rex", idempotency_key="k"),
+        pets.delete(owner="alice", pet_id=pet.id, idempotency_key="k"),
+        adopt(pets, idempotency_key="k"),
+    ):
+        with pytest.raises(IdempotencyKeyReused) as reused:
+            await reuse
+        assert reused.value.code.value == "CONFLICT"
+    await pets.rename(owner="alice", pet_id=pet.id, name="Rex", idempotency_key="name")
+    with pytest.raises(IdempotencyKeyReused):
+        await pets.rename(owner="alice", pet_id=pet.id, name="Max", idempotency_key="name")  # another value
+    assert (await pets.get(owner="alice", pet_id=pet.id)).version == 3, "no reuse wrote anything"
+    assert (await pets.get(owner="alice", pet_id=other.id)).version == 1
+
+
+async def test_keys_are_per_owner(pets: PetService, clock: ManualClock) -> None:
+    mine, theirs = await adopt(pets), await adopt(pets, owner="bob")
+    clock.advance(timedelta(hours=8))
+    assert (await feed(pets, mine.id, "k")).version == 2
+    bobs = await pets.act(
+        owner="bob", pet_id=theirs.id, action=Action.FEED, expected_version=None, idempotency_key="k"
+    )
+    assert bobs.version == 2
+    with pytest.raises(NotFound):  # and another owner's key never reveals the outcome of this one's
+        await pets.act(
+            owner="bob", pet_id=mine.id, action=Action.FEED, expected_version=None, idempotency_key="k2"
+        )
+
+
+async def test_a_retried_delete_returns_the_id_once_the_pet_is_gone(
+    pets: PetService, events: RecordedEvents
+) -> None:
+    pet = await adopt(pets)
+    assert await pets.delete(owner="alice", pet_id=pet.id, idempotency_key="d") == pet.id
+    assert await pets.delete(owner="alice", pet_id=pet.id, idempotency_key="d") == pet.id
+    assert events.counts["deleted"] == 1
+    with pytest.raises(NotFound):  # without the key it is simply gone
+        await pets.delete(owner="alice", pet_id=pet.id)
+    with pytest.raises(NotFound):  # and a new key is a new request
+        await pets.delete(owner="alice", pet_id=pet.id, idempotency_key="d2")
+
+
+async def test_a_refusal_records_nothing_so_its_retry_is_decided_afresh(
+    pets: PetService, clock: ManualClock
+) -> None:
+    pet = await adopt(pets)
+    await feed(pets, pet.id, None)  # hunger 0
+    for _ in range(2):
+        with pytest.raises(ActionRefused) as refused:
+            await feed(pets, pet.id, "k")
+        assert refused.value.reason == "NOT_HUNGRY"
+    clock.advance(timedelta(hours=8))
+    fed = await feed(pets, pet.id, "k")  # now the rules allow it: applied once
+    assert fed.version == 3
+    assert await feed(pets, pet.id, "k") == fed
+    with pytest.raises(NotFound):
+        await feed(pets, "f" * 24, "missing")
+    with pytest.raises(VersionConflict):
+        await feed(pets, pet.id, "stale", expected_version=1)
+    assert (await feed(pets, pet.id, "stale", expected_version=3)).version == 4, "nothing was recorded"
+
+
+async def test_a_key_is_kept_for_the_window_and_may_be_used_again_after_it(
+    pets: PetService, clock: ManualClock
+) -> None:
+    pet = await adopt(pets)
+    clock.advance(timedelta(hours=8))
+    fed = await feed(pets, pet.id, "k")
+    clock.advance(IDEMPOTENCY_WINDOW - timedelta(seconds=1))
+    assert await feed(pets, pet.id, "k") == fed
+    clock.advance(timedelta(seconds=1))
+    renamed = await pets.rename(owner="alice", pet_id=pet.id, name="Rex", idempotency_key="k")
+    assert renamed.version == 3, "the key was forgotten: a new request"
+    with pytest.raises(IdempotencyKeyReused):
+        await feed(pets, pet.id, "k")
+
+
+async def test_a_concurrent_retry_answers_with_the_outcome_of_the_attempt_that_landed(
+    pets: PetService, store: InMemoryPetStore, clock: ManualClock, events: RecordedEvents
+) -> None:
+    pet = await adopt(pets)
+    clock.advance(timedelta(hours=4))  # hungry enough for one feed only: deciding again would be refused
+    get = store.get
+    first_attempt: list[Pet] = []
+
+    async def the_first_attempt_lands_just_before_this_read(**kwargs: Any) -> Pet | None:
+        if not first_attempt:
+            store.get = get  # type: ignore[method-assign]
+            first_attempt.append(await feed(pets, pet.id, "k"))
+        return await get(**kwargs)
+
+    store.get = the_first_attempt_lands_just_before_this_read  # type: ignore[method-assign]
+    assert await feed(pets, pet.id, "k") == first_attempt[0]
+    assert (await pets.get(owner="alice", pet_id=pet.id)).version == 2
+    assert (events.counts["FEED:ok"], events.counts["FEED:replayed"]) == (1, 1)
+
+
+async def test_a_concurrent_retry_that_loses_the_write_answers_with_the_winners_outcome(
+    pets: PetService, store: InMemoryPetStore, clock: ManualClock
+) -> None:
+    pet = await adopt(pets)
+    clock.advance(timedelta(hours=4))
+    save = store.save
+    first_attempt: list[Pet] = []
+
+    async def the_first_attempt_lands_while_this_one_decides(candidate: Pet, **kwargs: Any) -> Pet | None:
+        if not first_attempt:
+            store.save = save  # type: ignore[method-assign]
+            first_attempt.append(await feed(pets, pet.id, "k"))
+        return await save(candidate, **kwargs)
+
+    store.save = the_first_attempt_lands_while_this_one_decides  # type: ignore[method-assign]
+    assert await feed(pets, pet.id, "k") == first_attempt[0]
+    assert (await pets.get(owner="alice", pet_id=pet.id)).version == 2
+
+
+async def test_a_concurrent_delete_with_the_same_key_answers_with_the_id(
+    pets: PetService, store: InMemoryPetStore
+) -> None:
+    pet = await adopt(pets)
+    remove = store.remove
+
+    async def the_first_attempt_deletes_it_first(**kwargs: Any) -> bool:
+        store.remove = remove  # type: ignore[method-assign]
+        assert await pets.delete(owner="alice", pet_id=pet.id, idempotency_key="d") == pet.id
+        return await remove(**kwargs)
+
+    store.remove = the_first_attempt_deletes_it_first  # type: ignore[method-assign]
+    assert await pets.delete(owner="alice", pet_id=pet.id, idempotency_key="d") == pet.id
+
+
+async def test_rename_and_delete_take_an_expected_version(pets: PetService) -> None:
+    pet = await adopt(pets)
+    with pytest.raises(ExpectedVersionMismatch) as conflict:
+        await pets.rename(owner="alice", pet_id=pet.id, name="Rex", expected_version=2)
+    assert (conflict.value.current_version, conflict.value.current) == (1, pet), "with the pet as it is"
+    renamed = await pets.rename(owner="alice", pet_id=pet.id, name="Rex", expected_version=1)
+    assert (renamed.name, renamed.version) == ("Rex", 2)
+    with pytest.raises(VersionConflict) as conflict:
+        await pets.delete(owner="alice", pet_id=pet.id, expected_version=1)
+    assert conflict.value.current_version == 2
+    assert await pets.get(owner="alice", pet_id=pet.id) == renamed, "a conflict deletes nothing"
+    assert await pets.delete(owner="alice", pet_id=pet.id, expected_version=2) == pet.id
+    with pytest.raises(NotFound):
+        await pets.delete(owner="alice", pet_id=pet.id, expected_version=2)
+
+
+async def test_an_adoption_deleted_since_is_answered_as_it_was_created(pets: PetService) -> None:
+    first = await adopt(pets, idempotency_key="a")
+    await pets.delete(owner="alice", pet_id=first.id)
+    assert await adopt(pets, idempotency_key="a") == first
+    assert (await pets.list(owner="alice", first=5, after=None)).pets == [], "not adopted twice"
+
+
+async def test_a_malformed_idempotency_key_is_bad_input(pets: PetService) -> None:
+    pet = await adopt(pets)
+    for key in ("", "x" * 129):
+        with pytest.raises(InvalidInput, match="1 to 128"):
+            await feed(pets, pet.id, key)
+        with pytest.raises(InvalidInput, match="1 to 128"):
+            await pets.delete(owner="alice", pet_id=pet.id, idempotency_key=key)

@@ -14,9 +14,12 @@ from pymongo import AsyncMongoClient
 
 from pixelpet.pets.pet import Pet
 from pixelpet.pets.ports import (
+    IDEMPOTENCY_WINDOW,
     ChangeFeed,
     DuplicateIdempotencyKey,
+    KeyedRequest,
     MalformedPetId,
+    Outcome,
     OwnerAtCapacity,
     PagePosition,
     PetRepository,
@@ -180,3 +183,95 @@ async def test_the_change_feed_reports_every_write(adapters: Adapters) -> None:
         ("changed", saved),
         ("deleted", pet.id),
     ]
+
+
+def keyed(
+    kind: str, pet_id: str | None, *, key: str = "k", owner: str = "alice", at: Any = MOMENT
+) -> KeyedRequest:
+    return KeyedRequest(owner=owner, key=key, kind=kind, pet_id=pet_id, made_at=at, details="")
+
+
+async def test_a_keyed_change_records_its_outcome_with_the_write(adapters: Adapters) -> None:
+    repository = adapters.repository
+    pet = await repository.add(new_pet(repository), max_pets_per_owner=5)
+    request = keyed("FEED", pet.id)
+    saved = await repository.save(pet.renamed("Rex", at=MOMENT), expected_version=1, request=request)
+    assert saved is not None
+    recorded = await repository.outcome(owner="alice", key="k")
+    assert recorded == Outcome(request=request, pet=saved)
+    assert recorded.request.made_at == MOMENT.replace(microsecond=654_000), "dated as stored"
+    assert await repository.outcome(owner="bob", key="k") is None, "keys are per owner"
+    # A change that did not happen (the version moved on) records nothing.
+    assert (
+        await repository.save(
+            pet.renamed("Late", at=MOMENT), expected_version=1, request=keyed("X", pet.id, key="k2")
+        )
+        is None
+    )
+    assert await repository.outcome(owner="alice", key="k2") is None
+
+
+async def test_a_taken_key_refuses_the_whole_write(adapters: Adapters) -> None:
+    repository = adapters.repository
+    pet = await repository.add(new_pet(repository), max_pets_per_owner=2)
+    saved = await repository.save(
+        pet.renamed("Rex", at=MOMENT), expected_version=1, request=keyed("RENAME", pet.id)
+    )
+    assert saved is not None
+    with pytest.raises(DuplicateIdempotencyKey):
+        await repository.save(
+            saved.renamed("Max", at=MOMENT), expected_version=2, request=keyed("RENAME", pet.id)
+        )
+    with pytest.raises(DuplicateIdempotencyKey):
+        await repository.remove(owner="alice", pet_id=pet.id, request=keyed("DELETE", pet.id))
+    with pytest.raises(DuplicateIdempotencyKey):
+        await repository.add(new_pet(repository), max_pets_per_owner=2, request=keyed("ADOPT", None))
+    assert await repository.get(owner="alice", pet_id=pet.id) == saved, "neither changed nor deleted"
+    assert await repository.list_page(owner="alice", after=None, limit=5) == [saved], "nothing adopted"
+    await repository.add(new_pet(repository), max_pets_per_owner=2)  # and the refused adoption took no place
+    first = await repository.outcome(owner="alice", key="k")
+    assert first is not None
+    assert first.pet == saved
+
+
+async def test_a_keyed_removal_and_adoption_record_their_outcomes(adapters: Adapters) -> None:
+    repository = adapters.repository
+    adoption = keyed("ADOPT", None, key="a")
+    adopted = await repository.add(new_pet(repository), max_pets_per_owner=5, request=adoption)
+    assert await repository.outcome(owner="alice", key="a") == Outcome(request=adoption, pet=adopted)
+    deletion = keyed("DELETE", adopted.id, key="d")
+    assert await repository.remove(owner="alice", pet_id=adopted.id, request=deletion)
+    assert await repository.outcome(owner="alice", key="d") == Outcome(request=deletion, pet=None)
+    assert await repository.get(owner="alice", pet_id=adopted.id) is None
+
+
+async def test_removal_honours_an_expected_version(adapters: Adapters) -> None:
+    repository = adapters.repository
+    pet = await repository.add(new_pet(repository), max_pets_per_owner=1)
+    saved = await repository.save(pet.renamed("Rex", at=MOMENT), expected_version=1)
+    assert not await repository.remove(
+        owner="alice", pet_id=pet.id, expected_version=1, request=keyed("DELETE", pet.id)
+    )
+    assert await repository.get(owner="alice", pet_id=pet.id) == saved
+    assert await repository.outcome(owner="alice", key="k") is None, "nothing deleted, nothing recorded"
+    assert await repository.remove(owner="alice", pet_id=pet.id, expected_version=2)
+    await repository.add(new_pet(repository), max_pets_per_owner=1)  # its place was freed once
+
+
+async def test_an_outcome_is_replaced_only_once_expired(adapters: Adapters) -> None:
+    repository = adapters.repository
+    pet = await repository.add(new_pet(repository), max_pets_per_owner=5)
+    first = await repository.save(
+        pet.renamed("A", at=MOMENT), expected_version=1, request=keyed("RENAME", pet.id)
+    )
+    assert first is not None
+    almost = MOMENT + IDEMPOTENCY_WINDOW - timedelta(milliseconds=1)
+    with pytest.raises(DuplicateIdempotencyKey):
+        await repository.save(
+            first.renamed("B", at=almost), expected_version=2, request=keyed("PLAY", pet.id, at=almost)
+        )
+    expired = MOMENT + IDEMPOTENCY_WINDOW
+    later = keyed("PLAY", pet.id, at=expired)
+    second = await repository.save(first.renamed("B", at=expired), expected_version=2, request=later)
+    assert second is not None
+    assert await repository.outcome(owner="alice", key="k") == Outcome(request=later, pet=second)

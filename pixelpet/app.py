@@ -188,7 +188,8 @@ async def _mongodb(
             database, stale_after_s=settings.subscriptions.change_stream_stale_after_s, events=metrics
         ),
         ping=lambda: ping(client),
-        primary_reachable=client.topology_description.has_writable_server,
+        # A lambda: the client replaces its topology description on every change.
+        primary_reachable=lambda: client.topology_description.has_writable_server(),
     )
 
 

@@ -35,6 +35,7 @@ PETS = PetDocument.Settings.name
 COLLECTIONS = (OwnerDocument.Settings.name, PETS)
 MANIFEST = "manifest.json"
 _BATCH = 500
+_RESTORE_ATTEMPTS = 5
 _READ_OPTIONS = json_util.CANONICAL_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
 
 
@@ -114,15 +115,43 @@ async def restore(out: Output, directory: Path, *, dry_run: bool) -> int:
 async def _replace(collection: Any, documents: list[dict[str, Any]], *, versioned: bool) -> None:
     """Upsert ``documents`` by id; with ``versioned``, one that changes a stored pet moves its version past
     the stored one, so the restored state is news to whoever watches it."""
-    if versioned:
-        stored = {
-            current["_id"]: current
-            async for current in collection.find({"_id": {"$in": [d["_id"] for d in documents]}})
-        }
-        documents = [forwarded(document, stored.get(document["_id"])) for document in documents]
-    await collection.bulk_write(
-        [ReplaceOne({"_id": document["_id"]}, document, upsert=True) for document in documents], ordered=False
-    )
+    if not versioned:
+        await collection.bulk_write(
+            [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in documents], ordered=False
+        )
+        return
+    stored = {
+        current["_id"]: current
+        async for current in collection.find({"_id": {"$in": [d["_id"] for d in documents]}})
+    }
+    absent = [d for d in documents if d["_id"] not in stored]
+    if absent:
+        await collection.bulk_write(
+            [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in absent], ordered=False
+        )
+    for document in documents:
+        current = stored.get(document["_id"])
+        if current is not None:
+            await _replace_over(collection, document, current)
+
+
+async def _replace_over(collection: Any, document: dict[str, Any], current: dict[str, Any]) -> None:
+    """Restore ``document`` over the stored ``current``, only if nothing wrote in between (the service may be
+    running: a write it made meanwhile is restored over too, one version further)."""
+    for _ in range(_RESTORE_ATTEMPTS):
+        restored = forwarded(document, current)
+        if restored is current:
+            return
+        result = await collection.replace_one(
+            {"_id": document["_id"], "version": current["version"]}, restored
+        )
+        if result.matched_count:
+            return
+        current = await collection.find_one({"_id": document["_id"]})
+        if current is None:  # deleted meanwhile: restore it as it was
+            await collection.replace_one({"_id": document["_id"]}, document, upsert=True)
+            return
+    raise CommandError(f"pet {document['_id']} kept changing during the restore; run it again")
 
 
 def forwarded(document: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:

@@ -24,7 +24,8 @@ CLIENT_TOO_SLOW = CloseCode(4008, "Client stopped reading; reconnect")  # unsent
 UNSUPPORTED_PROTOCOL = CloseCode(4406, "Subprotocol not acceptable")
 MESSAGE_TOO_BIG = CloseCode(1009, "Message too big")  # sent by uvicorn past PIXELPET_LIMITS__MAX_BODY_BYTES
 # Also fatal, from strawberry's protocol handling: 4400 (not a protocol message), 4401 (subscribe before
-# the ack), 4408 (no connection_init in time: retried), 4409 (duplicate id), 4429 (a second connection_init).
+# the ack), 4409 (duplicate id), 4429 (a second connection_init). Its 4408 (no connection_init in time) is
+# retried: the client reconnects and sends it at once.
 
 RETRIED_BY_GRAPHQL_WS = frozenset({1000, 1001, 1005, 1006, 1012, 1013, 1014})
 FATAL_4XXX_IN_GRAPHQL_WS = frozenset({4500, 4005, 4400, 4004, 4401, 4406, 4409, 4429})

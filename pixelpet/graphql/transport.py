@@ -151,12 +151,18 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         live.source = source
         self._live[live.id] = live  # from here, a complete or a disconnect cancels this task
         try:
-            snapshot = await source.subscription.first()
+            first = await source.subscription.first()
         except Exception as error:
             self._forget(live)
             return outcome_code(live.end_with(error))
-        live.deliver(snapshot)
-        source.subscription.start(live.deliver, live.end)
+        try:
+            live.deliver(first)
+            source.subscription.start(live.deliver, live.end)
+        except Exception as error:
+            # A bug presenting or starting it: end it as it would end later (classified and logged, its
+            # place under the caps given back), not leave the client waiting.
+            self._forget(live)
+            return outcome_code(live.end_with(error))
         return OK
 
     def _forget(self, live: LiveOperation) -> None:

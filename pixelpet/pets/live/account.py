@@ -103,8 +103,11 @@ class AccountChannel:
     def tracks(self, pet_id: str) -> bool:
         return pet_id in self._pets
 
-    def track(self, pet: Pet, *, committed_at: float | None = None) -> Snapshot:
-        """Follow ``pet`` (one of the player's) from now on; the newest snapshot of it this process knows."""
+    def track(self, pet: Pet, *, committed_at: float | None = None) -> Snapshot | None:
+        """Follow ``pet`` (one of the player's) from now on; the newest snapshot of it this process knows, or
+        None if it was deleted while the read that found it was in flight."""
+        if self._channels.deleted_during_reads(pet.id):
+            return None
         member = self._pets.get(pet.id)
         if member is None:
             member = self._pets[pet.id] = self._channels.join(

@@ -83,7 +83,13 @@ class AccountSubscription:
     async def _list(self) -> PetsListed:
         assert self._member is not None
         account = self._member.account
-        snapshots = tuple(account.track(pet) for pet in await self._pets.all(owner=self._owner))
+        self._channels.read_started()  # a deletion meanwhile is remembered: the read may still return it
+        try:
+            pets = await self._pets.all(owner=self._owner)
+            tracked = (account.track(pet) for pet in pets)
+            snapshots = tuple(snapshot for snapshot in tracked if snapshot is not None)
+        finally:
+            self._channels.read_finished()
         self._shown = {s.pet.id: (s.pet.version, s.at) for s in snapshots}
         return PetsListed(snapshots)
 

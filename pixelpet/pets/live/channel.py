@@ -80,10 +80,11 @@ class PetChannel:
         self._min_interval = min_interval
         self._timer: Cancellable | None = None
         self.closed = False  # nobody watches it any more: it must never arm a timer again
+        self.gone = False  # the pet was deleted: a read that started before must not bring it back
 
     def learn(self, pet: Pet, *, cause: Cause = "change", committed_at: float | None = None) -> Snapshot:
         """A committed state of the pet. Shows it to every member if it is news; returns the newest known."""
-        if self.closed:  # a read that finished after its subscriber left: show it to nobody
+        if self.closed or self.gone:  # a read that finished after its subscriber left, or its pet
             return Snapshot(pet, self._clock.now(), cause, committed_at)
         if self.latest is None or pet.version > self.latest.pet.version:
             self._show(Snapshot(pet, self._clock.now(), cause, committed_at))
@@ -91,6 +92,7 @@ class PetChannel:
         return self.latest
 
     def deleted(self) -> None:
+        self.gone = True
         self._forget()
         self._publish(PetDeleted())
 

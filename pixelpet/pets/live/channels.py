@@ -20,6 +20,10 @@ class Channels:
         self._channels: dict[str, PetChannel] = {}
         self._accounts: dict[str, AccountChannel] = {}
         self._members = 0
+        # Pets deleted while a subscription's first read (or re-read) was in flight: the read may still
+        # return them, and a deletion carries no owner to route it by. Forgotten when no read is in flight.
+        self._reads = 0
+        self._deleted_during_reads: set[str] = set()
 
     def join(self, pet_id: str, deliver: Deliver) -> Member:
         channel = self._channels.get(pet_id)
@@ -60,6 +64,18 @@ class Channels:
             account.close()
             del self._accounts[account.owner]
 
+    def read_started(self) -> None:
+        self._reads += 1
+
+    def read_finished(self) -> None:
+        self._reads -= 1
+        if not self._reads:
+            self._deleted_during_reads.clear()
+
+    def deleted_during_reads(self, pet_id: str) -> bool:
+        """Whether the pet was deleted while a read in flight could still return it."""
+        return pet_id in self._deleted_during_reads
+
     def watched(self) -> tuple[int, int]:
         """(members, channels) in this process, accounts included: both return to zero when every
         subscriber leaves."""
@@ -69,6 +85,8 @@ class Channels:
     # ChangeSink ----------------------------------------------------------------------------
 
     def watches(self, pet_id: str, owner: str | None) -> bool:
+        if owner is None and self._reads:  # a deletion, while a read could still return the pet
+            return True
         return pet_id in self._channels or (owner is not None and owner in self._accounts)
 
     def changed(self, pet: Pet, *, committed_at: float | None) -> None:
@@ -81,6 +99,8 @@ class Channels:
             channel.learn(pet, committed_at=committed_at)
 
     def deleted(self, pet_id: str) -> None:
+        if self._reads:
+            self._deleted_during_reads.add(pet_id)
         channel = self._channels.get(pet_id)
         if channel is not None:
             channel.deleted()

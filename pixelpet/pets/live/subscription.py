@@ -87,13 +87,18 @@ class LiveSubscription:
         # Join before the first read, so a change committed in between is not missed.
         self._member = subscriptions.channels.join(self._pet_id, self._offer)
         subscriptions.events.subscription_opened()
+        subscriptions.channels.read_started()  # a deletion meanwhile is remembered (channels.py)
         try:
             # The read proves ownership; the channel may already know a newer state than it returns.
             pet = await subscriptions.pets.get(owner=self._owner, pet_id=self._pet_id)
+            if self._member.channel.gone or subscriptions.channels.deleted_during_reads(self._pet_id):
+                raise NotFound(DELETED_MESSAGE)
             self._shown = self._member.channel.learn(pet)
         except BaseException:
             self.close()
             raise
+        finally:
+            subscriptions.channels.read_finished()
         subscriptions.events.update_shown("initial", None)
         return self._shown
 
@@ -117,7 +122,12 @@ class LiveSubscription:
 
     def _offer(self, update: Update) -> None:
         if self._deliver is None or self._shown is None:
-            self._early = update  # not started yet: handled by start()
+            # Not started yet: handled by start(). The newest state is enough, but a deletion or a lost
+            # history must not be overwritten by a state that arrives after it.
+            if not isinstance(self._early, PetDeleted) and not (
+                isinstance(self._early, Resync) and isinstance(update, Snapshot)
+            ):
+                self._early = update
         elif isinstance(update, PetDeleted):
             self._finish(NotFound(DELETED_MESSAGE))
         elif isinstance(update, Resync):

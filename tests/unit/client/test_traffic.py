@@ -3,8 +3,6 @@ the real service over a real socket. Assertions are on what happened (counts, or
 how long it took, except lower bounds a schedule promises."""
 
 import asyncio
-import itertools
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -66,15 +64,26 @@ async def test_a_closed_loops_workers_each_run_one_step_at_a_time() -> None:
         assert numbers == sorted(numbers)
 
 
-async def test_a_paced_worker_starts_its_steps_no_sooner_than_its_pace() -> None:
-    starts: list[float] = []
+async def test_a_paced_worker_waits_out_the_rest_of_its_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock the test moves: each step takes 10 ms, so the worker sleeps the other 40 of its 50."""
+    now = [0.0]
+    sleeps: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+        await real_sleep(0)
+
+    monkeypatch.setattr(traffic.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(traffic.asyncio, "sleep", recorded_sleep)
 
     async def step(turn: Turn) -> str:
-        starts.append(time.perf_counter())
+        now[0] += 0.01
         return "OK"
 
     await traffic.run(step, ClosedLoop(1, pace_s=0.05), max_steps=4)
-    assert all(later - earlier >= 0.05 for earlier, later in itertools.pairwise(starts))
+    assert sleeps == pytest.approx([0.04] * 4)
 
 
 async def test_a_failing_step_is_an_outcome_and_the_traffic_goes_on() -> None:

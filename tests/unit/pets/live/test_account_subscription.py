@@ -3,9 +3,11 @@
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from pixelpet.pets.live.account import AccountEvent, PetChanged, PetRemoved, PetsListed
 from pixelpet.pets.live.account_subscription import AccountSubscription
+from pixelpet.pets.pet import Pet
 from pixelpet.pets.rules import Action
 from tests.support.live import World, adopt
 
@@ -76,7 +78,7 @@ async def test_time_shows_as_changes_in_order(world: World) -> None:
     assert all(e.snapshot.pet.id == pet.id for e in changes)
 
 
-async def test_a_change_during_the_first_read_is_delivered_after_start_never_older(world: World) -> None:
+async def test_a_change_between_the_list_and_start_is_delivered_after_it_never_older(world: World) -> None:
     pet = await adopt(world)
     subscription = world.subscriptions.open_account(owner="alice")
     listed = await subscription.first()
@@ -131,3 +133,33 @@ async def test_churn_while_pets_come_and_go_leaves_nothing(world: World) -> None
     assert world.channels.watched() == (0, 0)
     assert world.clock.pending() == 0
     assert world.events.counts["opened"] == world.events.counts["closed"]
+
+
+async def test_a_pet_deleted_while_the_list_is_read_is_never_shown_again(world: World) -> None:
+    """The read returns the pet, its deletion lands before the read ends: it must not come back."""
+    keep, victim = await adopt(world), await adopt(world)
+    early = await watch_account(world)  # already watching: it must get the removal, then nothing more
+    read = world.store.list_page
+
+    async def deleted_meanwhile(**query: Any) -> list[Pet]:
+        found = await read(**query)
+        await world.pets.delete(owner="alice", pet_id=victim.id)
+        return found
+
+    world.store.list_page = deleted_meanwhile  # type: ignore[method-assign]
+    late = await watch_account(world)
+    world.store.list_page = read  # type: ignore[method-assign]
+    listed = late.received[0]
+    assert isinstance(listed, PetsListed)
+    assert [s.pet.id for s in listed.snapshots] == [keep.id]
+    world.clock.advance(timedelta(hours=6))
+    for watcher in (early, late):
+        about_victim = [
+            e for e in watcher.received[1:] if not isinstance(e, PetsListed) and e.about == victim.id
+        ]
+        assert all(isinstance(e, PetRemoved) for e in about_victim), watcher.changes()
+    assert ("removed", victim.id, 0) in early.changes()
+    for watcher in (early, late):
+        watcher.subscription.close()
+    assert world.channels.watched() == (0, 0)
+    assert world.clock.pending() == 0

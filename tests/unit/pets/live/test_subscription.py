@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ async def test_closing_leaves_the_channel_and_cancels_the_timer(world: World) ->
     assert len(watcher.shown) == 1, "nothing is pushed after close"
 
 
-async def test_a_change_during_the_first_read_is_shown_after_start(world: World) -> None:
+async def test_a_change_between_the_first_read_and_start_is_shown_after_start(world: World) -> None:
     pet = await adopt(world)
     subscription = world.subscriptions.open(owner="alice", pet_id=pet.id)
     first = await subscription.first()
@@ -95,3 +96,32 @@ async def test_a_change_during_the_first_read_is_shown_after_start(world: World)
     assert first.pet.version == 1
     assert [snapshot.pet.name for snapshot in shown] == ["Rex"]
     subscription.close()
+
+
+async def test_a_pet_deleted_while_its_first_read_is_in_flight_ends_the_subscription(world: World) -> None:
+    pet = await adopt(world)
+    read = world.store.get
+
+    async def deleted_meanwhile(**query: Any) -> Pet | None:
+        found = await read(**query)
+        await world.pets.delete(owner="alice", pet_id=pet.id)
+        return found
+
+    world.store.get = deleted_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(NotFound):
+        await watch(world, pet)
+    world.store.get = read  # type: ignore[method-assign]
+    assert world.channels.watched() == (0, 0)
+    assert world.clock.pending() == 0, "no timer for a deleted pet"
+
+
+async def test_a_deletion_before_start_is_not_overwritten_by_a_later_state(world: World) -> None:
+    pet = await adopt(world)
+    subscription = world.subscriptions.open(owner="alice", pet_id=pet.id)
+    await subscription.first()
+    await world.pets.delete(owner="alice", pet_id=pet.id)
+    ended: list[Exception | None] = []
+    subscription.start(lambda snapshot: None, ended.append)
+    (error,) = ended
+    assert isinstance(error, NotFound)
+    assert world.channels.watched() == (0, 0)

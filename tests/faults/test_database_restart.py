@@ -18,6 +18,7 @@ from pixelpet.devdb import DevDatabase, free_port
 from pixelpet.settings import SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet
+from tests.support.metrics import scrape
 from tests.support.server import running_server
 from tests.support.ws import watching
 
@@ -77,10 +78,13 @@ async def test_the_database_killed_under_load_and_restarted(
             unready_after = await _readiness_becomes(http, 503, within_s=60) - killed_at
             assert (await http.get("/livez")).status_code == 200, "liveness must not restart the service"
             await asyncio.wait_for(failed.wait(), 30)  # the renamers met the outage
+            # What PixelpetDatabaseUnreachable reads: the client's current view, not the one at startup.
+            assert await scrape(http, "pixelpet_mongodb_primary_reachable") == 0
 
             await server.start_async()
             returned_at = time.monotonic()
             ready_after = await _readiness_becomes(http, 200, within_s=60) - returned_at
+            assert await scrape(http, "pixelpet_mongodb_primary_reachable") == 1
             stop.set()
             await asyncio.gather(*renamers)
 

@@ -10,6 +10,7 @@ Prometheus, Alertmanager, promtool and etcd come from Debian's packages (the Mak
 
     python -m observability.tools            # build what is missing, print where each program is
     python -m observability.tools slo-rules  # regenerate prometheus/rules/slos.yml from slos.yaml
+    python -m observability.tools missing-packages  # the Debian packages `make tools` must install
 """
 
 import json
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +189,38 @@ def kwok_stages() -> list[Path]:
 GO_TOOLS = (JAEGER, SLOTH, ACTIONLINT, HELM, TOXIPROXY, KWOK)
 
 
+# What `make tools` installs from Debian's (or Ubuntu's) packages, by the program or file that shows it is there.
+# Only what is missing is installed: GitHub's Ubuntu runners have Docker's containerd.io, which ships its own
+# runc and conflicts with the runc package, and Google Chrome instead of Chromium.
+DEBIAN_PACKAGES = {
+    "curl": "curl",
+    "promtool": "prometheus",
+    "prometheus": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
+    "podman": "podman",
+    "runc": "runc",
+    "mmdebstrap": "mmdebstrap",
+    # mmdebstrap's bookworm needs Debian's archive keys, which Ubuntu does not install by default.
+    "/usr/share/keyrings/debian-archive-keyring.gpg": "debian-archive-keyring",
+    "nginx": "nginx",
+    "etcd": "etcd-server",  # the Kubernetes control plane's store (tests/cluster)
+    "chromium|google-chrome": "chromium",
+}
+
+
+def missing_packages(
+    which: Callable[[str], str | None] = shutil.which, exists: Callable[[str], bool] = os.path.exists
+) -> list[str]:
+    """The Debian packages to install: those whose program (any of `a|b`) or file is not here."""
+    missing: list[str] = []
+    for found_by, package in DEBIAN_PACKAGES.items():
+        present = any(exists(name) if name.startswith("/") else which(name) for name in found_by.split("|"))
+        if not present and package not in missing:
+            missing.append(package)
+    return missing
+
+
 def debian_program(name: str) -> Path:
     """A program from Debian's packages (`make tools` installs them)."""
     found = shutil.which(name)
@@ -235,6 +269,9 @@ def _run(command: list[str], *, cwd: str | None = None, env_extra: dict[str, str
 def main(argv: list[str]) -> int:
     if argv == ["slo-rules"]:
         generate_slo_rules(SLO_RULES)
+        return 0
+    if argv == ["missing-packages"]:
+        sys.stdout.write(" ".join(missing_packages()) + "\n")
         return 0
     for tool in GO_TOOLS:
         sys.stdout.write(f"{tool.name} {tool.version}: {tool.ensure()}\n")

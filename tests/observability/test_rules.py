@@ -65,7 +65,7 @@ def test_a_total_outage_pages_by_absence_and_by_the_prober() -> None:
     """The burn rates are ratios of the service's own counters: with every instance gone there are no samples.
     Something must page on absence (`absent()`) and on the black-box prober's `pixelpet_probe_success`."""
     critical = [rule for rule in rules("alert") if rule["labels"]["severity"] == "critical"]
-    assert any("absent(up{job=\"pixelpet\"}" in rule["expr"] for rule in critical)
+    assert any('absent(up{job="pixelpet"}' in rule["expr"] for rule in critical)
     assert any("pixelpet_probe_success" in rule["expr"] for rule in critical)
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     jobs = {job["job_name"] for job in config["scrape_configs"]}

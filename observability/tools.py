@@ -72,19 +72,45 @@ TOXIPROXY = GoTool("toxiproxy", "github.com/Shopify/toxiproxy/v2/cmd/server", "v
 # The Kubernetes control plane (tests/cluster/). k8s.io/kubernetes maps its staging modules to ./staging in
 # its own go.mod, which a dependent module cannot use: each is replaced by its published twin instead.
 KUBERNETES_VERSION = "v1.34.2"
-KUBERNETES_STAGING = (
-    "api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider cluster-bootstrap "
-    "code-generator component-base component-helpers controller-manager cri-api cri-client csi-translation-lib "
-    "dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator kube-controller-manager "
-    "kube-proxy kube-scheduler kubectl kubelet metrics mount-utils pod-security-admission sample-apiserver "
-    "sample-cli-plugin sample-controller"
-).split()
+KUBERNETES_STAGING = [
+    "api",
+    "apiextensions-apiserver",
+    "apimachinery",
+    "apiserver",
+    "cli-runtime",
+    "client-go",
+    "cloud-provider",
+    "cluster-bootstrap",
+    "code-generator",
+    "component-base",
+    "component-helpers",
+    "controller-manager",
+    "cri-api",
+    "cri-client",
+    "csi-translation-lib",
+    "dynamic-resource-allocation",
+    "endpointslice",
+    "externaljwt",
+    "kms",
+    "kube-aggregator",
+    "kube-controller-manager",
+    "kube-proxy",
+    "kube-scheduler",
+    "kubectl",
+    "kubelet",
+    "metrics",
+    "mount-utils",
+    "pod-security-admission",
+    "sample-apiserver",
+    "sample-cli-plugin",
+    "sample-controller",
+]
 ARGO_ROLLOUTS_VERSION = "v1.8.3"
 
 
 @dataclass(frozen=True)
 class GoModuleTools:
-    """Programs built from a module whose go.mod has replace directives: from a tools module that copies them."""
+    """Programs of a module whose go.mod has replace directives, built in a tools module copying them."""
 
     name: str
     module: str
@@ -181,7 +207,9 @@ def kwok_stages() -> list[Path]:
         for stage in KWOK_STAGES:
             for path in sorted((source / stage).glob("*.yaml")):
                 if path.name != "kustomization.yaml":
-                    shutil.copy(path, partial / f"{stage.rsplit('/', 2)[-2]}-{stage.rsplit('/', 1)[-1]}-{path.name}")
+                    shutil.copy(
+                        path, partial / f"{stage.rsplit('/', 2)[-2]}-{stage.rsplit('/', 1)[-1]}-{path.name}"
+                    )
         partial.rename(folder)
     return sorted(folder.glob("*.yaml"))
 
@@ -189,7 +217,7 @@ def kwok_stages() -> list[Path]:
 GO_TOOLS = (JAEGER, SLOTH, ACTIONLINT, HELM, TOXIPROXY, KWOK)
 
 
-# What `make tools` installs from Debian's (or Ubuntu's) packages, by the program or file that shows it is there.
+# What `make tools` installs from Debian's (or Ubuntu's) packages, by the program or file that shows it.
 # Only what is missing is installed: GitHub's Ubuntu runners have Docker's containerd.io, which ships its own
 # runc and conflicts with the runc package, and Google Chrome instead of Chromium.
 DEBIAN_PACKAGES = {

@@ -1,6 +1,7 @@
-"""A real Kubernetes control plane as local processes: etcd (Debian's), kube-apiserver, kube-controller-manager,
-kube-scheduler (built from k8s.io/kubernetes 1.34), kwok as the kubelet of one fake node (pods become Running and
-Ready without containers) and the Argo Rollouts controller, out of cluster. observability/tools.py builds them.
+"""A real Kubernetes control plane as local processes: etcd (Debian's), kube-apiserver,
+kube-controller-manager, kube-scheduler (built from k8s.io/kubernetes 1.34), kwok as the kubelet of one fake
+node (pods become Running and Ready without containers) and the Argo Rollouts controller, out of cluster.
+observability/tools.py builds them.
 
 Admission is the API server's own (Pod Security included), CRDs are applied server-side from the operators' Go
 modules, and controllers reconcile for real; only the containers are missing: tests/cluster/pods.py starts a
@@ -182,7 +183,7 @@ class ControlPlane:
     def kubectl(
         self, *args: str, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(  # noqa: S603 - our own command line
+        done = subprocess.run(
             [str(tools.KUBERNETES.path("kubectl")), *args],
             env=self.env,
             capture_output=True,
@@ -203,7 +204,7 @@ class ControlPlane:
         return found
 
     def apply_server_side(self, document: dict[str, Any]) -> None:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [str(tools.KUBERNETES.path("kubectl")), "apply", "--server-side", "-f", "-"],
             input=yaml.safe_dump(document),
             env=self.env,
@@ -269,10 +270,9 @@ class ControlPlane:
         while time.monotonic() < deadline:
             self.check_alive()
             try:
-                if (
-                    httpx.get(f"{self.server}/readyz", headers=headers, verify=False, timeout=2).status_code
-                    == 200
-                ):  # noqa: S501 - loopback, self-signed
+                # Loopback, and the server's certificate is the self-signed one it just made.
+                ready = httpx.get(f"{self.server}/readyz", headers=headers, verify=False, timeout=2)  # noqa: S501
+                if ready.status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -284,7 +284,7 @@ class ControlPlane:
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
-        process = subprocess.Popen(  # noqa: S603 - our own command lines
+        process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=self.env
         )
         self._processes.append((name, process))

@@ -1,5 +1,5 @@
-"""One control plane for every cluster test, with a SecantusDB, an identity provider and a Prometheus of its own,
-and the chart installed into namespaces the way `make deploy` installs it."""
+"""One control plane for every cluster test, with a SecantusDB, an identity provider and a Prometheus of its
+own, and the chart installed into namespaces the way `make deploy` installs it."""
 
 import json
 import subprocess
@@ -64,7 +64,7 @@ class Prometheus:
         }
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - the process keeps it
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [
                 str(tools.prometheus()),
                 f"--config.file={self.workdir / 'prometheus.yml'}",
@@ -122,7 +122,7 @@ class Cluster:
         )  # fmt: skip
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [str(tools.HELM.ensure()), *args],
             env=self.plane.env,
             capture_output=True,

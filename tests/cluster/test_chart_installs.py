@@ -1,7 +1,7 @@
 """The chart installed for real, with every values file, on a real API server: admission (Pod Security
-`restricted` enforced on the namespace), defaulting and the CRDs' schemas accept every object; the workload's
-pods are Ready on the kwok node; the objects a kube-prometheus-stack release must select carry its label; the
-env each pod gets is what the service needs (Secrets and field references resolved, `$(POD_NAME)` expanded)."""
+`restricted` enforced on the namespace), defaulting and the CRDs' schemas accept every object; the
+workload's pods are Ready on the kwok node; the objects a kube-prometheus-stack release must select carry its
+label; each pod's env is what the service needs (Secrets and field references resolved, `$(POD_NAME)` too)."""
 
 from typing import Any
 

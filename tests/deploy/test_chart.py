@@ -208,7 +208,8 @@ def test_the_availability_query_measures_a_canary_that_fails_everything_as_zero(
     tmp_path: Path, answers: dict[str, str], expected: list[float | str]
 ) -> None:
     """The analysis's availability query, evaluated by promtool on a canary's counters: a canary that answers
-    only faults measures 0 (a failure), not an empty result; an idle one measures NaN or nothing (inconclusive)."""
+    only faults measures 0 (a failure), not an empty result; an idle one measures NaN or nothing
+    (inconclusive)."""
     (template,) = objects("production", "AnalysisTemplate")
     (availability,) = [m for m in template["spec"]["metrics"] if m["name"] == "availability"]
     query = availability["provider"]["prometheus"]["query"].replace("{{args.canary-hash}}", "abc")
@@ -216,7 +217,9 @@ def test_the_availability_query_measures_a_canary_that_fails_everything_as_zero(
         {"series": CANARY_SERIES.format(code=code), "values": values} for code, values in answers.items()
     ]
     series.append({"series": 'up{job="pixelpet"}', "values": "1x10"})
-    if expected == ["NaN"]:  # NaN equals nothing, itself included: count the samples that differ from themselves
+    if expected == [
+        "NaN"
+    ]:  # NaN equals nothing, itself included: count the samples that differ from themselves
         query, expected = f"count(({query}) != ({query}))", [1.0]
     samples = [{"labels": "{}", "value": value} for value in expected]
     tests = {
@@ -253,9 +256,12 @@ def test_production_scales_only_on_metrics_a_cluster_serves() -> None:
 
 
 def test_every_variable_reference_in_the_pod_env_names_one_defined_before_it() -> None:
-    """Kubernetes expands $(NAME) only for variables defined earlier in the list: a later one stays literal."""
+    """Kubernetes expands $(NAME) only for variables defined earlier; a later one stays literal."""
     for environment in VALUES:
-        for workload in [*objects(environment, "Deployment"), *objects(environment, "Rollout")]:  # the prober too
+        for workload in [
+            *objects(environment, "Deployment"),
+            *objects(environment, "Rollout"),
+        ]:  # the prober too
             for container in workload["spec"]["template"]["spec"]["containers"]:
                 defined: set[str] = set()
                 for variable in container.get("env", []):
@@ -349,7 +355,7 @@ def egress_ports(policy: dict[str, Any]) -> list[tuple[int, str]]:
 
 
 def test_the_pods_reach_the_identity_provider_and_the_collector_and_dns() -> None:
-    """Production verifies tokens with keys fetched over HTTPS from config.auth.jwksUrl: without an egress rule
+    """Production verifies tokens with keys from config.auth.jwksUrl over HTTPS; without an egress rule
     for it every authenticated request is UNAVAILABLE."""
     policy = policy_of(render("defaults"), "pixelpet")
     assert egress_ports(policy) == [(53, "TCP"), (53, "UDP"), (443, "TCP"), (4318, "TCP")]

@@ -114,7 +114,7 @@ def kubectl_commands() -> list[tuple[Path, str]]:
 
 
 def named_objects(command: str) -> list[tuple[str, str]]:
-    """(kind, name) pairs a kubectl command names: `kind/name`, `VERB kind name`, `argo rollouts VERB name`."""
+    """(kind, name) pairs a kubectl command names: `kind/name`, `VERB kind name`, `argo rollouts VERB x`."""
     words = [word.strip("\"'") for word in command.split()[1:]]
     words = [word for index, word in enumerate(words) if not (index and words[index - 1] in ("-n", "-l"))]
     words = [word for word in words if not word.startswith("-") and word not in ("--",)]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 import yaml
@@ -41,6 +41,7 @@ class Prometheus:
     workdir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -63,7 +64,7 @@ class Prometheus:
             ],
         }
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - the process keeps it
+        self._log = log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
                 str(tools.prometheus()),
@@ -92,6 +93,8 @@ class Prometheus:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        if self._log is not None:
+            self._log.close()
 
 
 @dataclass

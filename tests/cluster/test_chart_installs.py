@@ -106,8 +106,9 @@ def test_a_kube_prometheus_stack_release_selects_every_monitor_and_rule(
         item["metadata"]["name"]: item for item in cluster.plane.items("servicemonitors", "-n", namespace)
     }
     collector = monitors["pixelpet-otel-collector"]["spec"]
+    # As the API server stored it, the CRD's defaults applied (action: replace).
     assert collector["endpoints"][0]["relabelings"] == [
-        {"targetLabel": "job", "replacement": "otel-collector"}
+        {"action": "replace", "targetLabel": "job", "replacement": "otel-collector"}
     ]
     service = cluster.plane.get("service/pixelpet", "-n", namespace)
     (scraped,) = [endpoint["port"] for endpoint in monitors["pixelpet"]["spec"]["endpoints"]]

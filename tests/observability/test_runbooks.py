@@ -114,9 +114,14 @@ def kubectl_commands() -> list[tuple[Path, str]]:
 
 
 def named_objects(command: str) -> list[tuple[str, str]]:
-    """(kind, name) pairs a kubectl command names: `kind/name`, `VERB kind name`, `argo rollouts VERB x`."""
+    """(kind, name) pairs a kubectl command names in the release's namespace (`pixelpet`): `kind/name`,
+    `VERB kind name`, `argo rollouts VERB x`. Commands about other installs (`-n observability`) name none."""
+    namespace = re.search(r"(?:-n|--namespace)[ =](\S+)", command)
+    if namespace and namespace.group(1) != "pixelpet":
+        return []
     words = [word.strip("\"'") for word in command.split()[1:]]
-    words = [word for index, word in enumerate(words) if not (index and words[index - 1] in ("-n", "-l"))]
+    valued = {"-n", "-l", "-o", "-c", "-p", "--tail", "--type", "--subresource", "--sort-by", "--timeout"}
+    words = [word for index, word in enumerate(words) if not (index and words[index - 1] in valued)]
     words = [word for word in words if not word.startswith("-") and word not in ("--",)]
     named = []
     if words[:2] == ["argo", "rollouts"]:

@@ -125,7 +125,7 @@ def named_objects(command: str) -> list[tuple[str, str]]:
     words = [word for word in words if not word.startswith("-") and word not in ("--",)]
     named = []
     if words[:2] == ["argo", "rollouts"]:
-        return [("Rollout", words[3])] if len(words) > 3 else []
+        return [("rollout", words[3])] if len(words) > 3 else []
     for word in words:
         if "/" in word and not word.startswith(("http", "$")):
             kind, name = word.split("/", 1)

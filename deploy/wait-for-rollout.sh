@@ -24,7 +24,7 @@ fields='{.status.observedGeneration}|{.status.phase}|{.status.stableRS}|{.status
 
 while true; do
   IFS='|' read -r observed phase stable current aborted paused message \
-    < <("$kubectl" -n "$namespace" get "rollout/$name" -o "jsonpath=$fields")
+    < <("$kubectl" -n "$namespace" get "rollout/$name" -o "jsonpath=$fields" && echo)
   if [ "$observed" = "$generation" ]; then
     if [ "$aborted" = true ] || [ "$phase" = Degraded ]; then
       echo "rollout/$name was aborted (the stable version serves again): $message" >&2

@@ -30,7 +30,7 @@ while true; do
       echo "rollout/$name was aborted (the stable version serves again): $message" >&2
       exit 1
     fi
-    if [[ " $paused " == *" InconclusiveAnalysis "* ]]; then
+    if [[ " $paused " == *" InconclusiveAnalysisRun "* ]]; then
       echo "rollout/$name is paused: its analysis was inconclusive (no traffic?); promote or abort it" >&2
       exit 3
     fi

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import textwrap
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -248,9 +249,9 @@ def test_production_scales_only_on_metrics_a_cluster_serves() -> None:
         for hpa in objects(environment, "HorizontalPodAutoscaler"):
             assert {metric["type"] for metric in hpa["spec"]["metrics"]} == {"Resource"}, environment
     deployment = (ROOT / "docs" / "operations" / "deployment.md").read_text()
-    adapter = re.search(r"```yaml\n(# prometheus-adapter.*?)```", deployment, re.DOTALL)
+    adapter = re.search(r"```yaml\n( *# prometheus-adapter.*?)```", deployment, re.DOTALL)
     assert adapter, "deployment.md gives the prometheus-adapter rule for the requests-per-second metric"
-    rule = yaml.safe_load(adapter.group(1))["rules"]["custom"][0]
+    rule = yaml.safe_load(textwrap.dedent(adapter.group(1)))["rules"]["custom"][0]
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert rule["name"]["as"] == values["autoscaling"]["requestsPerSecond"]["metricName"]
 

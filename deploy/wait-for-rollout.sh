@@ -5,7 +5,8 @@
 #   exit 3  an analysis was inconclusive (no traffic to judge by): paused for a person to promote or abort.
 # It first waits for the controller to see the new spec (status.observedGeneration), so the Healthy phase of
 # the revision before cannot pass for this one. `make deploy` runs it; tests/cluster/test_canary.py proves it.
-#   usage: deploy/wait-for-rollout.sh NAMESPACE NAME [TIMEOUT like 45m, 90s]   (KUBECTL overrides kubectl)
+#   usage: deploy/wait-for-rollout.sh NAMESPACE NAME [TIMEOUT like 45m, 90s]
+#   KUBECTL overrides kubectl; ROLLOUT_POLL_SECONDS (default 5) is how often it looks.
 set -euo pipefail
 namespace=$1
 name=$2
@@ -43,5 +44,5 @@ while true; do
     echo "rollout/$name: not promoted within $timeout (phase ${phase:-unknown}: $message)" >&2
     exit 1
   fi
-  sleep 5
+  sleep "${ROLLOUT_POLL_SECONDS:-5}"
 done

@@ -130,7 +130,7 @@ class PodProcesses:
                 self._sync()
             except Exception as error:  # reported by the tests through `failures`
                 self.failures.append(repr(error))
-            self._stop.wait(0.5)
+            self._stop.wait(1)
 
     def _sync(self) -> None:
         pods = {
@@ -283,7 +283,7 @@ class Traffic:
                 for endpoint in endpoint_slice.get("endpoints") or []
                 if endpoint.get("conditions", {}).get("ready") and endpoint.get("targetRef")
             )
-            self._stop.wait(0.5)
+            self._stop.wait(1)
 
     def _send(self) -> None:
         query = {"query": "{ pets(first: 5) { edges { node { id } } } }"}

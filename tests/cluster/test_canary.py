@@ -9,27 +9,32 @@ deploy.yml runs it. The chart's staging values, with the test's shorter timing (
   measurement, `make deploy` fails at once, and the stable version serves every request again;
 - a canary without traffic is neither promoted nor aborted: its analysis is inconclusive and the rollout
   waits for a person (`make deploy` says so); the runbook's abort then works.
+
+The three run at once, each in its own namespace with its own release, processes and traffic (a rollout takes
+about a minute); the tests then read what each recorded.
 """
 
+import contextlib
 import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from observability import tools
-from tests.cluster.harness import CHART, ROOT, TEST_VALUES, Cluster, eventually
-from tests.cluster.pods import WORKLOAD, PodProcesses, Traffic, count_by
+from tests.cluster.harness import CHART, ROOT, Cluster, eventually
+from tests.cluster.pods import WORKLOAD, PodProcesses, Served, Traffic, count_by
 from tests.support.failpoints import fail_command_blocking
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 # The test's timing (values-test.yaml): how long a failing canary may take to be aborted, counted from the
-# start of `make deploy`: pods up, the analysis's initial delay (15 s), a measurement every 5 s, then the
+# start of `make deploy`: pods up, the analysis's initial delay (10 s), a measurement every 5 s, then the
 # controller's reaction. Production's timing is in deployment.md.
 ABORT_BOUND_S = 120
 # From the abort to every request answered by the stable version (the canary's pods scaled away).
@@ -59,6 +64,7 @@ class Release:
         env = {
             **self.cluster.plane.env,
             "PATH": f"{tools.HELM.path.parent}:{os.environ['PATH']}",
+            "ROLLOUT_POLL_SECONDS": "1",
         }
         stop = threading.Event()
         sampler = threading.Thread(target=self._sample, args=(stop,), daemon=True)
@@ -81,29 +87,98 @@ class Release:
 
     def _sample(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            try:
+            with contextlib.suppress(AssertionError):
                 step = self.status().get("currentStepIndex")
-                pods = self.cluster.plane.items("pods", "-n", self.namespace, "-l", WORKLOAD)
-                by_hash: dict[str, int] = {}
-                for pod in pods:
-                    if pod["status"].get("phase") == "Running" and not pod["metadata"].get(
-                        "deletionTimestamp"
-                    ):
-                        revision = pod["metadata"]["labels"]["rollouts-pod-template-hash"]
-                        by_hash[revision] = by_hash.get(revision, 0) + 1
-                self.samples.append((step, by_hash))
-            except AssertionError:
-                pass
-            stop.wait(0.5)
+                self.samples.append((step, self.revisions()))
+            stop.wait(1)
+
+    def revisions(self) -> dict[str, int]:
+        """Running pods by revision (pod-template hash)."""
+        by_hash: dict[str, int] = {}
+        for pod in self.cluster.plane.items("pods", "-n", self.namespace, "-l", WORKLOAD):
+            if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp"):
+                revision = pod["metadata"]["labels"]["rollouts-pod-template-hash"]
+                by_hash[revision] = by_hash.get(revision, 0) + 1
+        return by_hash
 
     def analysis_runs(self) -> list[dict[str, Any]]:
         runs = self.cluster.plane.items("analysisruns", "-n", self.namespace)
         return sorted(runs, key=lambda run: run["metadata"]["creationTimestamp"])
 
 
-@pytest.fixture
-def release(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Release]:
-    namespace = f"canary-{request.node.name.removeprefix('test_')[:40].replace('_', '-').strip('-')}"
+@dataclass
+class Outcome:
+    """What a scenario saw: `make deploy`'s answer and the cluster's state right after it."""
+
+    release: Release
+    before: str
+    deployed: subprocess.CompletedProcess[str]
+    took_s: float
+    status: dict[str, Any]
+    runs: list[dict[str, Any]]
+    served: list[Served] = field(default_factory=list)
+    stable_again_after_s: float | None = None
+    aborted_by_hand: dict[str, Any] | None = None
+    revisions_after: dict[str, int] = field(default_factory=dict)
+
+
+def healthy(release: Release) -> Outcome:
+    release.traffic.start()
+    before = release.status()["stableRS"]
+    done, took = release.deploy("0.2.0")
+    return Outcome(
+        release, before, done, took, release.status(), release.analysis_runs(), release.traffic.served
+    )
+
+
+def failing(release: Release) -> Outcome:
+    release.traffic.start()
+    before = release.status()["stableRS"]
+    # The new release names itself to MongoDB (config.extraEnv); the failpoint fails its finds only.
+    with fail_command_blocking(
+        release.cluster.database.uri, failCommands=["find"], appName="pixelpet-canary", errorCode=2
+    ):
+        done, took = release.deploy(
+            "0.3.0", "--set", "config.extraEnv.PIXELPET_MONGO__APP_NAME=pixelpet-canary"
+        )
+        aborted_at = time.monotonic()
+        status, runs = release.status(), release.analysis_runs()
+        canary_pods = {
+            p.pod for p in release.processes.started if p.pod_template_hash == status["currentPodHash"]
+        }
+
+        def stable_only() -> bool:
+            recent = release.traffic.since(time.monotonic() - 3)
+            return len(recent) >= 5 and all(a.pod not in canary_pods and a.code == "OK" for a in recent)
+
+        eventually(stable_only, timeout_s=STABLE_AGAIN_BOUND_S * 2, what="only the stable version answering")
+    outcome = Outcome(release, before, done, took, status, runs, release.traffic.served)
+    outcome.stable_again_after_s = time.monotonic() - aborted_at
+    return outcome
+
+
+def idle(release: Release) -> Outcome:
+    before = release.status()["stableRS"]  # no traffic at all: a quiet hour
+    done, took = release.deploy("0.4.0")
+    outcome = Outcome(release, before, done, took, release.status(), release.analysis_runs())
+    outcome.revisions_after = release.revisions()
+    # The person decides: the runbook's abort (bad-deploy-rollback.md) scales the canary away.
+    release.cluster.plane.kubectl(
+        "-n", release.namespace, "patch", "rollout/pixelpet", "--subresource", "status", "--type", "merge",
+        "-p", '{"status": {"abort": true}}',
+    )  # fmt: skip
+    eventually(lambda: release.status().get("phase") == "Degraded", timeout_s=60, what="aborted by hand")
+    eventually(lambda: set(release.revisions()) == {before}, timeout_s=60, what="only the stable pods left")
+    outcome.aborted_by_hand = release.status()
+    return outcome
+
+
+SCENARIOS: dict[str, Callable[[Release], Outcome]] = {"healthy": healthy, "failing": failing, "idle": idle}
+
+
+@contextlib.contextmanager
+def installed(cluster: Cluster, name: str) -> Iterator[Release]:
+    namespace = f"canary-{name}"
     cluster.namespace(namespace)
     cluster.helm("install", "pixelpet", str(CHART), "--namespace", namespace, *cluster.canary_values())
     processes, traffic = cluster.workload(namespace)
@@ -123,9 +198,26 @@ def release(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Releas
     assert processes.failures == [], processes.failures
 
 
-def stable_hash(release: Release) -> str:
-    stable: str = release.status()["stableRS"]
-    return stable
+def run_scenario(cluster: Cluster, name: str) -> Outcome | BaseException:
+    try:
+        with installed(cluster, name) as release:
+            return SCENARIOS[name](release)
+    except BaseException as failure:  # each test reports its own scenario's failure
+        return failure
+
+
+@pytest.fixture(scope="module")
+def outcomes(cluster: Cluster) -> dict[str, Outcome | BaseException]:
+    with ThreadPoolExecutor(len(SCENARIOS)) as pool:
+        futures = {name: pool.submit(run_scenario, cluster, name) for name in SCENARIOS}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def outcome_of(outcomes: dict[str, Outcome | BaseException], name: str) -> Outcome:
+    outcome = outcomes[name]
+    if isinstance(outcome, BaseException):
+        raise AssertionError(f"the {name} scenario failed") from outcome
+    return outcome
 
 
 def measurements(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -134,109 +226,80 @@ def measurements(run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def test_a_healthy_canary_walks_every_step_and_is_promoted(release: Release) -> None:
-    release.traffic.start()
-    before = stable_hash(release)
-    done, _ = release.deploy("0.2.0")
-    assert done.returncode == 0, done.stdout + done.stderr
-    status = release.status()
+def test_a_healthy_canary_walks_every_step_and_is_promoted(
+    outcomes: dict[str, Outcome | BaseException],
+) -> None:
+    outcome = outcome_of(outcomes, "healthy")
+    assert outcome.deployed.returncode == 0, outcome.deployed.stdout + outcome.deployed.stderr
+    status = outcome.status
     assert status["phase"] == "Healthy"
-    assert status["stableRS"] == status["currentPodHash"] != before, "make deploy passed before its canary"
+    assert status["stableRS"] == status["currentPodHash"] != outcome.before, (
+        "make deploy passed before its canary"
+    )
     # Each step held the documented share of the pods: (canary, stable).
-    strategy = release.cluster.rollout(release.namespace)["spec"]["strategy"]["canary"]
-    steps = [step["setWeight"] for step in strategy["steps"] if "setWeight" in step]
     canary = status["currentPodHash"]
-    seen = {}
-    for index, by_hash in release.samples:
+    steps = list(STAGING_STEPS)
+    seen: dict[int, set[tuple[int, int]]] = {}
+    for index, by_hash in outcome.release.samples:
         if index is not None and index % 2 == 1 and index // 2 < len(steps):  # during a step's pause
-            seen.setdefault(steps[index // 2], set()).add((by_hash.get(canary, 0), by_hash.get(before, 0)))
-    for weight, (canary_pods, stable_pods) in STAGING_STEPS.items():
-        assert (canary_pods, stable_pods) in seen.get(weight, set()), f"{weight}%: {seen.get(weight)}"
+            seen.setdefault(steps[index // 2], set()).add(
+                (by_hash.get(canary, 0), by_hash.get(outcome.before, 0))
+            )
+    for weight, pods in STAGING_STEPS.items():
+        assert pods in seen.get(weight, set()), f"{weight}%: {seen.get(weight)}"
     # Every measurement had data and passed: the canary was judged, not waved through.
-    (run,) = release.analysis_runs()
+    (run,) = outcome.runs
     assert run["status"]["phase"] == "Successful", run["status"]
     for name, taken in measurements(run).items():
         assert taken, name
         assert all(m["phase"] == "Successful" and m["value"] not in ("", "[]") for m in taken), (name, taken)
-    served = release.traffic.served
-    assert count_by(served, lambda answer: answer.code).keys() == {"OK"}
-    new_pods = {p.pod for p in release.processes.started if p.pod_template_hash == canary}
-    assert any(answer.pod in new_pods for answer in served), "the canary served players"
+    assert set(count_by(outcome.served, lambda answer: answer.code)) == {"OK"}
+    new_pods = {p.pod for p in outcome.release.processes.started if p.pod_template_hash == canary}
+    assert any(answer.pod in new_pods for answer in outcome.served), "the canary served players"
     # Its processes ran with the pod's own name in their resource attributes (item 6 of issue 20).
-    for started in release.processes.started:
+    for started in outcome.release.processes.started:
         assert started.environment["OTEL_RESOURCE_ATTRIBUTES"].startswith(f"k8s.pod.name={started.pod},")
 
 
 def test_a_canary_whose_requests_fail_is_aborted_and_the_stable_version_serves_again(
-    release: Release,
+    outcomes: dict[str, Outcome | BaseException],
 ) -> None:
-    release.traffic.start()
-    before = stable_hash(release)
-    # The new release names itself to MongoDB (config.extraEnv); the failpoint fails its finds only.
-    with fail_command_blocking(
-        release.cluster.database.uri, failCommands=["find"], appName="pixelpet-canary", errorCode=2
-    ):
-        done, took_s = release.deploy(
-            "0.3.0", "--set", "config.extraEnv.PIXELPET_MONGO__APP_NAME=pixelpet-canary"
-        )
-        aborted_at = time.monotonic()
-    assert done.returncode != 0, done.stdout + done.stderr
-    assert "was aborted" in done.stderr
-    assert took_s < ABORT_BOUND_S, f"aborted after {took_s:.0f} s"
-    status = release.status()
+    outcome = outcome_of(outcomes, "failing")
+    assert outcome.deployed.returncode != 0, outcome.deployed.stdout + outcome.deployed.stderr
+    assert "was aborted" in outcome.deployed.stderr
+    assert outcome.took_s < ABORT_BOUND_S, f"aborted after {outcome.took_s:.0f} s"
+    status = outcome.status
     assert status["abort"] is True
     assert status["phase"] == "Degraded"
-    assert status["stableRS"] == before, "the failing release never became stable"
-    (run,) = release.analysis_runs()
+    assert status["stableRS"] == outcome.before, "the failing release never became stable"
+    (run,) = outcome.runs
     assert run["status"]["phase"] == "Failed", run["status"]
     failed = [m for m in measurements(run)["availability"] if m["phase"] == "Failed"]
     assert len(failed) == 1, "the first failed measurement aborts"
     assert failed[0]["value"] == "[0]", "a canary failing every request measures 0, not nothing"
     canary_pods = {
-        p.pod for p in release.processes.started if p.pod_template_hash == status["currentPodHash"]
+        p.pod for p in outcome.release.processes.started if p.pod_template_hash == status["currentPodHash"]
     }
     assert canary_pods, "the failing canary ran"
-
-    # The stable version alone answers again, and answers well.
-    def stable_only() -> bool:
-        recent = release.traffic.since(time.monotonic() - 3)
-        return len(recent) >= 5 and all(a.pod not in canary_pods and a.code == "OK" for a in recent)
-
-    eventually(stable_only, timeout_s=STABLE_AGAIN_BOUND_S, what="every request served by the stable version")
-    assert time.monotonic() - aborted_at < STABLE_AGAIN_BOUND_S + 5
+    assert any(a.pod in canary_pods and a.code != "OK" for a in outcome.served), "its requests failed"
+    assert outcome.stable_again_after_s is not None
+    assert outcome.stable_again_after_s < STABLE_AGAIN_BOUND_S, "the stable version alone answers again"
 
 
 def test_a_canary_without_traffic_is_paused_for_a_person_neither_promoted_nor_aborted(
-    release: Release,
+    outcomes: dict[str, Outcome | BaseException],
 ) -> None:
-    before = stable_hash(release)  # no traffic at all: a quiet hour
-    done, _ = release.deploy("0.4.0")
-    assert done.returncode != 0, done.stdout + done.stderr
-    assert "analysis was inconclusive" in done.stderr, done.stderr
-    status = release.status()
+    outcome = outcome_of(outcomes, "idle")
+    assert outcome.deployed.returncode != 0, outcome.deployed.stdout + outcome.deployed.stderr
+    assert "analysis was inconclusive" in outcome.deployed.stderr, outcome.deployed.stderr
+    status = outcome.status
     assert status["phase"] == "Paused", status
     assert [c["reason"] for c in status.get("pauseConditions", [])] == ["InconclusiveAnalysisRun"]
     assert not status.get("abort"), "not aborted as failed"
-    assert status["stableRS"] == before, "not promoted blindly"
-    canary = status["currentPodHash"]
-    assert sum(by_hash.get(canary, 0) for _, by_hash in release.samples[-3:]) > 0, "the canary still runs"
-    (run,) = release.analysis_runs()
+    assert status["stableRS"] == outcome.before, "not promoted blindly"
+    assert outcome.revisions_after.get(status["currentPodHash"], 0) > 0, "the canary still runs"
+    (run,) = outcome.runs
     assert run["status"]["phase"] == "Inconclusive", run["status"]
     assert all(m["phase"] == "Inconclusive" for taken in measurements(run).values() for m in taken)
-    # The person decides: the runbook's abort (bad-deploy-rollback.md) scales the canary away.
-    release.cluster.plane.kubectl(
-        "-n", release.namespace, "patch", "rollout/pixelpet", "--subresource", "status", "--type", "merge",
-        "-p", '{"status": {"abort": true}}',
-    )  # fmt: skip
-    eventually(lambda: release.status().get("phase") == "Degraded", timeout_s=60, what="aborted by hand")
-
-    def revisions() -> set[str]:
-        pods = release.cluster.plane.items("pods", "-n", release.namespace, "-l", WORKLOAD)
-        return {
-            pod["metadata"]["labels"]["rollouts-pod-template-hash"]
-            for pod in pods
-            if not pod["metadata"].get("deletionTimestamp")
-        }
-
-    eventually(lambda: revisions() == {before}, timeout_s=60, what="only the stable version's pods")
-    assert TEST_VALUES.exists()
+    assert outcome.aborted_by_hand is not None
+    assert outcome.aborted_by_hand["phase"] == "Degraded", "the runbook's abort works"

@@ -34,7 +34,7 @@ from tests.support.failpoints import fail_command_blocking
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 # The test's timing (values-test.yaml): how long a failing canary may take to be aborted, counted from the
-# start of `make deploy`: pods up, the analysis's initial delay (10 s), a measurement every 5 s, then the
+# start of `make deploy`: pods up, the analysis's initial delay (15 s), a measurement every 5 s, then the
 # controller's reaction. Production's timing is in deployment.md.
 ABORT_BOUND_S = 120
 # From the abort to every request answered by the stable version (the canary's pods scaled away).
@@ -247,12 +247,16 @@ def test_a_healthy_canary_walks_every_step_and_is_promoted(
             )
     for weight, pods in STAGING_STEPS.items():
         assert pods in seen.get(weight, set()), f"{weight}%: {seen.get(weight)}"
-    # Every measurement had data and passed: the canary was judged, not waved through.
+    # The canary was judged on data, not waved through: every metric passed measurements with a value, none
+    # failed, and no more were inconclusive than the limit allows (a first window with little data).
     (run,) = outcome.runs
     assert run["status"]["phase"] == "Successful", run["status"]
     for name, taken in measurements(run).items():
-        assert taken, name
-        assert all(m["phase"] == "Successful" and m["value"] not in ("", "[]") for m in taken), (name, taken)
+        phases = count_by([Served(0, "", m["phase"]) for m in taken], lambda m: m.code)
+        assert phases["Successful"] >= 1, (name, taken)
+        assert set(phases) <= {"Successful", "Inconclusive"}, (name, taken)
+        assert phases["Inconclusive"] <= 1, (name, taken)
+        assert all(m["value"] not in ("", "[]") for m in taken if m["phase"] == "Successful"), (name, taken)
     assert set(count_by(outcome.served, lambda answer: answer.code)) == {"OK"}
     new_pods = {p.pod for p in outcome.release.processes.started if p.pod_template_hash == canary}
     assert any(answer.pod in new_pods for answer in outcome.served), "the canary served players"
@@ -281,7 +285,9 @@ def test_a_canary_whose_requests_fail_is_aborted_and_the_stable_version_serves_a
         p.pod for p in outcome.release.processes.started if p.pod_template_hash == status["currentPodHash"]
     }
     assert canary_pods, "the failing canary ran"
-    assert any(a.pod in canary_pods and a.code != "OK" for a in outcome.served), "its requests failed"
+    answers = count_by(outcome.served, lambda a: f"{'canary' if a.pod in canary_pods else 'stable'} {a.code}")
+    assert answers["canary INTERNAL_SERVER_ERROR"] > 0, f"its requests failed: {answers}"
+    assert answers["canary OK"] == 0, answers
     assert outcome.stable_again_after_s is not None
     assert outcome.stable_again_after_s < STABLE_AGAIN_BOUND_S, "the stable version alone answers again"
 
@@ -294,7 +300,7 @@ def test_a_canary_without_traffic_is_paused_for_a_person_neither_promoted_nor_ab
     assert "analysis was inconclusive" in outcome.deployed.stderr, outcome.deployed.stderr
     status = outcome.status
     assert status["phase"] == "Paused", status
-    assert [c["reason"] for c in status.get("pauseConditions", [])] == ["InconclusiveAnalysisRun"]
+    assert "InconclusiveAnalysisRun" in [c["reason"] for c in status.get("pauseConditions", [])]
     assert not status.get("abort"), "not aborted as failed"
     assert status["stableRS"] == outcome.before, "not promoted blindly"
     assert outcome.revisions_after.get(status["currentPodHash"], 0) > 0, "the canary still runs"

@@ -11,6 +11,7 @@ real service process for each pod.
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -292,7 +293,7 @@ class ControlPlane:
 
 def crd_files() -> Iterator[Path]:
     """The operators' CRD files, from their Go modules (the module cache, offline once fetched)."""
-    go = tools.shutil.which("go") or "/usr/local/go/bin/go"
+    go = shutil.which("go") or "/usr/local/go/bin/go"
     for module, folder in CRD_MODULES:
         directory = Path(tools.module_dir(go, module)) / folder
         for path in sorted(directory.glob("*.yaml")):

@@ -2,8 +2,9 @@
 # The Pixel Pet image: the service and its locked runtime dependencies, nothing else.
 # Built and run for real by tests/container/test_image.py (Podman); docs/operations/deployment.md explains it.
 #
-# BASE is the pinned upstream image (Dependabot keeps the digest current). The test passes a Debian bookworm base
-# it builds itself, because no image registry can be reached there; both ship Python 3.11 and useradd.
+# BASE is the pinned upstream image. Dependabot cannot update it (it does not resolve an ARG in FROM): refresh the
+# digest by hand (docs/operations/deployment.md, "The image"). The test passes a Debian bookworm base it builds
+# itself, because no image registry can be reached there; both ship Python 3.11 and useradd.
 ARG BASE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
 FROM ${BASE} AS builder

@@ -23,19 +23,16 @@ run: deps ## Run the service on http://127.0.0.1:8000 (embedded dev database unl
 token: deps ## Print a development bearer token for owner SUB (default dev-player)
 	@$(UV) run --frozen pixelpet token --sub "$${SUB:-dev-player}"
 
-# Debian's packages the tests run for real: curl (the README test runs its example as printed), Prometheus,
-# Alertmanager and promtool (observability tests), Podman with runc and mmdebstrap (the image test), nginx
-# (the local stack's load balancer, run in front of two replicas), Chromium (the /play page's browser tests;
-# GitHub's Ubuntu runners have Google Chrome instead, which the tests use when there is no chromium).
-DEBIAN_TOOLS := curl prometheus prometheus-alertmanager podman runc mmdebstrap nginx
-BROWSER := $(shell command -v chromium >/dev/null || command -v google-chrome >/dev/null || echo chromium)
-
+# Debian's packages the tests run for real (observability/tools.py lists them, with why): curl, Prometheus,
+# Alertmanager and promtool, Podman with runc, mmdebstrap and Debian's archive keys (the image test), nginx,
+# etcd (the Kubernetes control plane of tests/cluster) and Chromium. Only the missing ones are installed:
+# GitHub's Ubuntu runners already have runc (in Docker's containerd.io, which the runc package conflicts with)
+# and Google Chrome.
 .PHONY: tools
-tools: deps ## Install the programs the tests run (Debian packages; Jaeger, Sloth, actionlint, helm, Toxiproxy built from Go)
-	@missing="$(BROWSER)"; for tool in curl promtool prometheus prometheus-alertmanager amtool podman runc mmdebstrap nginx; do \
-	  command -v $$tool >/dev/null || missing=yes; done; \
+tools: deps ## Install the programs the tests run (Debian packages; Jaeger, Sloth, actionlint, helm, Toxiproxy, Kubernetes, kwok, Argo Rollouts built from Go)
+	@missing="$$($(UV) run --frozen python -m observability.tools missing-packages)"; \
 	  if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) $(BROWSER) >/dev/null; fi
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	$(UV) run --frozen python -m observability.tools
 
 .PHONY: test
@@ -93,10 +90,19 @@ dashboards: deps ## Regenerate the Grafana dashboards (observability/grafana/das
 observe: tools ## Run Collector, Jaeger, Prometheus and Alertmanager locally against `make run` (Ctrl-C stops)
 	$(UV) run --frozen python -m observability.stack
 
+# Where and how `make deploy` installs; tests/cluster runs it against a real control plane with its own.
+NAMESPACE ?= pixelpet
+HELM ?= helm
+KUBECTL ?= kubectl
+DEPLOY_VALUES ?=
+ROLLOUT_TIMEOUT ?= 45m
+
 .PHONY: deploy
 deploy: ## Helm upgrade ENV (staging|production) to image VERSION through the canary (deploy.yml runs this)
 	@test -n "$(ENV)" && test -n "$(VERSION)" || { echo "usage: make deploy ENV=staging VERSION=1.2.3" >&2; exit 2; }
-	helm upgrade --install pixelpet deploy/helm/pixelpet --namespace pixelpet --create-namespace \
-	  --values deploy/helm/pixelpet/values-$(ENV).yaml --set image.tag=$(VERSION) --wait --timeout 30m
-	@# The canary promotes itself step by step, or aborts and rolls back when its analysis fails.
-	kubectl --namespace pixelpet wait rollout/pixelpet --for=jsonpath='{.status.phase}'=Healthy --timeout=45m
+	$(HELM) upgrade --install pixelpet deploy/helm/pixelpet --namespace $(NAMESPACE) --create-namespace \
+	  --values deploy/helm/pixelpet/values-$(ENV).yaml $(DEPLOY_VALUES) --set image.tag=$(VERSION) \
+	  --wait --timeout 10m
+	@# Waits for this upgrade's canary (not the old Healthy), fails at once when it is aborted (Degraded) or
+	@# paused for a person (inconclusive analysis), and succeeds when the new version is stable.
+	KUBECTL="$(KUBECTL)" deploy/wait-for-rollout.sh $(NAMESPACE) pixelpet $(ROLLOUT_TIMEOUT)

@@ -56,6 +56,7 @@ class StackOptions:
     """What differs between `make observe` and a test."""
 
     service_targets: Sequence[str] = ("127.0.0.1:8000",)
+    probe_targets: Sequence[str] = ("127.0.0.1:9100",)  # `pixelpet probe --serve 9100`
     tail_sampling_percentage: int = 10
     scrape_interval: str | None = None  # None keeps prometheus.yml's
     evaluation_interval: str | None = None
@@ -189,6 +190,7 @@ class Stack:
         ports = self.ports
         targets = {
             "pixelpet": list(self.options.service_targets),
+            "pixelpet-probe": list(self.options.probe_targets),
             "spanmetrics": [f"127.0.0.1:{ports.spanmetrics}"],
             "otel-collector": [f"127.0.0.1:{ports.collector_telemetry}"],
             "prometheus": [f"127.0.0.1:{ports.prometheus}"],

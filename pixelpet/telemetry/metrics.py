@@ -1,8 +1,8 @@
 """Every Prometheus metric the service exports, on a registry of its own (one per app).
 
 Naming follows Prometheus conventions: the ``pixelpet_`` prefix, base units, ``_total`` on
-counters. No label ever holds a pet or owner id. docs/observability.md says why each one exists and what
-to do when it moves.
+counters. No label ever holds a pet or owner id. docs/observability.md (Metrics) says why each one
+exists and what to do when it moves.
 """
 
 import asyncio

@@ -202,3 +202,31 @@ async def test_the_load_balancer_spreads_graphql_and_carries_subscriptions(
         nginx.wait(timeout=10)
         for service in services:
             service.stop()
+
+
+def test_alertmanager_in_compose_routes_as_the_source_and_sends_nowhere_it_cannot_reach() -> None:
+    """Inside its container 127.0.0.1 is Alertmanager itself: the source's webhook receivers would fail every
+    notification. compose mounts the same routes and inhibitions with receivers that do not send."""
+    mounts = [volume.split(":") for volume in SERVICES["alertmanager"]["volumes"]]
+    (source,) = [host for host, target, *_ in mounts if target == "/etc/alertmanager/alertmanager.yml"]
+    mounted = yaml.safe_load((ROOT / source).read_text())
+    original = yaml.safe_load((ROOT / "observability" / "alertmanager" / "alertmanager.yml").read_text())
+    for receiver in original["receivers"]:
+        receiver.pop("webhook_configs", None)
+    assert mounted == original
+    assert "url" not in str(mounted["receivers"])
+
+
+def test_the_prober_runs_in_compose_through_the_load_balancer_and_is_scraped() -> None:
+    probe = SERVICES["probe"]
+    command = probe["command"]
+    assert command[0] == "probe"
+    assert command[command.index("--url") + 1] == "http://lb:8080"
+    port = command[command.index("--serve") + 1]
+    targets = ROOT / "deploy" / "compose" / "prometheus-targets"
+    (scrape,) = json.loads((targets / "pixelpet-probe.json").read_text())
+    assert scrape["targets"] == [f"probe:{port}"]
+    for name in probe["environment"]:
+        assert _is_setting(name.removeprefix("PIXELPET_").lower().split("__")), name
+    assert probe["read_only"] is True
+    assert probe["depends_on"] == {"lb": {"condition": "service_healthy"}}

@@ -1,6 +1,7 @@
-"""The observability stack end to end, on real programs: two service instances and SecantusDB, the
-OpenTelemetry Collector and Jaeger (the jaeger binary, built from its Go module), Prometheus and
-Alertmanager (Debian's packages), each run on the committed configuration (observability/).
+"""The observability stack end to end, on real programs: two service instances and SecantusDB, the black-box
+prober (`pixelpet probe --serve`), the OpenTelemetry Collector and Jaeger (the jaeger binary, built from its
+Go module), Prometheus and Alertmanager (Debian's packages), each run on the committed configuration
+(observability/).
 
 Only what a test environment must change is changed: addresses, a tail-sampling share of 0 (so that a
 kept trace proves its policy), 1 s scrape and evaluation intervals and short Alertmanager grouping.
@@ -13,6 +14,7 @@ import json
 import re
 import secrets
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,10 +37,12 @@ from pixelpet.settings import DEVELOPMENT_SECRET
 from tests.e2e.traffic import Traffic
 from tests.support.failpoints import fail_command_blocking
 from tests.support.graphql import token_for
-from tests.support.service import ServiceProcess, run_pixelpet
+from tests.support.service import ServiceProcess, clean_environment, run_pixelpet
 
 # The outage test waits for a real 5-minute window to forget the outage.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# Seconds between the prober's journeys (30 in compose and the chart; shorter here, the alert's `for` is not).
+PROBE_INTERVAL_S = 5
 
 # Requests per second across both instances, live and in the backfilled history alike.
 RATE_PER_S = 10.0
@@ -91,6 +95,30 @@ class Outage:
     slo_while_paging: tuple[int, list[dict[str, Any]]]  # `pixelpet slo --json`: exit code and rows
 
 
+class Prober:
+    """`pixelpet probe --serve`: a player's journey against the first instance, exported for Prometheus."""
+
+    def __init__(self, url: str, log_file: Path) -> None:
+        self.port = free_port()
+        self._command = [
+            sys.executable, "-m", "pixelpet", "probe", "--url", url,
+            "--serve", str(self.port), "--interval", str(PROBE_INTERVAL_S),
+        ]  # fmt: skip
+        self._log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self._log_file, "ab") as log:
+            self._process = subprocess.Popen(
+                self._command, env=clean_environment(), stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+
+
 @dataclass
 class EndToEnd:
     database: DevDatabase
@@ -98,6 +126,7 @@ class EndToEnd:
     stack: Stack
     webhook: Webhook
     traffic: Traffic
+    prober: Prober
     outage: Outage | BaseException | None = None
 
     def prometheus(self, expr: str) -> list[dict[str, Any]]:
@@ -191,11 +220,13 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
         )
         for index in range(2)
     ]
+    prober = Prober(services[0].url, root / "prober.log")
     stack = Stack(
         root / "stack",
         ports=ports,
         options=StackOptions(
             service_targets=[f"127.0.0.1:{service.port}" for service in services],
+            probe_targets=[f"127.0.0.1:{prober.port}"],
             tail_sampling_percentage=0,
             scrape_interval="1s",
             evaluation_interval="1s",
@@ -214,8 +245,10 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
         for service in services:
             service.start()
         traffic.start()
-        yield EndToEnd(database, services, stack, webhook, traffic)
+        prober.start()
+        yield EndToEnd(database, services, stack, webhook, traffic, prober)
     finally:
+        prober.stop()
         traffic.stop()
         for service in services:
             service.stop()
@@ -447,3 +480,65 @@ def test_no_token_or_signing_secret_reaches_the_logs_of_a_whole_run(e2e: EndToEn
     assert DEVELOPMENT_SECRET not in logs
     assert not re.findall(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", logs), "a JWT in the logs"
     assert "Bearer" not in logs
+
+
+def test_stopping_every_instance_pages_by_absence_and_by_the_prober_and_their_return_resolves_it(
+    e2e: EndToEnd,
+) -> None:
+    """A total outage: with every instance down there are no request counters to burn, so the SLO alerts stay
+    silent; PixelpetDown (absent()) and PixelpetProbeFailing (the black-box prober) page within 3 minutes
+    through Alertmanager, and resolve when the instances return."""
+    ensure_outage_happened(e2e)  # after the database outage, whose pages have resolved
+    pages = ("PixelpetDown", "PixelpetProbeFailing")
+    eventually(
+        lambda: e2e.prometheus('pixelpet_probe_success{job="pixelpet-probe"} == 1'),
+        timeout_s=120,
+        what="the prober's journey succeeding before the outage",
+    )
+    for page in pages:
+        eventually(
+            lambda page=page: not e2e.prometheus(f'ALERTS{{alertname="{page}"}}'),
+            timeout_s=120,
+            what=f"no {page} before the outage",
+        )
+    stopped_at = time.time()
+    stopped = time.monotonic()
+    for service in e2e.services:
+        service.stop()
+    try:
+        fired = {}
+        for page in pages:
+            fired[page] = eventually(
+                lambda page=page: [
+                    alert
+                    for alert in e2e.webhook.alerts("pager", page, "firing")
+                    if _starts(alert) >= stopped_at
+                ],
+                timeout_s=180 - (time.monotonic() - stopped),
+                what=f"{page} paging",
+            )[0]
+        assert time.monotonic() - stopped < 180
+    finally:
+        restarted_at = time.time()
+        for service in e2e.services:
+            service.start()
+    for page, alert in fired.items():
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["annotations"]["runbook_url"] == RUNBOOKS + f"{page}.md"
+        assert (OBSERVABILITY / "runbooks" / f"{page}.md").is_file()
+        eventually(
+            lambda page=page: [
+                alert
+                for alert in e2e.webhook.alerts("pager", page, "resolved")
+                if _starts(alert) >= stopped_at
+            ],
+            timeout_s=180,
+            what=f"{page} resolved after the instances returned",
+        )
+    # While everything was down nothing burned: the SLO pages had no samples, which is why these two exist.
+    burned = [
+        alert
+        for alert in e2e.webhook.alerts("pager", "PixelpetAvailabilityBudgetBurn", "firing")
+        if stopped_at <= _starts(alert) < restarted_at
+    ]
+    assert burned == []

@@ -55,6 +55,19 @@ def test_every_alert_says_how_bad_what_happened_and_where_its_runbook_is() -> No
         assert annotations["runbook_url"] == f"{RUNBOOK_BASE_URL}{rule['alert']}.md", rule["alert"]
 
 
-def test_only_slo_alerts_page() -> None:
+def test_only_slo_alerts_and_a_total_outage_page() -> None:
     paging = {rule["alert"] for rule in rules("alert") if rule["labels"]["severity"] == "critical"}
-    assert paging == {name for name in alert_names() if name.endswith("BudgetBurn")}
+    outage = {"PixelpetDown", "PixelpetProbeFailing"}
+    assert paging == {name for name in alert_names() if name.endswith("BudgetBurn")} | outage
+
+
+def test_a_total_outage_pages_by_absence_and_by_the_prober() -> None:
+    """The burn rates are ratios of the service's own counters: with every instance gone there are no samples.
+    Something must page on absence (`absent()`) and on the black-box prober's `pixelpet_probe_success`."""
+    critical = [rule for rule in rules("alert") if rule["labels"]["severity"] == "critical"]
+    assert any('absent(up{job="pixelpet"}' in rule["expr"] for rule in critical)
+    assert any("pixelpet_probe_success" in rule["expr"] for rule in critical)
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    assert "pixelpet-probe" in jobs, "Prometheus scrapes the prober"
+    assert sorted(config["rule_files"]) == sorted(f"rules/{path.name}" for path in RULE_FILES)

@@ -18,6 +18,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/* The labels the Prometheus operator's selectors need (kube-prometheus-stack: release: <its name>). */}}
+{{- define "pixelpet.monitoringLabels" -}}
+{{ include "pixelpet.labels" . }}
+{{- with .Values.monitoringLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "pixelpet.probeSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "pixelpet.name" . }}-probe
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
 {{- define "pixelpet.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
@@ -60,13 +73,27 @@ spec:
         - name: http
           containerPort: {{ .Values.service.targetPort }}
           protocol: TCP
+        - name: metrics
+          containerPort: {{ .Values.service.metricsPort }}
+          protocol: TCP
+      # Order matters: Kubernetes expands $(NAME) only for variables defined above the one that uses it.
       env:
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
         - name: PIXELPET_ENVIRONMENT
           value: {{ .Values.config.environment | quote }}
         - name: PIXELPET_HOST
           value: "0.0.0.0"
         - name: PIXELPET_PORT
           value: {{ .Values.service.targetPort | quote }}
+        - name: PIXELPET_METRICS_PORT
+          value: {{ .Values.service.metricsPort | quote }}
         - name: PIXELPET_MONGODB_URI
           valueFrom:
             secretKeyRef:
@@ -117,14 +144,6 @@ spec:
           value: {{ .Values.config.otlpEndpoint | quote }}
         - name: OTEL_RESOURCE_ATTRIBUTES
           value: "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE)"
-        - name: POD_NAME
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.name
-        - name: POD_NAMESPACE
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.namespace
         {{- range $name, $value := .Values.config.extraEnv }}
         - name: {{ $name }}
           value: {{ $value | quote }}

@@ -158,7 +158,7 @@ class Cluster:
         return processes, traffic
 
     def rollout(self, namespace: str) -> dict[str, Any]:
-        return self.plane.get("rollout/pixelpet", "-n", namespace)
+        return self.plane.read(namespace, "rollouts", "pixelpet")
 
     def events(self, namespace: str) -> str:
         return json.dumps(

@@ -1,4 +1,5 @@
-"""The session's one control plane (starting it takes about 20 s; building it the first time, minutes)."""
+"""One control plane for the cluster tests, stopped when they end so it costs the later tests nothing
+(starting it takes about 20 s; building it the first time, minutes)."""
 
 from collections.abc import Iterator
 
@@ -10,7 +11,7 @@ from tests.cluster.harness import STAGING, Cluster, Prometheus
 from tests.cluster.pods import IdentityProvider
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("cluster")
     plane = ControlPlane(root / "control-plane")

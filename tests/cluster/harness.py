@@ -109,7 +109,11 @@ class Cluster:
         """A namespace as production should have it: Pod Security `restricted` enforced, and the Secrets the
         chart references (created by a secret manager there, by the test here)."""
         self.plane.kubectl("create", "namespace", name)
-        self.plane.kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
+        # enforce refuses a pod that breaks `restricted`; warn has the API server say so for a Deployment too.
+        self.plane.kubectl(
+            "label", "namespace", name,
+            "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted",
+        )  # fmt: skip
         self.plane.kubectl(
             "-n",
             name,
@@ -154,7 +158,7 @@ class Cluster:
         return processes, traffic
 
     def rollout(self, namespace: str) -> dict[str, Any]:
-        return self.plane.get("rollout/pixelpet", "-n", namespace)
+        return self.plane.read(namespace, "rollouts", "pixelpet")
 
     def events(self, namespace: str) -> str:
         return json.dumps(

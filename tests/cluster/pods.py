@@ -135,7 +135,7 @@ class PodProcesses:
     def _sync(self) -> None:
         pods = {
             pod["metadata"]["name"]: pod
-            for pod in self._plane.items("pods", "-n", self._namespace, "-l", WORKLOAD)
+            for pod in self._plane.read(self._namespace, "pods", selector=WORKLOAD)["items"]
             if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
         }
         changed = False
@@ -274,9 +274,13 @@ class Traffic:
 
     def _watch_endpoints(self) -> None:
         while not self._stop.is_set():
-            slices = self.plane.items(
-                "endpointslices", "-n", self.namespace, "-l", "kubernetes.io/service-name=pixelpet"
-            )
+            try:
+                slices = self.plane.read(
+                    self.namespace, "endpointslices", selector="kubernetes.io/service-name=pixelpet"
+                )["items"]
+            except (AssertionError, httpx.HTTPError):
+                self._stop.wait(1)
+                continue
             self._endpoints = sorted(
                 endpoint["targetRef"]["name"]
                 for endpoint_slice in slices

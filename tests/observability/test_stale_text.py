@@ -42,7 +42,8 @@ def test_no_text_waits_for_a_file_that_exists() -> None:
 def test_the_metrics_table_lists_every_change_stream_restart_reason() -> None:
     reasons = set(
         re.findall(
-            r'change_stream_restarted\("(\w+)"\)', (ROOT / "pixelpet" / "pets" / "broker.py").read_text()
+            r'change_stream_restarted\("(\w+)"\)',
+            (ROOT / "pixelpet" / "storage" / "change_stream.py").read_text(),
         )
     )
     assert reasons >= {"error", "history_lost"}

@@ -318,6 +318,14 @@ before and after, run back to back against the same database.
     that day: what moved is the machine (the bare-uvicorn floor row stayed at 26.9 KiB while both codes
     gained ~2 KiB over it; the fan-out's p99 on 2 shared cores is the first number noise reaches). Neither
     target is met on that machine by either code; re-run on a quiet one before reading them as regressions.
+18. **One core, ports and adapters** (session 7, issue 21; the account stream, issue 22): the use cases on a
+    repository port, the live path as channels and subscriptions, one snapshot cache, encoded text in the
+    outbox. `python -m bench.ab --base 0ef1705` (new: fresh processes of each commit alternating in one run on
+    one database), two rounds each, medians, on a quiet machine: pet query CPU **1.37 vs 1.37 ms** (1.00x),
+    list of 20 **3.21 vs 3.16 ms** (0.98x), throughput 0.99x and 1.02x, RSS per idle subscriber **31.1 vs
+    31.0 KiB**, p99 to 1,000 subscribers **31 vs 36 ms** (1.16x). An earlier run of the same A/B while the
+    cluster tests ran beside it put that p99 at 36 vs 78 ms: the fan-out's p99 is the first number noise
+    reaches, and two rounds do not settle 1.16x; re-run with more rounds on a quiet machine.
 
 ## Open findings
 

@@ -5,6 +5,7 @@ them; ``pixelpet db indexes`` compares them); the repository reads and writes th
 with ``to_pet`` / ``stored_fields``. Never handed to clients or to the core.
 """
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -133,6 +134,16 @@ def to_pet(raw: dict[str, Any]) -> Pet:
 def as_stored(moment: datetime) -> datetime:
     """MongoDB keeps milliseconds: what a read will return for ``moment``."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def stored_pet(pet: Pet) -> Pet:
+    """``pet`` as a read will return it (times cut to MongoDB's milliseconds)."""
+    return replace(
+        pet,
+        state=replace(pet.state, as_of=as_stored(pet.state.as_of)),
+        created_at=as_stored(pet.created_at),
+        updated_at=as_stored(pet.updated_at),
+    )
 
 
 def stored_fields(pet: Pet) -> dict[str, Any]:

@@ -10,7 +10,6 @@ is reported to the sink at once, as a change stream would report it.
 import itertools
 import string
 from dataclasses import replace
-from datetime import datetime
 
 from pixelpet.pets.pet import Pet
 from pixelpet.pets.ports import (
@@ -24,25 +23,13 @@ from pixelpet.pets.ports import (
     PagePosition,
 )
 from pixelpet.storage.client import Storage
+from pixelpet.storage.documents import as_stored, stored_pet
 
 _HEX = frozenset(string.hexdigits)
 
 
 async def _nothing() -> None:
     """An in-memory store is always there."""
-
-
-def _as_stored(moment: datetime) -> datetime:
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _stored(pet: Pet) -> Pet:
-    return replace(
-        pet,
-        state=replace(pet.state, as_of=_as_stored(pet.state.as_of)),
-        created_at=_as_stored(pet.created_at),
-        updated_at=_as_stored(pet.updated_at),
-    )
 
 
 def _checked(pet_id: str) -> str:
@@ -98,7 +85,7 @@ class InMemoryPetStore:
         ):
             raise DuplicateIdempotencyKey
         self._check_unused(request)
-        stored = self._pets[_checked(pet.id)] = _stored(pet)
+        stored = self._pets[_checked(pet.id)] = stored_pet(pet)
         self._record(request, stored)
         self._changed(stored)
         return stored
@@ -110,7 +97,7 @@ class InMemoryPetStore:
         if current is None or current.owner != pet.owner or current.version != expected_version:
             return None
         self._check_unused(request)
-        stored = self._pets[pet.id] = _stored(pet)
+        stored = self._pets[pet.id] = stored_pet(pet)
         self._record(request, stored)
         self._changed(stored)
         return stored
@@ -140,13 +127,13 @@ class InMemoryPetStore:
         if request is None:
             return
         recorded = self._outcomes.get((request.owner, request.key))
-        expired_before = _as_stored(request.made_at - IDEMPOTENCY_WINDOW)
+        expired_before = as_stored(request.made_at - IDEMPOTENCY_WINDOW)
         if recorded is not None and recorded.request.made_at > expired_before:
             raise DuplicateIdempotencyKey
 
     def _record(self, request: KeyedRequest | None, pet: Pet | None) -> None:
         if request is not None:
-            stored_request = replace(request, made_at=_as_stored(request.made_at))
+            stored_request = replace(request, made_at=as_stored(request.made_at))
             self._outcomes[(request.owner, request.key)] = Outcome(request=stored_request, pet=pet)
 
     # ChangeFeed ----------------------------------------------------------------------------

@@ -5,7 +5,6 @@ the pet and records its outcome in one transaction (docs/decisions/0020-retry-sa
 Implements pixelpet/pets/ports.py.
 """
 
-from dataclasses import replace
 from typing import Any
 
 from bson import ObjectId
@@ -33,6 +32,7 @@ from pixelpet.storage.documents import (
     outcome_fields,
     outcome_id,
     stored_fields,
+    stored_pet,
     to_outcome,
     to_pet,
 )
@@ -97,12 +97,7 @@ class MongoPetRepository:
                 if "idempotency_key" in (error.details or {}).get("keyPattern", {}):
                     raise DuplicateIdempotencyKey from error
                 raise
-            return replace(
-                pet,
-                state=replace(pet.state, as_of=as_stored(pet.state.as_of)),
-                created_at=as_stored(pet.created_at),
-                updated_at=as_stored(pet.updated_at),
-            )
+            return stored_pet(pet)
 
     async def _reserve_place(self, owner: str, max_pets: int, session: AsyncClientSession) -> None:
         try:

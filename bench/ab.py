@@ -1,12 +1,14 @@
 """An A/B of the service at two commits, alternating in one run on one database (docs/performance.md's log).
 
-    python -m bench.ab --base REV [--rounds 3]
+    python -m bench.ab --base REV [--rounds 3] [--requests-only]
 
 The base commit is checked out beside this one (a git worktree, its own locked environment); each round
 starts a fresh process of each side in turn against the same database and measures the same workloads:
 server CPU per request and throughput of a single-pet query and a list of 20, p99 delivery to 1,000
-subscribers, and RSS per idle subscriber. Medians of the rounds and their ratio (head / base) are printed:
-ratios from one run, not absolute times, because the machine is shared.
+subscribers, and RSS per idle subscriber (``--requests-only``: the two request workloads alone, for a
+change that cannot touch the live path; a round pair then takes about a minute). Medians of the rounds
+and their ratio (head / base) are printed: ratios from one run, not absolute times, because the machine
+is shared.
 """
 
 import argparse
@@ -68,13 +70,21 @@ async def _cpu_per_request(server: Side, token: str, build: Callable[[int], tupl
     }
 
 
-async def _round(side: Side, token: str, pet_ids: list[str]) -> Metrics:
+async def _round(side: Side, token: str, pet_ids: list[str], requests_only: bool) -> Metrics:
     side.start()
     try:
         pet = await _cpu_per_request(
             side, token, lambda n: ("/graphql", graphql_body(PET, {"id": pet_ids[n % len(pet_ids)]}))
         )
         listed = await _cpu_per_request(side, token, lambda _: ("/graphql", graphql_body(LIST)))
+        requests = {
+            "pet query CPU ms": pet["cpu_ms"],
+            "pet query req/s": pet["rps"],
+            "list of 20 CPU ms": listed["cpu_ms"],
+            "list of 20 req/s": listed["rps"],
+        }
+        if requests_only:
+            return requests
         fan_out = await measure_fan_out(
             server=side.name, url=side.url, token=token, pet_id=pet_ids[0], subscribers=1000, mutations=20
         )
@@ -88,16 +98,15 @@ async def _round(side: Side, token: str, pet_ids: list[str]) -> Metrics:
     finally:
         side.stop()
     return {
-        "pet query CPU ms": pet["cpu_ms"],
-        "pet query req/s": pet["rps"],
-        "list of 20 CPU ms": listed["cpu_ms"],
-        "list of 20 req/s": listed["rps"],
+        **requests,
         "p99 to 1,000 subscribers ms": fan_out.p99_ms,
         "KiB per idle subscriber": idle.rss_per_subscription_bytes / 1024,
     }
 
 
-async def run(base: Path, rounds: int, workdir: Path) -> dict[str, dict[str, list[float]]]:
+async def run(
+    base: Path, rounds: int, workdir: Path, *, requests_only: bool = False
+) -> dict[str, dict[str, list[float]]]:
     database = DevDatabase(storage=workdir / "db", port=free_port(), log_file=workdir / "db.log")
     await database.start_async()
     token = _token("owner-0")
@@ -113,7 +122,7 @@ async def run(base: Path, rounds: int, workdir: Path) -> dict[str, dict[str, lis
         for number in range(rounds):
             order = [("base", base), ("head", HERE)] if number % 2 == 0 else [("head", HERE), ("base", base)]
             for name, checkout in order:
-                metrics = await _round(Side(name, checkout, env, workdir), token, pet_ids)
+                metrics = await _round(Side(name, checkout, env, workdir), token, pet_ids, requests_only)
                 for key, value in metrics.items():
                     results[name].setdefault(key, []).append(value)
     finally:
@@ -125,11 +134,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("--base", required=True, help="the commit to compare against")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--requests-only", action="store_true", help="only the request workloads (no fan-out, no idle memory)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pixelpet-ab-") as workdir:
         base = _base_checkout(args.base, Path(workdir) / "base")
         try:
-            results = asyncio.run(run(base, args.rounds, Path(workdir)))
+            results = asyncio.run(run(base, args.rounds, Path(workdir), requests_only=args.requests_only))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=HERE, check=False)
     print(f"| measure ({args.rounds} rounds, medians) | base {args.base[:7]} | head | head / base |")

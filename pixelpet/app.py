@@ -178,7 +178,7 @@ async def _mongodb(
 ) -> Storage:
     """MongoDB (or the embedded development database): the client, its collections and change stream."""
     uri = await _database_uri(settings, stack)
-    client = create_client(uri, settings.mongo, listeners=[tracing.mongo_listener(), *listeners(metrics)])
+    client = create_client(uri, settings.mongo, listeners=[*tracing.mongo_listeners(), *listeners(metrics)])
     stack.push_async_callback(client.close)
     await init_storage(client, settings.mongo.database)
     database = client[settings.mongo.database]

@@ -28,6 +28,7 @@ from strawberry.types import Info
 from pixelpet.errors import ErrorCode
 from pixelpet.graphql.seam import core_schema
 from pixelpet.telemetry.metrics import Metrics
+from pixelpet.telemetry.tracing import below_unsampled_span
 
 logger = logging.getLogger("pixelpet.requests")
 
@@ -85,19 +86,25 @@ class OperationRecorder:
 class Recording:
     """One operation being recorded. ``finish`` records it; later calls do nothing."""
 
-    __slots__ = ("_recorder", "_span", "_started")
+    __slots__ = ("_finished", "_recorder", "_span", "_started")
 
     def __init__(self, recorder: OperationRecorder) -> None:
         self._recorder = recorder
         self._started = time.perf_counter()
-        self._span: trace.Span | None = recorder.tracer.start_span(
-            "graphql operation", kind=SpanKind.INTERNAL
+        self._finished = False
+        # Below a dropped span (tracing off, or a trace not sampled) there is nothing to record.
+        self._span: trace.Span | None = (
+            None
+            if below_unsampled_span()
+            else recorder.tracer.start_span("graphql operation", kind=SpanKind.INTERNAL)
         )
 
     @contextlib.contextmanager
     def current(self) -> Iterator[None]:
         """Make the operation's span the parent of what runs inside (resolvers, database calls)."""
-        assert self._span is not None
+        if self._span is None:
+            yield
+            return
         # Children need the span's identity, not the span: it may end long before the operation.
         token = otel_context.attach(
             trace.set_span_in_context(NonRecordingSpan(self._span.get_span_context()))
@@ -108,25 +115,27 @@ class Recording:
             otel_context.detach(token)
 
     def finish(self, operation_type: str, operation: str, operation_name: str | None, code: str) -> None:
-        span, self._span = self._span, None
-        if span is None:
+        if self._finished:
             return
+        self._finished = True
         elapsed = time.perf_counter() - self._started
-        span.update_name(f"{operation_type} {operation}")
-        span.set_attribute("graphql.operation.type", operation_type)
-        span.set_attribute("graphql.root_field", operation)
-        if operation_name:
-            span.set_attribute("graphql.operation.name", operation_name[:_CLIENT_NAME_MAX])
-        span.set_attribute("pixelpet.outcome", code)
-        if code in SERVER_FAULTS:
-            span.set_status(Status(StatusCode.ERROR, code))
-        span_context = span.get_span_context()
-        span.end()
+        exemplar = None
+        span = self._span
+        if span is not None:
+            span.update_name(f"{operation_type} {operation}")
+            span.set_attribute("graphql.operation.type", operation_type)
+            span.set_attribute("graphql.root_field", operation)
+            if operation_name:
+                span.set_attribute("graphql.operation.name", operation_name[:_CLIENT_NAME_MAX])
+            span.set_attribute("pixelpet.outcome", code)
+            if code in SERVER_FAULTS:
+                span.set_status(Status(StatusCode.ERROR, code))
+            span_context = span.get_span_context()
+            span.end()
+            if span_context.trace_flags.sampled:
+                exemplar = {"trace_id": format(span_context.trace_id, "032x")}
         metrics = self._recorder.metrics
         metrics.graphql_requests.labels(operation_type, operation, code).inc()
-        exemplar = (
-            {"trace_id": format(span_context.trace_id, "032x")} if span_context.trace_flags.sampled else None
-        )
         metrics.graphql_duration.labels(operation_type, operation).observe(elapsed, exemplar=exemplar)
         logger.info(
             "graphql request",
@@ -175,6 +184,8 @@ class TracedResolver(FieldExtension):
     async def resolve_async(
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Any, Any], **kwargs: Any
     ) -> Any:
+        if below_unsampled_span():
+            return await next_(source, info, **kwargs)
         tracer: Tracer = info.context.tracer
         with tracer.start_as_current_span(f"{info.path.typename}.{info.field_name}"):
             return await next_(source, info, **kwargs)

@@ -10,11 +10,13 @@ Export follows the OpenTelemetry SDK's standard variables, as every OpenTelemetr
 them (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
 ``OTEL_SDK_DISABLED=true`` records nothing; ``OTEL_TRACES_EXPORTER`` (``otlp`` or ``none``) decides;
 unset, an OTLP endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``..._TRACES_ENDPOINT``) turns export on.
+Without export, spans are not recorded at all; their ids still reach logs and error responses.
 """
 
 from collections.abc import Mapping
 from enum import StrEnum
 
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.pymongo import CommandTracer
 from opentelemetry.sdk.resources import Resource
@@ -34,7 +36,7 @@ class TraceExport(StrEnum):
     """What happens to finished spans."""
 
     OTLP = "otlp"  # OTLP/HTTP to a Collector
-    NONE = "none"  # recorded (trace ids in logs and errors) but not exported
+    NONE = "none"  # not recorded: trace ids in logs and errors only
     DISABLED = "disabled"  # OTEL_SDK_DISABLED: nothing is recorded
 
 
@@ -95,10 +97,15 @@ class Tracing:
                 "deployment.environment.name": environment,
             }
         )
+        # Spans are recorded only when something exports them. Unrecorded, a span still has its ids,
+        # so logs and errors carry a trace id to search by, but the SDK builds no span object and our
+        # code skips the spans below an unsampled one: on a single-pet query, recording spans nobody
+        # exported cost about a tenth of the service's CPU (docs/performance.md, log entry 19).
+        self.records = exporter is not None or export is TraceExport.OTLP
         # Parent-based: follow the caller's sampling decision, so a trace is kept or dropped whole.
-        sampler: Sampler = ParentBased(TraceIdRatioBased(settings.sample_ratio))
-        if export is TraceExport.DISABLED and exporter is None:
-            sampler = ALWAYS_OFF
+        sampler: Sampler = (
+            ParentBased(TraceIdRatioBased(settings.sample_ratio)) if self.records else ALWAYS_OFF
+        )
         self.provider = TracerProvider(resource=resource, sampler=sampler)
         self.tracer: Tracer = self.provider.get_tracer(TRACER_NAME, version)
         self._version = version
@@ -114,10 +121,22 @@ class Tracing:
             # Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
 
-    def mongo_listener(self) -> CommandTracer:
-        """A PyMongo command listener that makes a span per command, child of the current span."""
-        return CommandTracer(self.provider.get_tracer("opentelemetry.instrumentation.pymongo", self._version))
+    def mongo_listeners(self) -> list[CommandTracer]:
+        """A PyMongo command listener that makes a span per command, child of the current span; none
+        when spans are not recorded (each command would still make and end an unrecorded one)."""
+        if not self.records:
+            return []
+        return [
+            CommandTracer(self.provider.get_tracer("opentelemetry.instrumentation.pymongo", self._version))
+        ]
 
     def shutdown(self) -> None:
         """Flush what is buffered and stop exporting."""
         self.provider.shutdown()
+
+
+def below_unsampled_span() -> bool:
+    """Whether the current span is one the sampler dropped. A parent-based sampler drops its children
+    too, so code about to start a child span can skip it (and the context switching around it)."""
+    parent = trace.get_current_span().get_span_context()
+    return parent.is_valid and not parent.trace_flags.sampled

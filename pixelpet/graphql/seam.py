@@ -4,10 +4,13 @@ Strawberry's public API covers queries and mutations over HTTP; the pushed subsc
 (transport.py, decision 11), the cached validation (caching.py) and the HTTP rules (view.py) need a few
 things beyond it. Each is imported or reached here and nowhere else, and tests/unit/graphql/test_seam.py
 has a contract test per item, so a strawberry upgrade that moves one breaks that file's tests first
-(`make test-strawberry-latest` runs them against the newest release).
+(`make test-strawberry-latest` runs them against the newest release). The protocol handler's state is
+strawberry's plain attributes, not an API: ``ProtocolHandler`` is the only code that reads or changes it.
 """
 
-from typing import Any, Protocol, cast
+import asyncio
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar, cast
 
 from cross_web import HTTPException as ViewHTTPException
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
@@ -31,15 +34,14 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 __all__ = [
     "DEFAULT_ALLOWED_OPERATION_TYPES",
-    "BaseGraphQLTransportWSHandler",
     "ConnectionAuthenticator",
-    "ConnectionInitMessage",
     "MaybeNullValidationRule",
     "NonJsonMessageReceived",
     "NonTextMessageReceived",
     "OneOfInputValidationRule",
     "Operation",
     "PreExecutionError",
+    "ProtocolHandler",
     "StrawberryOperationType",
     "SubscribeMessage",
     "ViewHTTPException",
@@ -50,7 +52,6 @@ __all__ = [
     "normalize_allowed_origins",
     "normalize_origin",
     "patch_graphiql",
-    "strawberry_view",
 ]
 
 
@@ -87,10 +88,81 @@ class ConnectionAuthenticator(Protocol):
     async def on_ws_connect(self, context: Any) -> None: ...
 
 
-def strawberry_view(authenticator: ConnectionAuthenticator) -> Any:
-    """``authenticator`` in the place of the view strawberry's handler expects (a whole ASGI view there,
-    of which it only calls ``on_ws_connect``)."""
-    return cast("Any", authenticator)
+ContextT = TypeVar("ContextT")
+
+
+class ProtocolHandler(BaseGraphQLTransportWSHandler[ContextT, None]):
+    """Strawberry's graphql-transport-ws handler (connection_init, ping, complete, limits, close codes), with
+    the few moves on its state that pushed subscriptions need (transport.py, decision 11).
+
+    A subclass overrides strawberry's hooks (``handle_subscribe``, ``run_operation``, ``cleanup_operation``,
+    ``shutdown``) and calls them through ``super()``; it reaches the handler's state only through the
+    methods here (tests/unit/test_layers.py checks).
+    """
+
+    def __init__(
+        self,
+        *,
+        websocket: Any,
+        context: ContextT,
+        authenticator: ConnectionAuthenticator,
+        schema: BaseSchema,
+        connection_init_timeout: timedelta,
+        max_operations: int,
+    ) -> None:
+        super().__init__(
+            # In the place of the whole ASGI view strawberry expects: it only calls on_ws_connect.
+            view=cast("Any", authenticator),
+            websocket=websocket,
+            context=context,
+            root_value=None,
+            schema=schema,
+            connection_init_wait_timeout=connection_init_timeout,
+            max_subscriptions_per_connection=max_operations,
+        )
+
+    def is_acknowledged(self) -> bool:
+        """The connection_ack was sent: strawberry closes a subscribe before it with 4401."""
+        return self.connection_acknowledged
+
+    def knows_operation(self, operation_id: str) -> bool:
+        """``operation_id`` is in use: strawberry closes a subscribe reusing it with 4409."""
+        return operation_id in self.operations
+
+    def release_operation(self, operation_id: str) -> None:
+        """Free the id for reuse at once (strawberry keeps it until the task ends), and cancel what still
+        runs for it, unless that is the caller's own task (an operation ending itself finishes its work)."""
+        operation = self.operations.pop(operation_id, None)
+        if (
+            operation is not None
+            and operation.task is not None
+            and operation.task is not asyncio.current_task()
+        ):
+            operation.task.cancel()
+
+    def detach_task(self, operation: Operation[ContextT, None]) -> None:
+        """``operation``'s task is ending while the operation goes on (a pushed subscription, set up): it
+        lets go of the task, so a finished one is not kept for the subscription's life (see
+        ``cleanup_operation``, which strawberry's would refuse without one)."""
+        operation.task = None
+
+    async def send_error(self, operation_id: str, errors: list[Any]) -> None:
+        """An ``error`` message for ``operation_id`` (formatted errors), sent as strawberry sends its own."""
+        await self.send_message({"id": operation_id, "type": "error", "payload": errors})
+
+    async def close_connection(self, code: int, reason: str) -> None:
+        """Close the connection, on the socket strawberry's handler holds."""
+        await self.websocket.close(code, reason)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        # Strawberry's (on complete and at shutdown), for operations that may no longer hold a task.
+        self.release_operation(operation_id)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        # Strawberry cancels the init-timeout task but keeps it for the connection's life: let it go.
+        if self.connection_init_received:
+            self.connection_init_timeout_task = None
 
 
 class GraphiQLChanged(RuntimeError):

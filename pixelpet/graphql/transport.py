@@ -12,7 +12,8 @@ The live path, in reading order: the change stream (pixelpet/storage/change_stre
 channel (pixelpet/pets/live/) -> the subscription (pixelpet/pets/live/subscription.py) -> its
 ``LiveOperation`` (live_operation.py: executed once per snapshot for all who share it) -> the
 connection's outbox (outbox.py: sending, backpressure). This handler decides when subscriptions start
-and end; endpoint.py owns the socket. What it overrides of strawberry's is listed in decision 11.
+and end; endpoint.py owns the socket. What it overrides of strawberry's is listed in decision 11; what
+it needs of strawberry's state, seam.py's ``ProtocolHandler`` does for it.
 """
 
 import asyncio
@@ -37,14 +38,7 @@ from pixelpet.graphql.live_operation import (
     valid_subscription,
 )
 from pixelpet.graphql.outbox import Outbox, OutboxEvents
-from pixelpet.graphql.seam import (
-    BaseGraphQLTransportWSHandler,
-    ConnectionAuthenticator,
-    ConnectionInitMessage,
-    Operation,
-    SubscribeMessage,
-    strawberry_view,
-)
+from pixelpet.graphql.seam import ConnectionAuthenticator, Operation, ProtocolHandler, SubscribeMessage
 from pixelpet.graphql.telemetry import OK, OperationRecorder, outcome_code, root_field
 from pixelpet.settings import SubscriptionSettings
 
@@ -63,7 +57,7 @@ class LiveServices:
     outbox_events: OutboxEvents
 
 
-class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class LiveTransportHandler(ProtocolHandler[Context]):
     def __init__(
         self,
         services: LiveServices,
@@ -75,13 +69,12 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     ) -> None:
         settings = services.settings
         super().__init__(
-            view=strawberry_view(authenticator),
             websocket=websocket,
             context=context,
-            root_value=None,
+            authenticator=authenticator,
             schema=services.schema,
-            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
-            max_subscriptions_per_connection=max_operations,
+            connection_init_timeout=timedelta(seconds=settings.connection_init_timeout_s),
+            max_operations=max_operations,
         )
         self._services = services
         self._live: dict[str, LiveOperation] = {}
@@ -103,14 +96,12 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # Strawberry's checks first (not acknowledged: 4401; a duplicate id: 4409), then the rate.
-        if self.connection_acknowledged and message["id"] not in self.operations:
+        if self.is_acknowledged() and not self.knows_operation(message["id"]):
             try:
                 self._subscribes.acquire()
             except RateLimited as error:
                 refusal = GraphQLError(error.message, extensions=error.extensions())
-                await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
-                )
+                await self.send_error(message["id"], [refusal.formatted])
                 return
         await super().handle_subscribe(message)
 
@@ -134,7 +125,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             with recording.current():
                 code = await self._start(live)
-            operation.task = None  # done: between events, a subscription holds no task
+            self.detach_task(operation)  # done: between events, a subscription holds no task
         except asyncio.CancelledError:
             code = "CANCELLED"  # the client completed it, or left, before its first result
             raise
@@ -143,10 +134,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _start(self, live: LiveOperation) -> str:
         """Set the subscription up and send its first result; the outcome code to record."""
-        source = await open_source(self._services.core_schema, live, self.context)
+        source = await open_source(self._services.core_schema, live, self._connection.context)
         if isinstance(source, list):  # refused before it ran: one `error` message, as strawberry sends
-            self._forget_id(live.id)
-            await self.send_message({"id": live.id, "type": "error", "payload": client_errors(source)})
+            self.release_operation(live.id)
+            await self.send_error(live.id, client_errors(source))
             return outcome_code(source)
         live.source = source
         self._live[live.id] = live  # from here, a complete or a disconnect cancels this task
@@ -171,19 +162,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             if live.source is not None:
                 live.source.close()
                 live.source = None
-        self._forget_id(live.id)
-
-    def _forget_id(self, operation_id: str) -> None:
-        """Free the id for reuse at once (strawberry keeps it until the task ends), and stop whatever
-        still runs for it: a subscription completed or dropped during its first read must not go on to
-        learn that read into a feed nobody watches, nor send a ``next`` for an id the client gave up."""
-        operation = self.operations.pop(operation_id, None)
-        if (
-            operation is not None
-            and operation.task is not None
-            and operation.task is not asyncio.current_task()
-        ):
-            operation.task.cancel()
+        # Its id is free at once, and its setup stops if still running: a subscription completed or dropped
+        # during its first read must not go on to learn that read into a feed nobody watches, nor send a
+        # ``next`` for an id the client gave up.
+        self.release_operation(live.id)
 
     async def cleanup_operation(self, operation_id: str) -> None:
         # Strawberry's, plus what a live subscription holds (set up or still setting up).
@@ -191,13 +173,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if live is not None:
             self._forget(live)
             self._outbox.discard_update(operation_id)
-        self._forget_id(operation_id)
-
-    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
-        # Strawberry keeps the cancelled timeout task for the connection's life.
-        if self.connection_init_received:
-            self.connection_init_timeout_task = None
+        await super().cleanup_operation(operation_id)
 
     async def shutdown(self) -> None:
         # Strawberry cleans up every operation it knows (a live one, set up or still setting up, among
@@ -221,4 +197,4 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _close_quietly(self) -> None:
         # Best effort: the peer stopped reading, so the close frame may never get through.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.websocket.close(*CLIENT_TOO_SLOW), _CLOSE_TIMEOUT_S)
+            await asyncio.wait_for(self.close_connection(*CLIENT_TOO_SLOW), _CLOSE_TIMEOUT_S)

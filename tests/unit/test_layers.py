@@ -118,6 +118,117 @@ def test_strawberry_internals_are_reached_only_through_the_seam() -> None:
         assert "._schema" not in module.read_text(), f"{module.relative_to(PACKAGE)} reads Schema._schema"
 
 
+# Strawberry's graphql-transport-ws handler keeps its state in plain attributes; seam.ProtocolHandler is the
+# only code that reads or changes them. These names are its state, found anywhere in a module that can hold a
+# handler (one importing strawberry, the seam or the transport):
+HANDLER_STATE = {
+    "operations",
+    "connection_acknowledged",
+    "connection_init_received",
+    "connection_init_timeout_task",
+    "connection_timed_out",
+}
+# and within a subclass of the handler (strawberry's or the seam's), what else of strawberry's it holds on
+# ``self`` (its collaborators, its sending, its id bookkeeping) or on an operation (its task):
+HANDLER_ATTRIBUTES = {
+    "view",
+    "websocket",
+    "context",
+    "root_value",
+    "schema",
+    "connection_init_wait_timeout",
+    "max_subscriptions_per_connection",
+    "send_message",
+    "forget_id",
+}
+OPERATION_STATE = {"task", "completed", "handler"}
+HANDLER_CLASSES = {"BaseGraphQLTransportWSHandler", "ProtocolHandler"}
+HANDLER_MODULES = {"pixelpet.graphql.seam", "pixelpet.graphql.transport"}
+
+
+def _base_name(base: ast.expr) -> str | None:
+    if isinstance(base, ast.Subscript):  # BaseGraphQLTransportWSHandler[Context, None]
+        base = base.value
+    if isinstance(base, ast.Name):
+        return base.id
+    if isinstance(base, ast.Attribute):
+        return base.attr
+    return None
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    """Modules imported, and what ``from`` imports name (``from pixelpet.graphql import seam``)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def handler_state_reached(module: Path) -> list[str]:
+    """Where ``module`` reads or changes strawberry's protocol-handler state, as ``line: name``."""
+    tree = ast.parse(module.read_text())
+    holds_a_handler = any(
+        name.split(".")[0] == "strawberry" or name in HANDLER_MODULES for name in _imported_names(tree)
+    )
+    found = [
+        (node.lineno, node.attr)
+        for node in ast.walk(tree)
+        if holds_a_handler and isinstance(node, ast.Attribute) and node.attr in HANDLER_STATE
+    ]
+    for cls in ast.walk(tree):
+        if not isinstance(cls, ast.ClassDef) or not HANDLER_CLASSES & {_base_name(b) for b in cls.bases}:
+            continue
+        for node in ast.walk(cls):
+            if not isinstance(node, ast.Attribute):
+                continue
+            on_self = isinstance(node.value, ast.Name) and node.value.id == "self"
+            if (on_self and node.attr in HANDLER_ATTRIBUTES) or node.attr in OPERATION_STATE:
+                found.append((node.lineno, node.attr))
+    return [f"{line}: {name}" for line, name in sorted(set(found))]
+
+
+def test_strawberrys_handler_state_is_reached_only_through_the_seam() -> None:
+    """Issue 21: an upgrade that changes the handler's state breaks seam.py's tests, not the transport."""
+    for module in PACKAGE.rglob("*.py"):
+        if module.name == "seam.py":
+            continue
+        reached = handler_state_reached(module)
+        assert not reached, f"{module.relative_to(PACKAGE)} reaches strawberry's handler state at {reached}"
+
+
+def test_the_handler_state_rule_sees_the_transport_handler() -> None:
+    """The rule does not pass for want of a subclass to look at: transport.py's handler is one."""
+    tree = ast.parse((PACKAGE / "graphql" / "transport.py").read_text())
+    handlers = [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and HANDLER_CLASSES & {_base_name(b) for b in node.bases}
+    ]
+    assert handlers == ["LiveTransportHandler"]
+
+
+def test_the_handler_state_rule_catches_what_it_is_for(tmp_path: Path) -> None:
+    module = tmp_path / "leaky.py"
+    module.write_text(
+        "from pixelpet.graphql import seam\n"
+        "class H(seam.BaseGraphQLTransportWSHandler[C, None]):\n"
+        "    def f(self, operation):\n"
+        "        operation.task = None\n"
+        "        self.websocket.close()\n"
+        "        self._websocket.close()\n"
+        "def g(handler):\n"
+        "    return handler.connection_acknowledged\n"
+    )
+    assert handler_state_reached(module) == ["4: task", "5: websocket", "8: connection_acknowledged"]
+    unrelated = tmp_path / "counts.py"  # a name of the state, in a module that holds no handler
+    unrelated.write_text("def f(load):\n    return load.operations\n")
+    assert handler_state_reached(unrelated) == []
+
+
 # Tests about the repository as a whole, not one module.
 WHOLE_REPOSITORY = {"test_layers.py", "test_references.py", "storage/test_contract.py"}
 

@@ -80,7 +80,7 @@ def create_app(
         settings.limits,
         introspection=settings.introspection,
         field_suggestions=settings.field_suggestions,
-        extra_extensions=(recorder.extension,),
+        recorder=recorder,
     )
     graphql = GraphQLView(schema, settings)
     subscriptions = GraphQLWebSocket(

@@ -8,6 +8,7 @@ would answer at the operation's deadline instead of the database's.
 """
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -27,19 +28,26 @@ def timed_out_message(budget_s: float) -> str:
     return f"The operation did not finish within its {budget_s:g} s budget; retry shortly."
 
 
+@contextlib.contextmanager
+def operation_budget(budget_s: float) -> Iterator[None]:
+    """The budget of the operation executed inside, starting now."""
+    token = _deadline.set((budget_s, asyncio.get_running_loop().time() + budget_s))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 class OperationDeadline(SchemaExtension):
-    """Starts the operation's budget when its execution starts."""
+    """Starts the operation's budget when its execution starts (strawberry's path: see operation.py)."""
 
     def __init__(self, budget_s: float) -> None:
         super().__init__()
         self._budget_s = budget_s
 
     def on_execute(self) -> Iterator[None]:
-        token = _deadline.set((self._budget_s, asyncio.get_running_loop().time() + self._budget_s))
-        try:
+        with operation_budget(self._budget_s):
             yield
-        finally:
-            _deadline.reset(token)
 
 
 class WithinDeadline(FieldExtension):

@@ -13,8 +13,10 @@ from pixelpet.graphql.account import AccountSubscription
 from pixelpet.graphql.caching import CachedParseAndValidate, DocumentCache
 from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
+from pixelpet.graphql.operation import OperationPipeline
 from pixelpet.graphql.pets import PetMutation, PetQuery, PetSubscription
 from pixelpet.graphql.seam import DEFAULT_ALLOWED_OPERATION_TYPES, StrawberryOperationType, core_schema
+from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.settings import LimitSettings
 
 
@@ -35,6 +37,9 @@ class Subscription(PetSubscription, AccountSubscription):
 
 class PixelPetSchema(strawberry.Schema):
     document_cache: DocumentCache
+    # Runs queries and mutations while the schema has exactly the extensions build_schema gave it.
+    pipeline: OperationPipeline | None = None
+    _built_extensions: object = None
 
     @property
     def core(self) -> GraphQLSchema:
@@ -57,6 +62,15 @@ class PixelPetSchema(strawberry.Schema):
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {
             StrawberryOperationType.SUBSCRIPTION
         }
+        if self.pipeline is not None and self.extensions is self._built_extensions:
+            return await self.pipeline.execute(
+                query,
+                variables=variable_values,
+                context=context_value,
+                root_value=root_value,
+                operation_name=operation_name,
+                allowed=allowed,
+            )
         return await super().execute(
             query, variable_values, context_value, root_value, operation_name, allowed, operation_extensions
         )
@@ -66,24 +80,31 @@ class PixelPetSchema(strawberry.Schema):
     ) -> None:
         # Strawberry calls this once for every result with errors, on every path (parse errors
         # from the parser cache included, which bypass extensions' on_operation hooks), before the
-        # result is sent. Classifying here logs what deserves it (unexpected errors, with their
-        # stack traces) instead of strawberry's default of logging every refusal at ERROR.
+        # result is sent; so does the pipeline. Classifying here logs what deserves it (unexpected
+        # errors, with their stack traces) instead of strawberry's default of logging every refusal
+        # at ERROR.
         classify_in_place(errors)
 
 
 def build_schema(
     limits: LimitSettings,
     *,
+    recorder: OperationRecorder | None = None,
     introspection: bool = True,
     field_suggestions: bool = True,
-    extra_extensions: tuple[Any, ...] = (),
+    strawberry_path: bool = False,
 ) -> "PixelPetSchema":
-    """The schema: cached parsing and validation, its limits, an operation budget, error classification."""
+    """The schema: cached parsing and validation, its limits, an operation budget, error classification,
+    and (given a recorder) a span, metrics and a log line per operation.
+
+    Queries and mutations run through ``OperationPipeline`` (operation.py); ``strawberry_path`` keeps
+    strawberry's own execution with the same steps as extensions (the pipeline's tests compare the two).
+    """
     document_cache = DocumentCache(limits, introspection=introspection, field_suggestions=field_suggestions)
     extensions: list[type[SchemaExtension] | Any] = [
         lambda: CachedParseAndValidate(document_cache),
         lambda: OperationDeadline(limits.operation_timeout_s),
-        *extra_extensions,
+        *((recorder.extension,) if recorder is not None else ()),
     ]
     schema = PixelPetSchema(
         query=Query,
@@ -92,6 +113,15 @@ def build_schema(
         extensions=extensions,
     )
     schema.document_cache = document_cache
+    if not strawberry_path and not schema.directives and not schema.config.disable_field_suggestions:
+        schema.pipeline = OperationPipeline(
+            schema=schema.core,
+            documents=document_cache,
+            budget_s=limits.operation_timeout_s,
+            recorder=recorder,
+            process_errors=schema.process_errors,
+        )
+        schema._built_extensions = schema.extensions
     return schema
 
 

@@ -13,11 +13,13 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 from cross_web import HTTPException as ViewHTTPException
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute
 from graphql.execution import Executor
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_origins, normalize_origin
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -31,10 +33,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType as StrawberryOperationType
+from strawberry.utils.operation import get_operation_type
 
 __all__ = [
     "DEFAULT_ALLOWED_OPERATION_TYPES",
+    "CannotGetOperationTypeError",
     "ConnectionAuthenticator",
+    "InvalidOperationTypeError",
     "MaybeNullValidationRule",
     "NonJsonMessageReceived",
     "NonTextMessageReceived",
@@ -47,7 +52,9 @@ __all__ = [
     "ViewHTTPException",
     "WebSocketDisconnected",
     "core_schema",
+    "execute_document",
     "executor_for",
+    "get_operation_type",
     "is_same_origin",
     "normalize_allowed_origins",
     "normalize_origin",
@@ -80,6 +87,32 @@ def executor_for(
         raw_variable_values=variables,
         operation_name=operation_name,
     )
+
+
+async def execute_document(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    root_value: Any = None,
+    context: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> ExecutionResult:
+    """graphql-core's execution of ``document`` with the arguments strawberry's ``Schema.execute`` passes
+    it (its execution context class and awaitable check; its middleware is empty for our extensions)."""
+    result = execute(
+        schema,
+        document,
+        root_value=root_value,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+        is_awaitable=cast("Any", optimized_is_awaitable),  # a TypeGuard in all but its annotation
+        executor_class=StrawberryGraphQLCoreExecutionContext,
+    )
+    if isinstance(result, ExecutionResult):
+        return result
+    return await result
 
 
 class ConnectionAuthenticator(Protocol):

@@ -22,11 +22,12 @@ from graphql import (
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 
 from pixelpet.errors import ErrorCode
-from pixelpet.graphql.seam import core_schema
+from pixelpet.graphql.seam import CannotGetOperationTypeError, InvalidOperationTypeError, core_schema
 from pixelpet.telemetry.metrics import Metrics
 from pixelpet.telemetry.tracing import below_unsampled_span
 
@@ -148,10 +149,32 @@ class Recording:
         )
 
 
+# What strawberry raises (and operation.py likewise) for a request that is no operation this endpoint
+# runs: no query, an operation name the document lacks, or a subscription over HTTP. The view answers 400.
+REFUSED_REQUESTS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
+
+def operation_outcome(
+    schema: GraphQLSchema,
+    document: DocumentNode | None,
+    operation_name: str | None,
+    errors: list[GraphQLError] | None,
+    *,
+    parse_failed: bool = False,
+    refused: bool = False,
+) -> tuple[str, str, str]:
+    """(operation type, root field, code) of a finished operation, as ``Recording.finish`` takes them."""
+    if parse_failed:
+        return "unknown", "invalid", ErrorCode.GRAPHQL_PARSE_FAILED.value
+    operation_type, root = root_field(schema, document, operation_name)
+    code = ErrorCode.GRAPHQL_VALIDATION_FAILED.value if refused else outcome_code(errors)
+    return operation_type, root, code
+
+
 class OperationTelemetry(SchemaExtension):
-    """Records each operation strawberry executes (see OperationRecorder): queries, mutations, and
-    whatever it refuses. Valid subscriptions are set up and recorded by our transport
-    (pixelpet/graphql/transport.py), at their first result."""
+    """Records each operation strawberry executes (see OperationRecorder) when strawberry's own path runs
+    it (operation.py runs the rest): what it refuses too. Valid subscriptions are set up and recorded by
+    our transport (pixelpet/graphql/transport.py), at their first result."""
 
     def __init__(self, recorder: OperationRecorder) -> None:
         super().__init__()
@@ -160,22 +183,27 @@ class OperationTelemetry(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         recording = self._recorder.start()
         context = self.execution_context
-        parse_failed = False
+        parse_failed = refused = False
         try:
             with recording.current():
                 yield
         except GraphQLError:
             parse_failed = True  # the parser cache raises syntax errors through the hooks
             raise
+        except REFUSED_REQUESTS:
+            refused = True
+            raise
         finally:
-            if parse_failed:
-                root, code = ("unknown", "invalid"), ErrorCode.GRAPHQL_PARSE_FAILED.value
-            else:
-                root = root_field(
-                    core_schema(context.schema), context.graphql_document, context.operation_name
-                )
-                code = outcome_code(context.result.errors if context.result is not None else None)
-            recording.finish(*root, context.operation_name, code)
+            result = context.result
+            operation_type, root, code = operation_outcome(
+                core_schema(context.schema),
+                context.graphql_document,
+                context.operation_name,
+                result.errors if result is not None else None,
+                parse_failed=parse_failed,
+                refused=refused,
+            )
+            recording.finish(operation_type, root, context.operation_name, code)
 
 
 class TracedResolver(FieldExtension):

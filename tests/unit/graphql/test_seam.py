@@ -308,3 +308,36 @@ def test_graphiql_still_has_the_lines_the_view_patches() -> None:
 def test_a_patch_of_a_line_that_moved_says_so() -> None:
     with pytest.raises(seam.GraphiQLChanged, match="gone"):
         seam.patch_graphiql("<html></html>", {"gone": "x"})
+
+
+async def test_execute_document_runs_strawberry_resolvers_as_strawberry_executes_them() -> None:
+    result = await seam.execute_document(
+        seam.core_schema(SCHEMA),
+        parse("{ who }"),
+        context={"name": "rex"},
+        operation_name=None,
+        variables=None,
+    )
+    assert result.data == {"who": "rex at who"}
+    expected = await SCHEMA.execute("{ who }", context_value={"name": "rex"})
+    assert result.data == expected.data
+    errors = await seam.execute_document(
+        seam.core_schema(SCHEMA),
+        parse("query($n: Int!) { who }"),
+        context={},
+        operation_name=None,
+        variables={},
+    )
+    assert errors.data is None
+    assert errors.errors
+
+
+def test_operation_types_are_found_and_refused_as_strawberry_does() -> None:
+    document = parse("query A { who } mutation B { who }")
+    assert seam.get_operation_type(document) is seam.StrawberryOperationType.QUERY
+    assert seam.get_operation_type(document, "B") is seam.StrawberryOperationType.MUTATION
+    with pytest.raises(RuntimeError):
+        seam.get_operation_type(document, "C")
+    assert "C" in seam.CannotGetOperationTypeError("C").as_http_error_reason()
+    refused = seam.InvalidOperationTypeError(seam.StrawberryOperationType.SUBSCRIPTION)
+    assert "subscriptions" in refused.as_http_error_reason("POST")

@@ -1,0 +1,284 @@
+"""The pipeline (pixelpet/graphql/operation.py) against strawberry's own path, on the same requests.
+
+Two apps on their own in-memory stores and the same clock take the same requests: one as shipped, one with
+the pipeline taken away, so strawberry's ``Schema.execute`` runs the same steps as extensions. Answers
+(status, media type, body), the operations' metrics and their spans must be the same; ids, which each
+store and trace makes afresh, are compared by order of appearance.
+"""
+
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from pixelpet.app import create_app
+from pixelpet.clock import ManualClock
+from pixelpet.graphql.schema import PixelPetSchema
+from pixelpet.settings import LimitSettings, Settings
+from pixelpet.storage.memory import InMemoryPetStore
+from tests.conftest import T0
+from tests.support.graphql import token_for
+
+_IDS = re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{24}\b|\b[0-9a-f]{16}\b")
+PET_FIELDS = ("id", "name", "species", "mood", "needs", "version", "stats { hunger happiness energy asOf }")
+
+
+@dataclass
+class Side:
+    http: httpx.AsyncClient
+    schema: PixelPetSchema
+    spans: InMemorySpanExporter
+    app: Starlette
+
+    async def send(self, body: Any, headers: dict[str, str]) -> tuple[int, str, str]:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response = await self.http.post(
+            "/graphql", content=content, headers={"content-type": "application/json", **headers}
+        )
+        return response.status_code, response.headers.get("content-type", ""), response.text
+
+    async def operations_recorded(self) -> list[str]:
+        """The request counter's samples, by operation type, root field and code."""
+        text = (await self.http.get("/metrics")).text
+        return sorted(
+            line for line in text.splitlines() if line.startswith("pixelpet_graphql_requests_total{")
+        )
+
+    def spans_recorded(self) -> list[tuple[str, str]]:
+        finished = [
+            (span.name, json.dumps(dict(span.attributes or {}), sort_keys=True))
+            for span in self.spans.get_finished_spans()
+        ]
+        self.spans.clear()
+        return finished
+
+
+def _schema(app: Starlette) -> PixelPetSchema:
+    view = next(route for route in app.routes if getattr(route, "path", None) == "/graphql")
+    schema = view.endpoint.schema  # type: ignore[attr-defined]
+    assert isinstance(schema, PixelPetSchema)
+    return schema
+
+
+def _settings() -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        mongodb_uri=SecretStr("mongodb://in-memory.invalid/"),
+        limits=LimitSettings(
+            mutations_per_second=10_000, mutation_burst=10_000, queries_per_second=10_000, query_burst=10_000
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _side(*, pipeline: bool) -> AsyncIterator[Side]:
+    spans = InMemorySpanExporter()
+    app = create_app(_settings(), clock=ManualClock(T0), store=InMemoryPetStore(), span_exporter=spans)
+    schema = _schema(app)
+    assert schema.pipeline is not None, "the service as shipped runs the pipeline"
+    if not pipeline:
+        schema.pipeline = None  # strawberry's path, with the same steps as extensions
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pixelpet.test") as http,
+    ):
+        yield Side(http, schema, spans, app)
+
+
+@contextlib.asynccontextmanager
+async def _both() -> AsyncIterator[tuple[Side, Side]]:
+    async with _side(pipeline=True) as ours, _side(pipeline=False) as strawberrys:
+        yield ours, strawberrys
+
+
+def _normalized(text: str, seen: dict[str, str]) -> str:
+    return _IDS.sub(lambda match: seen.setdefault(match.group(0), f"<id{len(seen)}>"), text)
+
+
+async def _same(ours: Side, strawberrys: Side, body: Any, headers: dict[str, str] | None = None) -> str:
+    """Send ``body`` to both; assert the same answer and spans; the answer (normalized)."""
+    headers = headers if headers is not None else {"authorization": f"Bearer {token_for('ann')}"}
+    a, b = await ours.send(body, headers), await strawberrys.send(body, headers)
+    seen_a: dict[str, str] = {}
+    seen_b: dict[str, str] = {}
+    answer_a = (a[0], a[1], _normalized(a[2], seen_a))
+    answer_b = (b[0], b[1], _normalized(b[2], seen_b))
+    assert answer_a == answer_b, body
+    spans_a = [(name, _normalized(attributes, seen_a)) for name, attributes in ours.spans_recorded()]
+    spans_b = [(name, _normalized(attributes, seen_b)) for name, attributes in strawberrys.spans_recorded()]
+    assert spans_a == spans_b, body
+    return answer_a[2]
+
+
+PET = "query($id: ID!) { pet(id: $id) { id name mood stats { hunger } } }"
+REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
+    ("a list", {"query": "{ pets(first: 5) { edges { cursor node { id name } } } }"}, None),
+    ("a pet that is not there", {"query": PET, "variables": {"id": "0" * 24}}, None),
+    ("a malformed id", {"query": PET, "variables": {"id": "nope"}}, None),
+    ("variables that do not fit", {"query": PET, "variables": {}}, None),
+    ("a variable of the wrong type", {"query": PET, "variables": {"id": {"x": 1}}}, None),
+    ("a syntax error", {"query": "{ pets("}, None),
+    ("an unknown field", {"query": "{ pest { id } }"}, None),
+    ("no query", {"variables": {}}, None),
+    ("an empty query", {"query": ""}, None),
+    ("a subscription over HTTP", {"query": "subscription { pets { __typename } }"}, None),
+    (
+        "an operation name the document lacks",
+        {"query": "query A { pets { edges { cursor } } }", "operationName": "B"},
+        None,
+    ),
+    (
+        "two operations, no name",
+        {"query": "query A { pets { edges { cursor } } } query B { __typename }"},
+        None,
+    ),
+    (
+        "two operations, the second named",
+        {"query": "query A { pets { edges { cursor } } } query B { __typename }", "operationName": "B"},
+        None,
+    ),
+    ("introspection", {"query": "{ __schema { queryType { name } } }"}, None),
+    ("too many aliases", {"query": "{ " + " ".join(f"a{n}: __typename" for n in range(20)) + " }"}, None),
+    (
+        "too many root fields",
+        {"query": "{ " + " ".join(f"a{n}: pets {{ edges {{ cursor }} }}" for n in range(11)) + " }"},
+        None,
+    ),
+    (
+        "a rename refused",
+        {
+            "query": 'mutation($id: ID!) { renamePet(id: $id, name: "") { id } }',
+            "variables": {"id": "0" * 24},
+        },
+        None,
+    ),
+    ("no token", {"query": "{ pets { edges { cursor } } }"}, {}),
+    ("a bad token", {"query": "{ pets { edges { cursor } } }"}, {"authorization": "Bearer nope"}),
+    (
+        "graphql-response+json refused",
+        {"query": "{ pest }"},
+        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+    ),
+    (
+        "graphql-response+json answered",
+        {"query": "{ __typename }"},
+        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+    ),
+    ("not JSON", b"{", None),
+    ("a batch", [{"query": "{ __typename }"}], None),
+]
+
+
+async def test_every_request_is_answered_and_recorded_as_strawberry_would() -> None:
+    async with _both() as (ours, strawberrys):
+        created = await _same(
+            ours,
+            strawberrys,
+            {
+                "query": "mutation($n: String!) { createPet(input: {name: $n, species: CAT}) { id name } }",
+                "variables": {"n": "Mochi"},
+            },
+        )
+        assert "Mochi" in created
+        for _, body, headers in REQUESTS:
+            await _same(ours, strawberrys, body, headers)
+        # Actions on the pet each side created: the same outcomes in the same order.
+        ids = [
+            json.loads((await side.send({"query": "{ pets { edges { node { id } } } }"}, _ann()))[2])["data"][
+                "pets"
+            ]["edges"][0]["node"]["id"]
+            for side in (ours, strawberrys)
+        ]
+        for mutation in ("feedPet", "playWithPet", "putPetToSleep", "feedPet"):
+            answers = []
+            for side, pet_id in zip((ours, strawberrys), ids, strict=True):
+                query = f"mutation($id: ID!) {{ {mutation}(id: $id) {{ id version mood }} }}"
+                answers.append(
+                    _normalized(
+                        (await side.send({"query": query, "variables": {"id": pet_id}}, _ann()))[2], {}
+                    )
+                )
+            assert answers[0] == answers[1], mutation
+        assert await ours.operations_recorded() == await strawberrys.operations_recorded()
+        recorded = "\n".join(await ours.operations_recorded())
+        for code in (
+            "GRAPHQL_PARSE_FAILED",
+            "GRAPHQL_VALIDATION_FAILED",
+            "NOT_FOUND",
+            "BAD_USER_INPUT",
+            "OK",
+        ):
+            assert f'code="{code}"' in recorded, code
+
+
+def _ann() -> dict[str, str]:
+    return {"authorization": f"Bearer {token_for('ann')}"}
+
+
+@st.composite
+def pet_documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A pet query: some of its fields, perhaps aliased or in a fragment, with an id that may not fit."""
+    fields = draw(st.lists(st.sampled_from(PET_FIELDS), min_size=1, max_size=len(PET_FIELDS), unique=True))
+    selections = [f"a{n}: {field}" if draw(st.booleans()) else field for n, field in enumerate(fields)]
+    in_fragment = draw(st.booleans())
+    body = "...F" if in_fragment else " ".join(selections)
+    fragment = f" fragment F on Pet {{ {' '.join(selections)} }}" if in_fragment else ""
+    name = draw(st.sampled_from(["", "Named"]))
+    document = f"query {name}($id: ID!) {{ pet(id: $id) {{ {body} }} }}{fragment}"
+    pet_id = draw(st.sampled_from(["MINE", "0" * 24, "x", 7, None]))
+    return document, {"id": pet_id}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(documents=st.lists(pet_documents(), min_size=1, max_size=4))
+async def test_any_pet_query_is_answered_as_strawberry_would(
+    documents: list[tuple[str, dict[str, Any]]],
+) -> None:
+    async with _both() as (ours, strawberrys):
+        mine = []
+        for side in (ours, strawberrys):
+            _, _, text = await side.send(
+                {"query": 'mutation { createPet(input: {name: "Rex", species: DOG}) { id } }'}, _ann()
+            )
+            mine.append(json.loads(text)["data"]["createPet"]["id"])
+        for document, variables in documents:
+            answers = []
+            for side, pet_id in zip((ours, strawberrys), mine, strict=True):
+                values = {"id": pet_id if variables["id"] == "MINE" else variables["id"]}
+                answers.append(
+                    _normalized((await side.send({"query": document, "variables": values}, _ann()))[2], {})
+                )
+            assert answers[0] == answers[1], document
+        assert await ours.operations_recorded() == await strawberrys.operations_recorded()
+
+
+def test_a_schema_given_other_extensions_keeps_strawberrys_path() -> None:
+    app = create_app(_settings(), clock=ManualClock(T0), store=InMemoryPetStore())
+    schema = _schema(app)
+    assert schema.pipeline is not None
+    schema.extensions = (*schema.extensions, object)  # type: ignore[assignment]  # as bench/baselines.py does
+    assert schema.extensions is not schema._built_extensions
+
+
+async def test_the_pipeline_runs_within_the_operations_budget() -> None:
+    settings_ = _settings()
+    settings_.limits.operation_timeout_s = 1e-9  # spent before the first resolver starts
+    app = create_app(settings_, clock=ManualClock(T0), store=InMemoryPetStore())
+    assert _schema(app).pipeline is not None
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pixelpet.test") as http,
+    ):
+        response = await http.post(
+            "/graphql", json={"query": "{ pets { edges { cursor } } }"}, headers=_ann()
+        )
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"

@@ -5,6 +5,7 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from pixelpet.app import create_app
@@ -16,7 +17,8 @@ from pixelpet.telemetry.logging import configure_logging
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, closing a connection whose keepalive ping went unanswered with
-    4008 instead of 1011: graphql-ws clients never reconnect after 1011 (pixelpet/graphql/close_codes.py)."""
+    4008 instead of 1011 (graphql-ws clients never reconnect after 1011: pixelpet/graphql/close_codes.py),
+    and letting go of the handshake once the connection is accepted."""
 
     def keepalive_timeout(self) -> None:
         fail = self.conn.fail
@@ -29,6 +31,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             super().keepalive_timeout()
         finally:
             del self.conn.fail  # the instance attribute shadowed the method: the method again
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # uvicorn keeps the handshake's request and response for the connection's life and never
+            # reads them after this: about 4 KiB of every idle subscriber (docs/performance.md, entry 22).
+            self.request = self.response = None  # type: ignore[assignment]
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicorn.Config:

@@ -143,6 +143,7 @@ def _environment(database_uri: str) -> dict[str, str]:
     }
 
 
+# A little over the batch span processor's schedule delay (OTEL_BSP_SCHEDULE_DELAY, 5 s by default).
 EXPORT_DELAY_S = 5.5
 
 # The 10,000-subscriber rows (bench/crowd.py) hold more than the caps above allow, all as few owners.

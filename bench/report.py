@@ -153,8 +153,8 @@ def render(
         ),
         "- Received during the measured load: "
         + (
-            f"{exported.requests} export requests, {exported.bytes / 1024:,.0f} KiB, "
-            f"{exported.spans:,} spans ({exported.spans / max(1, export_on.result.answered):.1f} per query)."
+            f"export requests {exported.requests} ({exported.bytes / 1024:,.0f} KiB), "
+            f"spans {exported.spans:,} ({exported.spans / max(1, export_on.result.answered):.1f} per query)."
             if exported and export_on
             else "nothing measured."
         ),

@@ -1,4 +1,7 @@
-"""The 10,000-subscriber rows' layout and frame counting (bench/crowd.py, bench/subscriptions.py)."""
+"""The 10,000-subscriber rows' layout and frame counting (bench/crowd.py, bench/subscriptions.py).
+
+No processes; beside the harness's smoke run (test_bench_smoke.py), as unit tests mirror pixelpet/ only.
+"""
 
 from collections import Counter
 from itertools import pairwise

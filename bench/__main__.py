@@ -11,7 +11,7 @@ import json
 import platform
 import random
 import tempfile
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
@@ -21,13 +21,17 @@ from typing import Any
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
+from bench import crowd
 from bench.accounts import AccountResult, measure_accounts, seed_players
+from bench.crowd import CrowdResult
 from bench.hostile import measure as measure_hostile
 from bench.hostile import render as render_hostile
+from bench.otlpsink import Received, TraceSink
 from bench.processes import Server, stats
 from bench.rawhttp import Connection, Step, address, graphql_body, graphql_outcome, post, run_load
 from bench.report import (
     DEFLATE,
+    EXPORT_ON,
     FLOOR,
     OURS,
     UNSHARED,
@@ -73,6 +77,9 @@ class Plan:
     account_players: int  # players connected with one `pets` subscription each (bench/accounts.py)
     account_pets: int  # pets per player
     account_mutations: int
+    crowd: int  # subscriptions on one process (bench/crowd.py), `multiplexed` per connection
+    crowd_pets: int  # pets they are spread over
+    crowd_mutations: int  # renames, one at a time, going round those pets
 
 
 FULL = Plan(
@@ -88,6 +95,9 @@ FULL = Plan(
     account_players=1000,
     account_pets=50,
     account_mutations=200,
+    crowd=10_000,
+    crowd_pets=1000,
+    crowd_mutations=1000,
 )
 SMOKE = Plan(
     requests=40,
@@ -102,6 +112,9 @@ SMOKE = Plan(
     account_players=5,
     account_pets=3,
     account_mutations=3,
+    crowd=40,
+    crowd_pets=4,
+    crowd_mutations=4,
 )
 
 
@@ -130,6 +143,16 @@ def _environment(database_uri: str) -> dict[str, str]:
     }
 
 
+# A little over the batch span processor's schedule delay (OTEL_BSP_SCHEDULE_DELAY, 5 s by default).
+EXPORT_DELAY_S = 5.5
+
+# The 10,000-subscriber rows (bench/crowd.py) hold more than the caps above allow, all as few owners.
+CROWD_LIMITS = {
+    "PIXELPET_SUBSCRIPTIONS__MAX_PER_PROCESS": "20000",
+    "PIXELPET_SUBSCRIPTIONS__MAX_PER_OWNER": "20000",
+}
+
+
 async def _measure(server: Server, name: str, load: Awaitable[Tally]) -> Measurement:
     before = stats(server.pid)
     result = await load
@@ -150,6 +173,8 @@ class Run:
         self.idle_memory: list[IdleMemory] = []
         self.idle: dict[str, float] = {}
         self.accounts: list[AccountResult] = []
+        self.crowds: list[CrowdResult] = []
+        self.exported: Received | None = None
 
     def _load(
         self,
@@ -200,10 +225,7 @@ class Run:
                 _, body = await connection.post("/graphql", graphql_body(CREATE, {"n": f"pet{number}"}))
                 self.pets_by_owner[owner].append(json.loads(body)["data"]["createPet"]["id"])
             await connection.close()
-        # Starving pets, so that feeding succeeds about three times per pet before they are full.
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_uri)
-        await client[DATABASE]["pets"].update_many({}, {"$set": {"hunger": 100.0}})
-        await client.close()
+        await _starve(database_uri)
 
     async def ours(self, database_uri: str) -> None:
         server = Server("pixelpet", ["pixelpet", "serve"], _environment(database_uri), self.workdir)
@@ -302,6 +324,77 @@ class Run:
         finally:
             server.stop()
 
+    async def export_on(self, database_uri: str) -> None:
+        """The single-pet query again, in a process exporting its spans over OTLP/HTTP to a sink of ours."""
+        sink = TraceSink()
+        environment = {**_environment(database_uri), "OTEL_EXPORTER_OTLP_ENDPOINT": await sink.start()}
+        server = Server(EXPORT_ON, ["pixelpet", "serve"], environment, self.workdir)
+        server.start()
+        try:
+            step = self._on_owned_pet(PET)
+            await self._warm_up(server.url, step)
+            # The batch processor posts what it holds at least every 5 s (OTEL_BSP_SCHEDULE_DELAY's
+            # default): wait that long for the warm-up's spans to be gone, and for the load's to arrive.
+            await asyncio.sleep(EXPORT_DELAY_S)
+            before = sink.received
+            self.measurements.append(await _measure(server, "pet query", self._load(server.url, step)))
+            await asyncio.sleep(EXPORT_DELAY_S)
+            self.exported = sink.received - before
+        finally:
+            server.stop()
+            await sink.stop()
+
+    async def fan_out_at_scale(self, database_uri: str) -> None:
+        """10,000 subscriptions on one process, spread over 1,000 pets and all on one pet (bench/crowd.py),
+        each layout in a fresh process of its own so that its RSS is the subscriptions'."""
+        per_connection = self.plan.multiplexed
+        watches, pets = crowd.spread(
+            self.pets_by_owner,
+            pets=self.plan.crowd_pets,
+            subscriptions=self.plan.crowd,
+            per_connection=per_connection,
+        )
+        renames = [pets[number % len(pets)] for number in range(self.plan.crowd_mutations)]
+        await self._crowd(database_uri, crowd.SPREAD, watches, renames)
+        hot = self.pets_by_owner[0][0]
+        watches = crowd.one_pet(0, hot, subscriptions=self.plan.crowd, per_connection=per_connection)
+        await self._crowd(database_uri, crowd.ONE_PET, watches, [(0, hot)] * self.plan.mutations)
+
+    async def _crowd(
+        self, database_uri: str, layout: str, watches: list[crowd.Watch], renames: list[tuple[int, str]]
+    ) -> None:
+        environment = {**_environment(database_uri), **CROWD_LIMITS}
+        server = Server(f"{OURS} ({layout})", ["pixelpet", "serve"], environment, self.workdir)
+        server.start()
+        try:
+            self.crowds.append(
+                await crowd.measure_crowd(
+                    layout=layout,
+                    url=server.url,
+                    pid=server.pid,
+                    tokens=self.tokens,
+                    watches=watches,
+                    renames=renames,
+                )
+            )
+        finally:
+            server.stop()
+
+    async def _hand_written(self, server: Server, database_uri: str, workloads: list[str]) -> None:
+        """Baseline (b)'s endpoints, each the workload of the same name (bench/baselines.py)."""
+        steps = {
+            "pet query": _hand_written_step("/pet", self._owned),
+            "list of 20": _hand_written_step("/pets", None),
+            "feedPet": _hand_written_step("/feed", self._owned),
+        }
+        await self._warm_up(server.url, steps["pet query"])
+        for workload in workloads:
+            if workload == "feedPet":
+                await _starve(database_uri)  # the service fed these pets full
+            self.measurements.append(
+                await _measure(server, workload, self._load(server.url, steps[workload]))
+            )
+
     async def raw_pymongo(self, database_uri: str) -> None:
         from pixelpet.settings import MongoSettings
         from pixelpet.storage.client import create_client
@@ -326,15 +419,7 @@ class Run:
         server.start()
         try:
             if variant == "starlette":
-
-                async def step(connection: Connection, number: int) -> str:
-                    owner = f"owner-{connection.slot % OWNERS}"
-                    body = json.dumps({"id": self._owned(connection, number), "owner": owner}).encode()
-                    status, _ = await connection.post("/pet", body)
-                    return "OK" if status == 200 else f"http_{status}"
-
-                await self._warm_up(server.url, step)
-                self.measurements.append(await _measure(server, "pet query", self._load(server.url, step)))
+                await self._hand_written(server, database_uri, workloads)
                 return
             steps = {
                 "pet query": self._on_owned_pet(PET),
@@ -347,6 +432,29 @@ class Run:
                 )
         finally:
             server.stop()
+
+
+def _hand_written_step(path: str, pets: Callable[[Connection, int], str] | None) -> Step:
+    """A request to baseline (b) (bench/baselines.py): the worker's owner, and a pet of it if ``pets``."""
+
+    async def step(connection: Connection, number: int) -> str:
+        payload = {"owner": f"owner-{connection.slot % OWNERS}"}
+        if pets is not None:
+            payload["id"] = pets(connection, number)
+        status, body = await connection.post(path, json.dumps(payload).encode())
+        if status in (200, 409):  # /feed names its outcome as the service would (ACTION_REFUSED, CONFLICT)
+            return str(json.loads(body).get("outcome", "OK"))
+        return f"http_{status}"
+
+    return step
+
+
+async def _starve(database_uri: str) -> None:
+    """Starving pets, so that feeding succeeds about three times per pet before they are full (again before
+    baseline (b) feeds them, so that it meets the same pets the service did)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_uri)
+    await client[DATABASE]["pets"].update_many({}, {"$set": {"hunger": 100.0}})
+    await client.close()
 
 
 async def _create_then_delete(connection: Connection, number: int) -> str:
@@ -396,6 +504,7 @@ async def run(plan: Plan, workdir: Path) -> Run:
     bench = Run(plan, workdir)
     try:
         await bench.ours(database.uri)
+        await bench.export_on(database.uri)
         await bench.fan_out_variant("pixelpet-deflate", DEFLATE, database.uri)
         await bench.fan_out_variant("pixelpet-unshared", UNSHARED, database.uri)
         await bench.fan_out_variant("pixelpet-wsproto", WSPROTO, database.uri)
@@ -408,8 +517,11 @@ async def run(plan: Plan, workdir: Path) -> Run:
         floor = ["bench.baselines", "websocket-floor"]
         await bench.idle_cost(FLOOR, floor, database.uri, per_connection=1)
         await bench.accounts_at_scale(database.uri)
+        await bench.fan_out_at_scale(database.uri)
         await bench.raw_pymongo(database.uri)
-        await bench.baseline("starlette", "(b) Starlette + PyMongo", database.uri, ["pet query"])
+        await bench.baseline(
+            "starlette", "(b) Starlette + PyMongo", database.uri, ["pet query", "list of 20", "feedPet"]
+        )
         await bench.baseline(
             "strawberry-default", "(c) strawberry defaults", database.uri, ["pet query", "list of 20"]
         )
@@ -444,6 +556,8 @@ def main() -> None:
         plan,
         command,
         bench.accounts,
+        crowds=bench.crowds,
+        exported=bench.exported,
     )
     # In process, after the servers are gone: the CPU one event loop spends refusing hostile documents.
     text = text.rstrip("\n") + "\n\n" + "\n".join(render_hostile(measure_hostile())) + "\n"

@@ -1,7 +1,9 @@
 """Comparison servers for the benchmark, each run as `python -m bench.baselines VARIANT`.
 
-- ``starlette``: baseline (b), a hand-written Starlette JSON endpoint making the same PyMongo call as
-  the `pet` query: the ceiling for a Python HTTP service on this stack.
+- ``starlette``: baseline (b), hand-written Starlette JSON endpoints making the same PyMongo calls as
+  the service: ``POST /pet`` the `pet` query's ``find_one``, ``POST /pets`` the ``pets(first: 20)`` page
+  (the repository's filter, sort and limit), ``POST /feed`` ``feedPet``'s read and version-checked
+  ``find_one_and_update``: the ceiling for a Python HTTP service on this stack.
 - ``strawberry-default``: baseline (c), our types and resolvers under strawberry's defaults: no parser
   or validation cache, and the async ``OpenTelemetryExtension``.
 - ``pixelpet-otel-async`` / ``pixelpet-otel-sync``: the service as shipped plus strawberry's
@@ -24,6 +26,7 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -31,6 +34,7 @@ import uvicorn
 from bson import ObjectId
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from pymongo import ASCENDING, ReturnDocument
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -43,6 +47,7 @@ from pixelpet.graphql import live_operation, sharing
 from pixelpet.graphql.pets import Pet
 from pixelpet.graphql.schema import Mutation, Query, Subscription
 from pixelpet.graphql.view import GraphQLView
+from pixelpet.pets.rules import ACTION_EFFECTS, FULL_BELOW, STAT_MAX, STAT_MIN, Action
 from pixelpet.server import freeze_startup_objects, uvicorn_config
 from pixelpet.settings import Settings
 from pixelpet.storage.client import create_client
@@ -65,19 +70,82 @@ def starlette_baseline(settings: Settings) -> Starlette:
         document = await state["pets"].find_one({"_id": ObjectId(payload["id"]), "owner": payload["owner"]})
         if document is None:
             return JSONResponse({"error": "not found"}, status_code=404)
+        return JSONResponse(_shown(document))
+
+    async def pets(request: Request) -> JSONResponse:
+        """One owner's first page as ``pets(first: 20)`` reads it: the repository's filter, order and limit
+        (one more than the page, to know whether another follows)."""
+        payload = await request.json()
+        cursor = (
+            state["pets"]
+            .find({"owner": payload["owner"]})
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(PAGE + 1)
+        )
+        documents = [document async for document in cursor]
         return JSONResponse(
             {
-                "id": str(document["_id"]),
-                "name": document["name"],
-                "hunger": document["hunger"],
-                "happiness": document["happiness"],
-                "energy": document["energy"],
+                "pets": [_shown(document) for document in documents[:PAGE]],
+                "hasNextPage": len(documents) > PAGE,
             }
         )
 
+    async def feed(request: Request) -> JSONResponse:
+        """``feedPet`` without the idempotency key (as the benchmark sends it): read, decide, then write only
+        if the version read is still current; the same refusal of a full pet, no retry."""
+        payload = await request.json()
+        mine = {"_id": ObjectId(payload["id"]), "owner": payload["owner"]}
+        document = await state["pets"].find_one(mine)
+        if document is None:
+            return JSONResponse({"outcome": "NOT_FOUND"}, status_code=404)
+        if document["hunger"] < FULL_BELOW:
+            return JSONResponse({"outcome": "ACTION_REFUSED"}, status_code=409)
+        now = datetime.now(UTC)
+        changed = await state["pets"].find_one_and_update(
+            {**mine, "version": document["version"]},
+            {
+                "$set": {
+                    "hunger": _clamp(document["hunger"] + FEED.hunger),
+                    "happiness": _clamp(document["happiness"] + FEED.happiness),
+                    "energy": _clamp(document["energy"] + FEED.energy),
+                    "as_of": now,
+                    "updated_at": now,
+                },
+                "$inc": {"version": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if changed is None:
+            return JSONResponse({"outcome": "CONFLICT"}, status_code=409)
+        return JSONResponse({"outcome": "OK", "version": changed["version"], "hunger": changed["hunger"]})
+
     return Starlette(
-        routes=[Route("/pet", pet, methods=["POST"]), Route("/readyz", _ready)], lifespan=lifespan
+        routes=[
+            Route("/pet", pet, methods=["POST"]),
+            Route("/pets", pets, methods=["POST"]),
+            Route("/feed", feed, methods=["POST"]),
+            Route("/readyz", _ready),
+        ],
+        lifespan=lifespan,
     )
+
+
+PAGE = 20
+FEED = ACTION_EFFECTS[Action.FEED]
+
+
+def _shown(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(document["_id"]),
+        "name": document["name"],
+        "hunger": document["hunger"],
+        "happiness": document["happiness"],
+        "energy": document["energy"],
+    }
+
+
+def _clamp(value: float) -> float:
+    return min(STAT_MAX, max(STAT_MIN, value))
 
 
 async def _ready(request: Request) -> JSONResponse:

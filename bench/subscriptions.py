@@ -49,15 +49,45 @@ class _Probe(asyncio.Protocol):
         self.received = bytearray()
         self.arrivals: list[float] = []
         self.changed = asyncio.Event()
+        # With count_frames(): when each complete WebSocket frame arrived (a connection carrying several
+        # subscriptions may receive several messages in one read, or one message over several).
+        self.frames: list[float] = []
+        self._framing = False
+        self._pending = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.arrivals.append(time.perf_counter())
+        now = time.perf_counter()
+        self.arrivals.append(now)
         self.received += data
         self.changed.set()
+        if self._framing:
+            self._count(data, now)
+
+    def count_frames(self) -> None:
+        """From now on (after setup, at a frame boundary) also timestamp every complete frame."""
+        self.frames.clear()
+        self._pending.clear()
+        self._framing = True
+
+    def _count(self, data: bytes, now: float) -> None:
+        # Server frames are unmasked: a 2-byte header, then a 2- or 8-byte length when the 7-bit one says so.
+        pending = self._pending
+        pending += data
+        while len(pending) >= 2:
+            length, header = pending[1] & 0x7F, 2
+            if length >= 126:
+                header = 4 if length == 126 else 10
+                if len(pending) < header:
+                    return
+                length = int.from_bytes(pending[2:header], "big")
+            if len(pending) < header + length:
+                return
+            del pending[: header + length]
+            self.frames.append(now)
 
 
 async def _subscriber(url: str, token: str, pet_ids: list[str]) -> _Probe:

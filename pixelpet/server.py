@@ -35,8 +35,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
-            # uvicorn keeps the handshake's request and response for the connection's life and never
-            # reads them after this: about 4 KiB of every idle subscriber (docs/performance.md, entry 22).
+            # uvicorn keeps the handshake's request and response for the connection's life, and websockets'
+            # parser keeps the request in its suspended frame; neither is read after this. Emptying the
+            # request's headers (the parser's reference cannot be dropped) and letting go of both saves
+            # about 4 KiB of every idle subscriber (docs/performance.md, entry 22).
+            self.request.headers.clear()
             self.request = self.response = None  # type: ignore[assignment]
 
 

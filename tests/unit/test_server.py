@@ -56,7 +56,9 @@ async def test_an_accepted_connection_lets_go_of_its_handshake() -> None:
     transport = Transport()
     protocol.connection_made(transport)
     protocol.data_received(_handshake())
-    assert protocol.request is not None, "held while the app decides"
+    request = protocol.request
+    assert request is not None, "held while the app decides"
+    assert request.headers
     for _ in range(100):
         if protocol.handshake_complete:
             break
@@ -65,5 +67,6 @@ async def test_an_accepted_connection_lets_go_of_its_handshake() -> None:
     assert b"Sec-WebSocket-Protocol: graphql-transport-ws" in transport.written
     assert protocol.request is None
     assert protocol.response is None
+    assert not request.headers, "websockets' parser still refers to the request: emptied"
     protocol.connection_lost(None)
     await asyncio.sleep(0)

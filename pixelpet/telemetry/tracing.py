@@ -99,8 +99,7 @@ class Tracing:
         )
         # Spans are recorded only when something exports them. Unrecorded, a span still has its ids,
         # so logs and errors carry a trace id to search by, but the SDK builds no span object and our
-        # code skips the spans below an unsampled one: on a single-pet query, recording spans nobody
-        # exported cost about a tenth of the service's CPU (docs/performance.md, log entry 19).
+        # code skips the spans below an unsampled one (docs/performance.md, log entry 19).
         self.records = exporter is not None or export is TraceExport.OTLP
         # Parent-based: follow the caller's sampling decision, so a trace is kept or dropped whole.
         sampler: Sampler = (

@@ -1,8 +1,9 @@
 """An A/B of the service at two commits, alternating in one run on one database (docs/performance.md's log).
 
-    python -m bench.ab --base REV [--rounds 3] [--requests-only]
+    python -m bench.ab --base REV [--head REV] [--rounds 3] [--requests-only]
 
-The base commit is checked out beside this one (a git worktree, its own locked environment); each round
+The base commit (and the head, if given; this checkout otherwise) is checked out beside this one (a git
+worktree, its own locked environment), so one harness measures both sides, whatever their own; each round
 starts a fresh process of each side in turn against the same database and measures the same workloads:
 server CPU per request and throughput of a single-pet query and a list of 20, p99 delivery to 1,000
 subscribers, and RSS per idle subscriber (``--requests-only``: the two request workloads alone, for a
@@ -35,11 +36,32 @@ class Side(Server):
     """The service of one side of the A/B: `pixelpet serve` from that side's checkout and environment."""
 
     def __init__(self, name: str, checkout: Path, env: dict[str, str], log_dir: Path) -> None:
-        super().__init__(name, ["pixelpet", "serve"], env, log_dir)
+        # Started in its checkout: `python -m` imports from the working directory first, so a side started
+        # anywhere else would run that directory's code (until session 8, both sides ran the head's).
+        super().__init__(name, ["pixelpet", "serve"], env, log_dir, cwd=checkout)
         self._command = [str(checkout / ".venv" / "bin" / "python"), "-m", "pixelpet", "serve"]
+        self._checkout = checkout
+
+    def start(self, ready_path: str = "/readyz") -> None:
+        imported = _imported_from(self._checkout)
+        if imported != self._checkout.resolve():
+            raise RuntimeError(f"the {self.name} side would run the code in {imported}, not {self._checkout}")
+        super().start(ready_path)
 
 
-def _base_checkout(revision: str, where: Path) -> Path:
+def _imported_from(checkout: Path) -> Path:
+    """The checkout whose pixelpet package a side's interpreter imports, started as a side is."""
+    found = subprocess.run(
+        [str(checkout / ".venv" / "bin" / "python"), "-c", "import pixelpet; print(pixelpet.__file__)"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(found.stdout.strip()).resolve().parent.parent
+
+
+def _checkout(revision: str, where: Path) -> Path:
     subprocess.run(["git", "worktree", "add", "--detach", str(where), revision], cwd=HERE, check=True)
     subprocess.run(["uv", "sync", "--frozen", "--quiet"], cwd=where, check=True)
     return where
@@ -105,7 +127,7 @@ async def _round(side: Side, token: str, pet_ids: list[str], requests_only: bool
 
 
 async def run(
-    base: Path, rounds: int, workdir: Path, *, requests_only: bool = False
+    base: Path, rounds: int, workdir: Path, *, head: Path = HERE, requests_only: bool = False
 ) -> dict[str, dict[str, list[float]]]:
     database = DevDatabase(storage=workdir / "db", port=free_port(), log_file=workdir / "db.log")
     await database.start_async()
@@ -113,14 +135,14 @@ async def run(
     results: dict[str, dict[str, list[float]]] = {"base": {}, "head": {}}
     try:
         env = _environment(database.uri)
-        seeder = Side("seed", HERE, env, workdir)
+        seeder = Side("seed", head, env, workdir)
         seeder.start()
         try:
             pet_ids = await _seed(seeder.url, token, 20)
         finally:
             seeder.stop()
         for number in range(rounds):
-            order = [("base", base), ("head", HERE)] if number % 2 == 0 else [("head", HERE), ("base", base)]
+            order = [("base", base), ("head", head)] if number % 2 == 0 else [("head", head), ("base", base)]
             for name, checkout in order:
                 metrics = await _round(Side(name, checkout, env, workdir), token, pet_ids, requests_only)
                 for key, value in metrics.items():
@@ -133,18 +155,24 @@ async def run(
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("--base", required=True, help="the commit to compare against")
+    parser.add_argument("--head", help="the commit to measure against it (default: this checkout)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--requests-only", action="store_true", help="only the request workloads (no fan-out, no idle memory)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pixelpet-ab-") as workdir:
-        base = _base_checkout(args.base, Path(workdir) / "base")
+        base = _checkout(args.base, Path(workdir) / "base")
+        head = _checkout(args.head, Path(workdir) / "head") if args.head else HERE
         try:
-            results = asyncio.run(run(base, args.rounds, Path(workdir), requests_only=args.requests_only))
+            results = asyncio.run(
+                run(base, args.rounds, Path(workdir), head=head, requests_only=args.requests_only)
+            )
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=HERE, check=False)
-    print(f"| measure ({args.rounds} rounds, medians) | base {args.base[:7]} | head | head / base |")
+            for checkout in {base, head} - {HERE}:
+                subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=HERE, check=False)
+    head_name = args.head[:7] if args.head else "head"
+    print(f"| measure ({args.rounds} rounds, medians) | base {args.base[:7]} | {head_name} | head / base |")
     print("|---|---|---|---|")
     for key, values in results["base"].items():
         a, b = statistics.median(values), statistics.median(results["head"][key])

@@ -37,8 +37,13 @@ def stats(pid: int) -> ProcessStats:
 class Server:
     """A service variant under test: `python -m <module>` with environment ``env``, on a free port."""
 
-    def __init__(self, name: str, module: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, module: list[str], env: dict[str, str], log_dir: Path, *, cwd: Path | None = None
+    ) -> None:
         self.name = name
+        # `python -m` imports from its working directory first: a process meant to run another checkout's
+        # code must start in that checkout, or it runs this one's (bench/ab.py).
+        self.cwd = cwd
         self.port = free_port()
         self._command = [sys.executable, "-m", *module]
         base = {key: value for key, value in os.environ.items() if not key.startswith("PIXELPET_")}
@@ -58,7 +63,7 @@ class Server:
     def start(self, ready_path: str = "/readyz") -> None:
         with open(self._log, "ab") as log:
             self._process = subprocess.Popen(
-                self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT
+                self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

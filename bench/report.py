@@ -141,8 +141,8 @@ def render(
         "",
         "The single-pet query again, in a process of its own exporting every span over OTLP/HTTP (the",
         "SDK's batch processor, `OTEL_EXPORTER_OTLP_ENDPOINT`) to a receiver the benchmark runs",
-        "(bench/otlpsink.py: 200 and an empty protobuf body, nothing kept). The pixelpet row records the",
-        "same spans without exporting them.",
+        "(bench/otlpsink.py: 200 and an empty protobuf body, nothing kept). The pixelpet row exports",
+        "nothing and so records no span at all (their ids still reach logs and errors: log entry 19).",
         "",
         "- Export on against off: "
         + (

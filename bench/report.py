@@ -445,6 +445,48 @@ before and after, run back to back against the same database.
     31.0 KiB**, p99 to 1,000 subscribers **31 vs 36 ms** (1.16x). An earlier run of the same A/B while the
     cluster tests ran beside it put that p99 at 36 vs 78 ms: the fan-out's p99 is the first number noise
     reaches, and two rounds do not settle 1.16x; re-run with more rounds on a quiet machine.
+    **Correction (session 8): these ratios compare the head with itself.** bench.ab started both sides in the
+    head's checkout, and `python -m` imports from the working directory first, so the base's interpreter ran
+    the head's code (seen when entry 19's change measured 1.01x while a profile and a microbenchmark showed
+    it saving a fifth). Sides now start in their own checkout and refuse to start if their interpreter would
+    import other code (tests/integration/test_bench_ab.py); entry 23 measures the redesign again.
+19. **Spans only when something exports them** (session 8, issue 23; `pixelpet/telemetry/tracing.py`). A
+    py-spy profile of the single-pet query under load (no exporter configured) put about 8% of the samples in
+    the OpenTelemetry SDK, building and ending spans nobody exported: four per query (server, operation,
+    resolver, and one per MongoDB command from the instrumentation's listener). Without export the sampler
+    now drops every span (ids remain, for logs and errors), no MongoDB command listener is attached, and no
+    operation or resolver span is started below a dropped one. Microbenchmark of those four spans: 86 µs
+    recorded, 24 µs dropped. `python -m bench.ab --base a838a60 --head 9dfda6d --requests-only`, four
+    rounds, medians: pet query CPU **1.33 vs 1.10 ms** (0.82x), throughput 1.19x; list of 20 **3.15 vs 2.84
+    ms** (0.90x), throughput 1.11x.
+20. **Stored pets mapped field by field** (`to_pet`, `pixelpet/storage/documents.py`): every read validated
+    the document through Beanie's model and then built the aggregate from it (the profile: Beanie's
+    `Document.__init__` and pydantic about 3% of a pet query). Now the driver's types are checked and
+    mapped directly (enums by dictionary, several times cheaper than calling them); a Hypothesis property
+    checks it reads every document as the model does. `--base ea877ad --head 5f7698c`, four rounds: pet
+    query CPU **1.11 vs 1.06 ms** (0.96x); list of 20 **2.87 vs 2.57 ms** (0.90x), throughput 1.11x.
+21. **Queries and mutations without strawberry's extension machinery** (`pixelpet/graphql/operation.py`,
+    decision 22): strawberry's `Schema.execute` built three extension objects, a runner, a middleware manager
+    and an execution context per request, and entered four hook context managers; the pipeline takes the
+    same steps in straight-line code and is compared with strawberry's path on the same requests by
+    tests/unit/graphql/test_operation.py (which found one difference while it was written). `--base 4dfbaa7
+    --head 2d9657e`, four rounds: pet query CPU **1.09 vs 0.96 ms** (0.89x), throughput 1.10x; list of 20
+    **2.60 vs 2.45 ms** (0.94x), throughput 1.05x.
+22. **An accepted WebSocket lets go of its handshake** (`pixelpet/server.py`, `pixelpet/graphql/endpoint.py`):
+    tracemalloc over 200 idle subscribers showed, per connection, the handshake request's headers kept three
+    times (uvicorn's `request` and `response`, websockets' parser frame, which holds the request for the
+    connection's life) and the ASGI scope's header list, all read at the handshake only. After accept the
+    protocol drops the request and response and empties the request's headers, and the endpoint empties
+    the scope's headers (both tested). `--base 2d9657e --head f363c50`, two rounds: RSS per idle subscriber
+    **30.7 vs 25.6 KiB** (0.83x); request rows unchanged (1.00x, 1.02x). Three more rounds: **30.8 vs 25.7
+    KiB** (0.84x). The p99 to 1,000 subscribers read 16 vs 79 ms in the first run and 65 vs 31 ms in the
+    second: noise, in both directions, as entry 17 found.
+23. **The core redesign measured again** (issue 21, with the corrected bench.ab): `--base 0ef1705 --head
+    03ed929` (the commit before session 7's redesign, and its end with the protocol handler's state behind
+    `seam.py`), four rounds, medians: pet query CPU **1.33 vs 1.34 ms** (1.01x), throughput 0.99x; list of
+    20 **3.12 vs 3.12 ms** (1.00x), throughput 1.03x; p99 to 1,000 subscribers **54 vs 30 ms** (0.57x, the
+    noisiest number: no regression, not a gain to count on); RSS per idle subscriber **30.7 vs 31.0 KiB**
+    (1.01x). The redesign costs nothing measurable.
 
 ## Open findings
 

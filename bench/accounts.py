@@ -23,6 +23,7 @@ from pixelpet.client.traffic import percentile
 from pixelpet.client.websocket import subscribe_message
 from pixelpet.pets.pet import Pet
 from pixelpet.pets.rules import Species
+from pixelpet.storage.client import init_storage
 from pixelpet.storage.documents import stored_fields
 
 ACCOUNT = (
@@ -50,6 +51,9 @@ async def seed_players(
     """Each owner with ``pets_per_player`` new pets, written as the service writes them."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_uri, tz_aware=True)
     try:
+        # Indexes first, as a deployed database has them: built over 50,000 pets at the service's start, they
+        # can outlast its 2 s database timeout and fail the start.
+        await init_storage(client, database)
         pets, ids = [], []
         now = datetime.now(UTC)
         for owner in owners:

@@ -46,7 +46,9 @@ class Server:
         self.cwd = cwd
         self.port = free_port()
         self._command = [sys.executable, "-m", *module]
-        base = {key: value for key, value in os.environ.items() if not key.startswith("PIXELPET_")}
+        # Only what the benchmark sets: the caller's PIXELPET_* or OTEL_* (an exporter, a disabled SDK) would
+        # change what a row measures.
+        base = {key: value for key, value in os.environ.items() if not key.startswith(("PIXELPET_", "OTEL_"))}
         self._env = {**base, **env, "PIXELPET_PORT": str(self.port), "PIXELPET_LOG_LEVEL": "WARNING"}
         self._log = log_dir / f"{name}.log"
         self._process: subprocess.Popen[bytes] | None = None

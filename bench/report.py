@@ -490,15 +490,24 @@ before and after, run back to back against the same database.
 
 ## Open findings
 
-- **An idle subscriber is within a few KiB of what the server stack alone costs**: 1-2 KiB under the target
-  on a quiet machine (session 5), ~1 KiB over it on a busy one (session 6, entry 17), whichever code runs.
-  The floor row (uvicorn and a bare Starlette WebSocket, no GraphQL) is ~26 KiB per connection, most of it
-  uvicorn's per-connection objects (its message queue and events with their deques, the handshake request
-  and response it keeps, the scope). What ours adds: the connection's protocol handler and context, the
-  subscription, its place in the pet's feed, and the WebSocket span's context. uvicorn's websockets-sansio
-  protocol keeps the handshake (~4 KB) for the connection's life; a protocol subclass could drop it, at the
-  price of depending on uvicorn's private attributes. Beyond that, savings would mean a server other than
-  uvicorn.
+- **CPU per request is still about twice the hand-written baseline's** (issue 23's targets: pet query <= 1.8x
+  (b), list of 20 <= 2x; measured 2.25x and 3.61x after entries 19-21). A profile of the pet query after
+  entry 21: about half the samples are the floor (b) shares (PyMongo, the socket writes in uvicorn and
+  PyMongo, asyncio); of the rest, the Starlette middleware stack, router and strawberry's HTTP view around
+  the pipeline are ~14%, graphql-core's execution ~7%, the pipeline and telemetry ~4%, the root resolver's
+  wrappers (rate, deadline, span) ~2%. Next candidates: one ASGI path for `POST /graphql` that skips the
+  router and strawberry's view for well-formed JSON requests (compared with the full path as operation.py
+  is); for lists, graphql-core's per-field completion of 20 nodes (a compiled plan for cached documents,
+  proved equal by a differential property test).
+- **One pet watched by 10,000 subscriptions misses its delivery target** (300 ms p99 against 250): every
+  delivery is its own `send` with its own stall timer in the outbox and its own socket write; ten
+  subscriptions on one connection still mean ten writes. The per-process cap (5,000) bounds it today.
+- **An idle subscriber is now below the old floor** (entry 22): the handshake's request, response and
+  headers, which uvicorn, websockets' parser and the ASGI scope each kept for the connection's life, are
+  let go once it is accepted; the floor row runs on the same protocol class and dropped with it. What ours
+  adds over the floor: the connection's protocol handler and context, the subscription, its place in the
+  pet's channel. The protocol subclass depends on uvicorn's private `request`/`response` attributes
+  (tests/unit/test_server.py fails first if they change).
 - **Writes are journaled before they are acknowledged** (`j: true`, decision 6) since session 4, which on
   SecantusDB means an fsync per write: the feedPet and create+delete rows are slower than before for that
   reason. MongoDB journals majority writes anyway (`writeConcernMajorityJournalDefault`), so production

@@ -15,6 +15,7 @@ from opentelemetry import trace
 
 from pixelpet.errors import ErrorCode, PixelPetError
 from pixelpet.graphql.pets import Pet
+from pixelpet.graphql.telemetry import REFUSED_REQUESTS
 from pixelpet.pets.ports import StoreUnavailable
 from pixelpet.pets.service import ExpectedVersionMismatch
 
@@ -33,6 +34,10 @@ def classify(error: GraphQLError) -> GraphQLError:
     if error.path is None and error.message.startswith("Variable '$"):
         # graphql-core's variable coercion: the message describes the client's own values.
         return _copy(error, error.message, {"code": ErrorCode.BAD_USER_INPUT.value})
+    if isinstance(original, REFUSED_REQUESTS):
+        # No query, an operation name the document lacks, a type the transport does not run: strawberry's
+        # WebSocket path reports these as errors (HTTP answers 400). The client's mistake, not ours.
+        return _copy(error, error.message, {"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value})
     client_error = original if isinstance(original, PixelPetError) else None
     if client_error is None:
         logger.error("unexpected error in %s", _path(error), exc_info=original)

@@ -15,7 +15,12 @@ from pixelpet.graphql.deadline import OperationDeadline
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.graphql.operation import OperationPipeline
 from pixelpet.graphql.pets import PetMutation, PetQuery, PetSubscription
-from pixelpet.graphql.seam import DEFAULT_ALLOWED_OPERATION_TYPES, StrawberryOperationType, core_schema
+from pixelpet.graphql.seam import (
+    DEFAULT_ALLOWED_OPERATION_TYPES,
+    StrawberryGraphQLCoreExecutionContext,
+    StrawberryOperationType,
+    core_schema,
+)
 from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.settings import LimitSettings
 
@@ -113,7 +118,7 @@ def build_schema(
         extensions=extensions,
     )
     schema.document_cache = document_cache
-    if not strawberry_path and not schema.directives and not schema.config.disable_field_suggestions:
+    if not strawberry_path and _pipeline_runs_it(schema):
         schema.pipeline = OperationPipeline(
             schema=schema.core,
             documents=document_cache,
@@ -123,6 +128,17 @@ def build_schema(
         )
         schema._built_extensions = schema.extensions
     return schema
+
+
+def _pipeline_runs_it(schema: PixelPetSchema) -> bool:
+    """Whether the schema uses only what ``OperationPipeline`` does as strawberry does (decision 22)."""
+    config = schema.config
+    return (
+        not schema.directives
+        and not config.disable_field_suggestions
+        and not config.enable_experimental_incremental_execution
+        and schema.execution_context_class is StrawberryGraphQLCoreExecutionContext
+    )
 
 
 def sdl(limits: LimitSettings | None = None) -> str:

@@ -47,6 +47,7 @@ __all__ = [
     "Operation",
     "PreExecutionError",
     "ProtocolHandler",
+    "StrawberryGraphQLCoreExecutionContext",
     "StrawberryOperationType",
     "SubscribeMessage",
     "ViewHTTPException",

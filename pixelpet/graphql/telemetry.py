@@ -127,7 +127,8 @@ class Recording:
             span.set_attribute("graphql.operation.type", operation_type)
             span.set_attribute("graphql.root_field", operation)
             if operation_name:
-                span.set_attribute("graphql.operation.name", operation_name[:_CLIENT_NAME_MAX])
+                # Whatever the client sent as the name (JSON allows a number): text, bounded.
+                span.set_attribute("graphql.operation.name", str(operation_name)[:_CLIENT_NAME_MAX])
             span.set_attribute("pixelpet.outcome", code)
             if code in SERVER_FAULTS:
                 span.set_status(Status(StatusCode.ERROR, code))
@@ -162,13 +163,18 @@ def operation_outcome(
     *,
     parse_failed: bool = False,
     refused: bool = False,
+    failed: bool = False,
 ) -> tuple[str, str, str]:
-    """(operation type, root field, code) of a finished operation, as ``Recording.finish`` takes them."""
+    """(operation type, root field, code) of a finished operation, as ``Recording.finish`` takes them:
+    ``failed`` when it raised something other than a refusal (a bug, answered INTERNAL_SERVER_ERROR)."""
     if parse_failed:
         return "unknown", "invalid", ErrorCode.GRAPHQL_PARSE_FAILED.value
     operation_type, root = root_field(schema, document, operation_name)
-    code = ErrorCode.GRAPHQL_VALIDATION_FAILED.value if refused else outcome_code(errors)
-    return operation_type, root, code
+    if refused:
+        return operation_type, root, ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+    if failed:
+        return operation_type, root, ErrorCode.INTERNAL_SERVER_ERROR.value
+    return operation_type, root, outcome_code(errors)
 
 
 class OperationTelemetry(SchemaExtension):
@@ -183,7 +189,7 @@ class OperationTelemetry(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         recording = self._recorder.start()
         context = self.execution_context
-        parse_failed = refused = False
+        parse_failed = refused = failed = False
         try:
             with recording.current():
                 yield
@@ -192,6 +198,9 @@ class OperationTelemetry(SchemaExtension):
             raise
         except REFUSED_REQUESTS:
             refused = True
+            raise
+        except Exception:
+            failed = True  # strawberry answers it as the operation's one error: INTERNAL_SERVER_ERROR
             raise
         finally:
             result = context.result
@@ -202,6 +211,7 @@ class OperationTelemetry(SchemaExtension):
                 result.errors if result is not None else None,
                 parse_failed=parse_failed,
                 refused=refused,
+                failed=failed,
             )
             recording.finish(operation_type, root, context.operation_name, code)
 

@@ -136,10 +136,10 @@ def to_pet(raw: dict[str, Any]) -> Pet:
             name=_text(raw["name"]),
             species=species,
             state=state,
-            version=int(raw.get("version", 1)),
+            version=_whole(raw.get("version", 1)),
             created_at=_moment(raw["created_at"]),
             updated_at=_moment(raw["updated_at"]),
-            idempotency_key=raw.get("idempotency_key"),
+            idempotency_key=None if raw.get("idempotency_key") is None else _text(raw["idempotency_key"]),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise MalformedStoredPet(f"stored pet {raw.get('_id')!r} does not fit: {error!r}") from error
@@ -153,6 +153,13 @@ _ACTIVITIES = {activity.value: activity for activity in Activity}
 def _text(value: object) -> str:
     if type(value) is not str:
         raise TypeError(f"expected a string, found {type(value).__name__}")
+    return value
+
+
+def _whole(value: object) -> int:
+    # Not int(): a version of 2.5 must not be read as 2 (every version-checked write would then conflict).
+    if type(value) is not int:
+        raise TypeError(f"expected a whole number, found {value!r}")
     return value
 
 

@@ -10,7 +10,8 @@ Export follows the OpenTelemetry SDK's standard variables, as every OpenTelemetr
 them (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
 ``OTEL_SDK_DISABLED=true`` records nothing; ``OTEL_TRACES_EXPORTER`` (``otlp`` or ``none``) decides;
 unset, an OTLP endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``..._TRACES_ENDPOINT``) turns export on.
-Without export, spans are not recorded at all; their ids still reach logs and error responses.
+Without export, spans are not recorded at all; their ids still reach logs and error responses (not under
+``OTEL_SDK_DISABLED``, where the SDK hands out no-op tracers: no ids at all).
 """
 
 from collections.abc import Mapping

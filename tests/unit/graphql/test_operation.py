@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -173,6 +174,7 @@ REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
         {"query": "{ __typename }"},
         {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
     ),
+    ("a number as the operation name", {"query": "{ __typename }", "operationName": 5}, None),
     ("not JSON", b"{", None),
     ("a batch", [{"query": "{ __typename }"}], None),
 ]
@@ -282,3 +284,22 @@ async def test_the_pipeline_runs_within_the_operations_budget() -> None:
             "/graphql", json={"query": "{ pets { edges { cursor } } }"}, headers=_ann()
         )
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+
+
+async def test_a_failure_outside_any_resolver_is_an_internal_error_on_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in a step around execution (here: validation) is the operation's one error, classified and
+    recorded as INTERNAL_SERVER_ERROR, as strawberry's execute reports it; never a bare 500."""
+    async with _both() as (ours, strawberrys):
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("a bug")
+
+        for side in (ours, strawberrys):
+            monkeypatch.setattr(side.schema.document_cache, "validate", broken)
+        answer = await _same(ours, strawberrys, {"query": "{ pets { edges { cursor } } }"})
+        assert '"code":"INTERNAL_SERVER_ERROR"' in answer
+        assert "a bug" not in answer
+        assert await ours.operations_recorded() == await strawberrys.operations_recorded()
+        assert 'code="INTERNAL_SERVER_ERROR"' in "\n".join(await ours.operations_recorded())

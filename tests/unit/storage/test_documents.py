@@ -158,3 +158,30 @@ def test_a_document_missing_a_field_is_refused() -> None:
                 "updated_at": T0,
             }
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"version": 2.5}, "whole number"),
+        ({"version": True}, "whole number"),
+        ({"idempotency_key": 7}, "expected a string"),
+    ],
+)
+def test_a_version_or_key_of_the_wrong_type_is_refused_not_coerced(change: dict[str, Any], says: str) -> None:
+    raw = {
+        "_id": ObjectId(),
+        "owner": "ann",
+        "name": "Rex",
+        "species": "DOG",
+        "hunger": 1.0,
+        "happiness": 2.0,
+        "energy": 3.0,
+        "activity": "AWAKE",
+        "as_of": T0,
+        "created_at": T0,
+        "updated_at": T0,
+        **change,
+    }
+    with pytest.raises(MalformedStoredPet, match=says):
+        to_pet(raw)

@@ -19,6 +19,7 @@ runs strawberry's. tests/unit/graphql/test_operation.py runs both on the same op
 same answers, refusals and records.
 """
 
+import contextlib
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -65,40 +66,26 @@ class OperationPipeline:
         operation_name: str | None,
         allowed: Collection[StrawberryOperationType],
     ) -> ExecutionResult:
-        """The operation's result; raises what strawberry raises for a request that is no operation."""
+        """The operation's result; raises what strawberry raises for a request that is no operation. Any
+        other failure (a bug) is, as in strawberry's ``execute``, the operation's one error: classified
+        (INTERNAL_SERVER_ERROR, logged) and recorded as such."""
         run = _Run(query, operation_name)
-        if self._recorder is None:
-            return await self._guarded(run, variables, context, root_value, allowed)
-        recording = self._recorder.start()
+        recording = self._recorder.start() if self._recorder is not None else None
         try:
-            with recording.current():
-                return await self._guarded(run, variables, context, root_value, allowed)
+            with recording.current() if recording is not None else contextlib.nullcontext():
+                return await self._run(run, variables, context, root_value, allowed)
         except REFUSED_REQUESTS:
             run.refused = True
-            raise
-        finally:
-            operation_type, root, code = run.outcome(self._core)
-            recording.finish(operation_type, root, run.name, code)
-
-    async def _guarded(
-        self,
-        run: "_Run",
-        variables: dict[str, Any] | None,
-        context: Any,
-        root_value: Any,
-        allowed: Collection[StrawberryOperationType],
-    ) -> ExecutionResult:
-        """As strawberry's ``execute``: a request that is no operation raises; any other failure (a bug)
-        is the operation's one error, classified (INTERNAL_SERVER_ERROR, logged) and recorded as such."""
-        try:
-            return await self._run(run, variables, context, root_value, allowed)
-        except REFUSED_REQUESTS:
             raise
         except Exception as error:
             failure = (
                 error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
             )
             return self._refused([failure], run)
+        finally:
+            if recording is not None:
+                operation_type, root, code = run.outcome(self._core)
+                recording.finish(operation_type, root, run.name, code)
 
     async def _run(
         self,

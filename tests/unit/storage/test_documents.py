@@ -112,6 +112,24 @@ def test_what_is_stored_reads_back_as_stored() -> None:
     assert to_pet({"_id": ObjectId(pet.id), **stored_fields(pet)}) == stored_pet(pet)
 
 
+def _stored(**change: Any) -> dict[str, Any]:
+    """A stored pet's document, with ``change`` applied."""
+    return {
+        "_id": ObjectId(),
+        "owner": "ann",
+        "name": "Rex",
+        "species": "DOG",
+        "hunger": 1.0,
+        "happiness": 2.0,
+        "energy": 3.0,
+        "activity": "AWAKE",
+        "as_of": T0,
+        "created_at": T0,
+        "updated_at": T0,
+        **change,
+    }
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -123,41 +141,17 @@ def test_what_is_stored_reads_back_as_stored() -> None:
     ],
 )
 def test_a_document_that_does_not_fit_is_refused_naming_the_pet(change: dict[str, Any], says: str) -> None:
-    raw = {
-        "_id": ObjectId(),
-        "owner": "ann",
-        "name": "Rex",
-        "species": "DOG",
-        "hunger": 1.0,
-        "happiness": 2.0,
-        "energy": 3.0,
-        "activity": "AWAKE",
-        "as_of": T0,
-        "created_at": T0,
-        "updated_at": T0,
-        **change,
-    }
+    raw = _stored(**change)
     with pytest.raises(MalformedStoredPet, match=says) as refused:
         to_pet(raw)
     assert str(raw["_id"]) in str(refused.value)
 
 
 def test_a_document_missing_a_field_is_refused() -> None:
+    raw = _stored()
+    del raw["energy"]
     with pytest.raises(MalformedStoredPet, match="energy"):
-        to_pet(
-            {
-                "_id": ObjectId(),
-                "owner": "ann",
-                "name": "Rex",
-                "species": "DOG",
-                "hunger": 1.0,
-                "happiness": 1.0,
-                "activity": "AWAKE",
-                "as_of": T0,
-                "created_at": T0,
-                "updated_at": T0,
-            }
-        )
+        to_pet(raw)
 
 
 @pytest.mark.parametrize(
@@ -169,19 +163,6 @@ def test_a_document_missing_a_field_is_refused() -> None:
     ],
 )
 def test_a_version_or_key_of_the_wrong_type_is_refused_not_coerced(change: dict[str, Any], says: str) -> None:
-    raw = {
-        "_id": ObjectId(),
-        "owner": "ann",
-        "name": "Rex",
-        "species": "DOG",
-        "hunger": 1.0,
-        "happiness": 2.0,
-        "energy": 3.0,
-        "activity": "AWAKE",
-        "as_of": T0,
-        "created_at": T0,
-        "updated_at": T0,
-        **change,
-    }
+    raw = _stored(**change)
     with pytest.raises(MalformedStoredPet, match=says):
         to_pet(raw)

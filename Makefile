@@ -40,7 +40,7 @@ test: tools ## Run every check: lint, types and the whole test suite
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest --durations=15  # the slowest tests, to keep the suite well under 20 minutes
 
 .PHONY: test-strawberry-latest
 test-strawberry-latest: tools ## The upgrade guard: the whole suite against the newest strawberry-graphql release

@@ -11,7 +11,7 @@ the operation budget, telemetry) leaving it cut a single-pet query's CPU by abou
    which the view answers with 400);
 3. validate from the cache; errors are a ``PreExecutionError``;
 4. execute with graphql-core and strawberry's execution context, under the operation's budget
-   (deadline.py);
+   (deadline.py), completing plain objects in one loop (completion.py);
 5. classify errors (the schema's ``process_errors``) and record the operation (telemetry.py).
 
 Only a schema with exactly our extensions takes this path; one given others (the benchmark's baselines)
@@ -28,6 +28,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.types import ExecutionResult
 
 from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.completion import PlainCompletingExecutor
 from pixelpet.graphql.deadline import operation_budget
 from pixelpet.graphql.seam import (
     CannotGetOperationTypeError,
@@ -115,6 +116,7 @@ class OperationPipeline:
             result = await execute_document(
                 self._core,
                 run.document,
+                executor_class=PlainCompletingExecutor,
                 root_value=root_value,
                 context=context,
                 # As strawberry: unnamed, a document's first operation runs (graphql-core would refuse).

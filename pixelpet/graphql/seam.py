@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast
 
 from cross_web import HTTPException as ViewHTTPException
-from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLField, GraphQLSchema, execute
 from graphql.execution import Executor
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
@@ -21,6 +21,7 @@ from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_o
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -32,6 +33,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 from strawberry.utils.operation import get_operation_type
 
@@ -60,6 +62,7 @@ __all__ = [
     "normalize_allowed_origins",
     "normalize_origin",
     "patch_graphiql",
+    "plain_attribute",
 ]
 
 
@@ -69,10 +72,26 @@ def core_schema(schema: BaseSchema) -> GraphQLSchema:
     return core
 
 
+def plain_attribute(field: GraphQLField) -> str | None:
+    """The attribute a strawberry field without a resolver, extensions or permissions returns as it is
+    (strawberry's default resolver, ``getattr``), or None for any field graphql-core must resolve.
+    Strawberry marks the resolver it gives such fields ``_is_default`` and keeps the field in the
+    graphql-core field's extensions."""
+    if not getattr(field.resolve, "_is_default", False):
+        return None
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    if definition.default_resolver is not getattr:
+        return None
+    return definition.python_name
+
+
 def executor_for(
     schema: GraphQLSchema,
     document: DocumentNode,
     *,
+    executor_class: type[StrawberryGraphQLCoreExecutionContext] = StrawberryGraphQLCoreExecutionContext,
     root_value: Any = None,
     context: Any,
     operation_name: str | None,
@@ -80,7 +99,7 @@ def executor_for(
 ) -> "Executor[Any] | list[GraphQLError]":
     """graphql-core's execution of ``document``, with strawberry's execution context (its resolvers'
     ``Info`` needs it). Errors if the variables do not fit the operation."""
-    return StrawberryGraphQLCoreExecutionContext.build(
+    return executor_class.build(
         schema,
         document,
         root_value=root_value,
@@ -94,6 +113,7 @@ async def execute_document(
     schema: GraphQLSchema,
     document: DocumentNode,
     *,
+    executor_class: type[StrawberryGraphQLCoreExecutionContext] = StrawberryGraphQLCoreExecutionContext,
     root_value: Any = None,
     context: Any,
     operation_name: str | None,
@@ -109,7 +129,7 @@ async def execute_document(
         variable_values=variables,
         operation_name=operation_name,
         is_awaitable=cast("Any", optimized_is_awaitable),  # a TypeGuard in all but its annotation
-        executor_class=StrawberryGraphQLCoreExecutionContext,
+        executor_class=executor_class,
     )
     if isinstance(result, ExecutionResult):
         return result

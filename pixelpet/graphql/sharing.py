@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 
+from pixelpet.graphql.completion import PlainCompletingExecutor
 from pixelpet.graphql.seam import executor_for
 
 ShareKey = tuple[int, str | None, str]
@@ -61,7 +62,13 @@ def execute_shared(
     if isinstance(shared, SharedResult):
         return shared
     executor = executor_for(
-        schema, document, root_value=root, context=context, operation_name=operation_name, variables=variables
+        schema,
+        document,
+        executor_class=PlainCompletingExecutor,
+        root_value=root,
+        context=context,
+        operation_name=operation_name,
+        variables=variables,
     )
     if isinstance(executor, list):
         return ExecutionResult(None, errors=executor)

@@ -226,18 +226,37 @@ def _ann() -> dict[str, str]:
     return {"authorization": f"Bearer {token_for('ann')}"}
 
 
+# Fields graphql-core resolves (a resolver, arguments) beside the plain ones completion.py completes.
+RESOLVED_FIELDS = ("drift { hunger until }", "forecast(hours: 2) { events { kind at mood need } until }")
+
+
 @st.composite
 def pet_documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    """A pet query: some of its fields, perhaps aliased or in a fragment, with an id that may not fit."""
-    fields = draw(st.lists(st.sampled_from(PET_FIELDS), min_size=1, max_size=len(PET_FIELDS), unique=True))
-    selections = [f"a{n}: {field}" if draw(st.booleans()) else field for n, field in enumerate(fields)]
+    """A query for one pet or a page of them: some of its fields, perhaps aliased, in a fragment, or
+    behind ``@include``/``@skip``, with an id or a page size that may not fit."""
+    choices = (*PET_FIELDS, *RESOLVED_FIELDS, "__typename")
+    fields = draw(st.lists(st.sampled_from(choices), min_size=1, max_size=len(choices), unique=True))
+    selections = []
+    for n, field in enumerate(fields):
+        selection = f"a{n}: {field}" if draw(st.booleans()) else field
+        directive = draw(st.sampled_from(["", "", " @include(if: $flag)", " @skip(if: $flag)"]))
+        head, brace, rest = selection.partition(" {")
+        selections.append(f"{head}{directive}{brace}{rest}")
     in_fragment = draw(st.booleans())
     body = "...F" if in_fragment else " ".join(selections)
     fragment = f" fragment F on Pet {{ {' '.join(selections)} }}" if in_fragment else ""
     name = draw(st.sampled_from(["", "Named"]))
-    document = f"query {name}($id: ID!) {{ pet(id: $id) {{ {body} }} }}{fragment}"
-    pet_id = draw(st.sampled_from(["MINE", "0" * 24, "x", 7, None]))
-    return document, {"id": pet_id}
+    if draw(st.booleans()):
+        root = f"pet(id: $id) {{ {body} }}"
+        parameters = "$id: ID!, $flag: Boolean!"
+        variables: dict[str, Any] = {"id": draw(st.sampled_from(["MINE", "0" * 24, "x", 7, None]))}
+    else:
+        page_info = "pageInfo { hasNextPage endCursor }"
+        root = f"pets(first: $first) {{ edges {{ cursor node {{ {body} }} }} {page_info} }}"
+        parameters = "$first: Int!, $flag: Boolean!"
+        variables = {"first": draw(st.sampled_from([1, 2, 3, 0, -1, 101]))}
+    variables["flag"] = draw(st.booleans())
+    return f"query {name}({parameters}) {{ {root} }}{fragment}", variables
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -248,14 +267,16 @@ async def test_any_pet_query_is_answered_as_strawberry_would(
     async with _both() as (ours, strawberrys):
         mine = []
         for side in (ours, strawberrys):
-            _, _, text = await side.send(
-                {"query": 'mutation { createPet(input: {name: "Rex", species: DOG}) { id } }'}, _ann()
-            )
+            for name in ("Rex", "Mochi", "Tofu"):
+                _, _, text = await side.send(
+                    {"query": f'mutation {{ createPet(input: {{name: "{name}", species: DOG}}) {{ id }} }}'},
+                    _ann(),
+                )
             mine.append(json.loads(text)["data"]["createPet"]["id"])
         for document, variables in documents:
             answers = []
             for side, pet_id in zip((ours, strawberrys), mine, strict=True):
-                values = {"id": pet_id if variables["id"] == "MINE" else variables["id"]}
+                values = {**variables, "id": pet_id} if variables.get("id") == "MINE" else variables
                 answers.append(
                     _normalized((await side.send({"query": document, "variables": values}, _ann()))[2], {})
                 )

@@ -341,3 +341,38 @@ def test_operation_types_are_found_and_refused_as_strawberry_does() -> None:
     assert "C" in seam.CannotGetOperationTypeError("C").as_http_error_reason()
     refused = seam.InvalidOperationTypeError(seam.StrawberryOperationType.SUBSCRIPTION)
     assert "subscriptions" in refused.as_http_error_reason("POST")
+
+
+class Doubled(strawberry.extensions.FieldExtension):
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        return next_(source, info, **kwargs) * 2
+
+
+@strawberry.type
+class Plain:
+    read: int
+    renamed_field: int = strawberry.field(name="other")
+    extended: int = strawberry.field(extensions=[Doubled()])
+
+    @strawberry.field
+    def resolved(self) -> int:
+        return 1
+
+
+@strawberry.type
+class PlainQuery:
+    plain: Plain
+
+
+def test_a_plain_field_is_known_by_the_attribute_strawberry_reads() -> None:
+    fields = seam.core_schema(strawberry.Schema(query=PlainQuery)).get_type("Plain").fields  # type: ignore[union-attr]
+    assert seam.plain_attribute(fields["read"]) == "read"
+    assert seam.plain_attribute(fields["other"]) == "renamed_field"
+    assert seam.plain_attribute(fields["extended"]) is None
+    assert seam.plain_attribute(fields["resolved"]) is None
+
+
+def test_a_field_read_by_another_default_resolver_is_not_plain() -> None:
+    config = strawberry.schema.config.StrawberryConfig(default_resolver=lambda source, name: source[name])
+    fields = seam.core_schema(strawberry.Schema(query=PlainQuery, config=config)).get_type("Plain").fields  # type: ignore[union-attr]
+    assert seam.plain_attribute(fields["read"]) is None

@@ -1,0 +1,189 @@
+"""Plain objects completed in straight-line code: graphql-core's answer without its per-field machinery
+(decision 22).
+
+Below the root resolvers, almost every field the API has is a strawberry field without a resolver: its
+value is the attribute of the same name, completed as a scalar, an enum, an object or a list of them.
+graphql-core gives each such field the whole treatment (a ``Path``, a ``GraphQLResolveInfo``, the
+resolver's wrapper, an awaitable check on every value and every list item, four nested completion calls):
+for a page of 20 pets about 300 fields, a fifth of the request's CPU (docs/performance.md, log entry 24).
+
+``PlainCompletingExecutor`` completes an object whose selected fields are all *plain* (a strawberry
+field read with ``getattr``, no arguments, no directive but ``@include``/``@skip``, of a scalar, enum,
+object or list type, objects without ``is_type_of``) in one loop, with the same coercions graphql-core
+calls (``coerce_output_value``) and the same awaitable check. Anything the loop does not handle exactly
+as graphql-core would (a null where the schema promises a value, a value that cannot be coerced, an
+awaitable, an exception as a value, an iterable other than a list or tuple) abandons the loop for that
+object: graphql-core completes it from the start, its errors and all. Reading a plain field twice is
+harmless: it is a dataclass attribute.
+
+Fields with resolvers (the root fields, ``forecast``, ``drift``) and objects holding any are left to
+graphql-core, which comes back here for the plain objects below them.
+tests/unit/graphql/test_completion.py compares both on generated documents and on values built to fail.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from graphql import (
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import DeferUsage, FieldDetails, GroupedFieldSet
+
+from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, plain_attribute
+
+# The directives a plain field may carry: the field's collection already applied them.
+_APPLIED_AT_COLLECTION = frozenset({"include", "skip"})
+
+
+class _NotPlain(Exception):
+    """A value the loop does not complete exactly as graphql-core would: graphql-core completes the object."""
+
+
+class _Shape:
+    """How to complete one output type's value: a leaf's coercion, an object's plan, or a list of either."""
+
+    __slots__ = ("item", "leaf", "non_null", "plan")
+
+    def __init__(
+        self,
+        *,
+        non_null: bool,
+        leaf: GraphQLLeafType | None = None,
+        plan: "_Plan | None" = None,
+        item: "_Shape | None" = None,
+    ) -> None:
+        self.non_null = non_null
+        self.leaf = leaf
+        self.plan = plan
+        self.item = item
+
+
+class _Plan:
+    """An object's selected fields, each a response key, the attribute to read and its shape."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: list[tuple[str, str, _Shape]]) -> None:
+        self.fields = fields
+
+
+class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, completing plain objects in one loop (module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per operation, as graphql-core's own collected fields: @include/@skip may depend on variables.
+        self._plans: dict[tuple[str, int], tuple[GroupedFieldSet, _Plan | None]] = {}
+
+    def execute_collected_subfields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: GroupedFieldSet,
+        new_defer_usages: Sequence[DeferUsage],
+        delivery_group_map: Any,
+    ) -> Any:
+        if delivery_group_map is None and not new_defer_usages:
+            plan = self._plan(parent_type, grouped_field_set)
+            if plan is not None:
+                try:
+                    return _complete_object(plan, source_value, self.is_awaitable)
+                except Exception:  # noqa: S110 - not plain: graphql-core completes it, errors and all
+                    pass
+        return super().execute_collected_subfields(
+            parent_type, source_value, path, grouped_field_set, new_defer_usages, delivery_group_map
+        )
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan | None:
+        key = (parent_type.name, id(grouped_field_set))
+        known = self._plans.get(key)
+        if known is not None:
+            return known[1]
+        plan = self._compile(parent_type, grouped_field_set)
+        self._plans[key] = (grouped_field_set, plan)  # keeps the set alive, so its id stays its own
+        return plan
+
+    def _compile(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan | None:
+        if parent_type.is_type_of is not None or self.middleware_manager is not None:
+            return None
+        fields: list[tuple[str, str, _Shape]] = []
+        for response_key, field_details_list in grouped_field_set.items():
+            field_def = parent_type.fields.get(field_details_list[0].node.name.value)
+            if field_def is None or field_def.args or not _plain_nodes(field_details_list):
+                return None
+            attribute = plain_attribute(field_def)
+            if attribute is None:
+                return None
+            shape = self._shape(field_def.type, field_details_list)
+            if shape is None:
+                return None
+            fields.append((response_key, attribute, shape))
+        return _Plan(fields)
+
+    def _shape(self, type_: GraphQLOutputType, field_details_list: list[FieldDetails]) -> _Shape | None:
+        non_null = is_non_null_type(type_)
+        if non_null:
+            assert isinstance(type_, GraphQLNonNull)
+            type_ = type_.of_type
+        if is_leaf_type(type_):
+            assert isinstance(type_, GraphQLLeafType)
+            return _Shape(non_null=non_null, leaf=type_)
+        if is_list_type(type_):
+            assert isinstance(type_, GraphQLList)
+            item = self._shape(type_.of_type, field_details_list)
+            return _Shape(non_null=non_null, item=item) if item is not None else None
+        if is_object_type(type_):
+            assert isinstance(type_, GraphQLObjectType)
+            grouped_field_set, new_defer_usages, forbidden = self.collect_subfields(type_, field_details_list)
+            if new_defer_usages or forbidden:
+                return None
+            plan = self._plan(type_, grouped_field_set)
+            return _Shape(non_null=non_null, plan=plan) if plan is not None else None
+        return None  # interfaces and unions: graphql-core resolves their runtime type
+
+
+def _plain_nodes(field_details_list: list[FieldDetails]) -> bool:
+    return all(
+        details.defer_usage is None
+        and not details.node.arguments
+        and all(directive.name.value in _APPLIED_AT_COLLECTION for directive in details.node.directives or ())
+        for details in field_details_list
+    )
+
+
+def _complete_object(plan: _Plan, source: Any, is_awaitable: Callable[[Any], bool]) -> dict[str, Any]:
+    return {
+        response_key: _complete(shape, getattr(source, attribute), is_awaitable)
+        for response_key, attribute, shape in plan.fields
+    }
+
+
+def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) -> Any:
+    if value is None or value is Undefined:
+        if shape.non_null:
+            raise _NotPlain  # graphql-core's error, at its path
+        return None
+    if isinstance(value, Exception) or is_awaitable(value):
+        raise _NotPlain
+    if shape.leaf is not None:
+        coerced = shape.leaf.coerce_output_value(value)
+        if coerced is None or coerced is Undefined:
+            raise _NotPlain
+        return coerced
+    if shape.plan is not None:
+        return _complete_object(shape.plan, value, is_awaitable)
+    item = shape.item
+    assert item is not None
+    if type(value) is not list and type(value) is not tuple:
+        raise _NotPlain  # other iterables (and strings, which are none) as graphql-core decides
+    return [_complete(item, element, is_awaitable) for element in value]

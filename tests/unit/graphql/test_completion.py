@@ -1,0 +1,330 @@
+"""Plain completion (pixelpet/graphql/completion.py) against graphql-core's own, on values built to fail.
+
+A schema with every shape the loop handles (scalars, an enum, nullable and non-null, lists of leaves and
+of objects, nested objects) and those it leaves to graphql-core (a resolver, arguments, an interface)
+is executed twice on the same documents and the same values: once by strawberry's execution context,
+once by ``PlainCompletingExecutor``. Data and errors (message, path, locations) must be the same, for
+well-formed values and for values graphql-core refuses or awaits (nulls where a value is promised,
+values no scalar takes, exceptions and awaitables as values, iterables other than lists).
+"""
+
+import asyncio
+import enum
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NewType
+
+import pytest
+import strawberry
+from graphql import ExecutionResult, Undefined, parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strawberry.schema.config import StrawberryConfig
+from strawberry.utils.str_converters import to_camel_case as to_camel
+
+from pixelpet.graphql.completion import PlainCompletingExecutor
+from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, core_schema, execute_document
+
+
+@strawberry.enum
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+# A scalar whose coercion gives null for 0, which graphql-core refuses.
+Code = NewType("Code", int)
+# A scalar that takes anything, as a JSON scalar would (its answer: the value's type).
+Raw = NewType("Raw", str)
+RAW = strawberry.scalar(name="Raw", serialize=lambda value: type(value).__name__, parse_value=str)
+CODE = strawberry.scalar(name="Code", serialize=lambda value: int(value) or None, parse_value=int)
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Dog(Named):
+    barks: int
+
+
+@strawberry.type
+class Leaf:
+    n: int
+    text: str
+    ratio: float
+    flag: bool
+    ident: strawberry.ID
+    at: datetime
+    color: Color
+    maybe: int | None
+    colors: list[Color]
+    maybe_list: list[int | None] | None
+    code: Code
+    raw: Raw
+
+
+@strawberry.type
+class Node:
+    leaf: Leaf
+    leaves: list[Leaf]
+    maybe_leaf: Leaf | None
+    pet: Named
+    children: list["Node"] | None
+
+    @strawberry.field
+    def computed(self) -> int:
+        return len(self.leaves) if isinstance(self.leaves, list) else -1
+
+    @strawberry.field
+    def times(self, x: int) -> int:
+        return x * 2
+
+
+@dataclass
+class Later:
+    """An awaitable value (not a coroutine: one never awaited warns)."""
+
+    value: Any
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        yield from asyncio.sleep(0).__await__()
+        return self.value
+
+
+@dataclass(frozen=True)
+class Iterates:
+    """An iterator that is no list, made afresh for each execution (one is used up by the first)."""
+
+    items: tuple[Any, ...]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def node(self, info: strawberry.Info) -> Node:
+        build: Callable[[], Node] = info.context["node"]
+        return build()
+
+
+SCHEMA = core_schema(
+    strawberry.Schema(query=Query, types=[Dog], config=StrawberryConfig(scalar_map={Code: CODE, Raw: RAW}))
+)
+MOMENT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+GOOD = {
+    "n": st.integers(-(2**31), 2**31 - 1),
+    "text": st.text(max_size=5),
+    "ratio": st.floats(allow_nan=False, allow_infinity=False),
+    "flag": st.booleans(),
+    "ident": st.text(max_size=3),
+    "at": st.just(MOMENT),
+    "color": st.sampled_from(Color),
+    "maybe": st.none() | st.integers(0, 9),
+    "colors": st.lists(st.sampled_from(Color), max_size=3),
+    "maybe_list": st.none() | st.lists(st.none() | st.integers(0, 9), max_size=3),
+    "code": st.integers(1, 9),
+    "raw": st.text(max_size=3),
+}
+# Values graphql-core refuses or treats in its own way; the loop must leave each to it.
+# Values graphql-core refuses or treats in its own way in some field; the loop must leave each to it.
+ODD = [
+    None,
+    Undefined,
+    "x",
+    "",
+    0,
+    7,
+    1.5,
+    2**40,
+    True,
+    "red",
+    Color.BLUE,
+    MOMENT,
+    ValueError("a value that is an exception"),
+    {"a": 1},
+    {1, 2},
+    [1, None],
+    (Color.RED,),
+    Iterates((1, 2)),
+]
+BAD = st.sampled_from(ODD)
+
+
+@st.composite
+def leaf_spec(draw: st.DrawFn) -> dict[str, Any]:
+    """A leaf's values, all well formed but perhaps one: refused by graphql-core, or awaitable."""
+    spec = {name: ("value", draw(good)) for name, good in GOOD.items()}
+    odd = draw(st.none() | st.sampled_from(sorted(GOOD)))
+    if odd is not None:
+        if draw(st.booleans()):
+            spec[odd] = ("value", draw(BAD))
+        else:
+            spec[odd] = ("later", draw(GOOD[odd] | BAD))
+    return spec
+
+
+@st.composite
+def node_spec(draw: st.DrawFn, depth: int) -> dict[str, Any]:
+    """A node whose leaves share one leaf's values (so that its odd value, if any, is met wherever the
+    document looks), each perhaps null, the list perhaps no list."""
+    leaf = draw(leaf_spec())
+    present = st.sampled_from([leaf] * 4 + [None])
+    children = draw(st.none() | st.lists(node_spec(depth - 1), max_size=2)) if depth > 0 else None
+    return {
+        "leaf": draw(present),
+        "leaves": draw(st.lists(present, max_size=3) | st.sampled_from([None, "ab"])),
+        "maybe_leaf": draw(present),
+        "children": children,
+        "as_tuple": draw(st.booleans()),
+    }
+
+
+def _value(pair: tuple[str, Any]) -> Any:
+    kind, value = pair
+    if isinstance(value, Exception):
+        value = type(value)(*value.args)  # each execution its own
+    if isinstance(value, Iterates):
+        value = iter(value.items)
+    return Later(value) if kind == "later" else value
+
+
+def _leaf(spec: dict[str, Any] | None) -> Leaf | None:
+    return None if spec is None else Leaf(**{name: _value(pair) for name, pair in spec.items()})
+
+
+def _node(spec: dict[str, Any]) -> Node:
+    leaves = spec["leaves"]
+    if isinstance(leaves, list):
+        leaves = [_leaf(leaf) for leaf in leaves]
+        if spec["as_tuple"]:
+            leaves = tuple(leaves)
+    children = spec["children"]
+    return Node(
+        leaf=_leaf(spec["leaf"]),  # type: ignore[arg-type]  # a null where one is promised, on purpose
+        leaves=leaves,
+        maybe_leaf=_leaf(spec["maybe_leaf"]),
+        pet=Dog(name="Rex", barks=3),
+        children=None if children is None else [_node(child) for child in children],
+    )
+
+
+LEAF_FIELDS = [*(to_camel(name) for name in GOOD), "__typename"]
+NODE_FIELDS = ["computed", "times(x: 2)", "pet { name ... on Dog { barks } __typename }", "__typename"]
+
+
+@st.composite
+def selections(draw: st.DrawFn, depth: int) -> str:
+    """A node's selection set: fields perhaps aliased, repeated, behind a directive or in a fragment."""
+    leaf = st.just(" ".join(LEAF_FIELDS)) | st.lists(st.sampled_from(LEAF_FIELDS), min_size=1).map(" ".join)
+    chosen = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["leaf", "leaves", "maybeLeaf", "node", "children"]))
+        if kind == "children" and depth == 0:
+            continue
+        if kind == "node":
+            field = draw(st.sampled_from(NODE_FIELDS))
+        elif kind == "children":
+            field = f"children {{ {draw(selections(depth - 1))} }}"
+        else:
+            field = f"{kind} {{ {draw(leaf)} }}"
+        alias = draw(st.sampled_from(["", "", "x: ", "y: "]))
+        directive = draw(st.sampled_from(["", "", " @include(if: $flag)", " @skip(if: $flag)"]))
+        head, brace, rest = field.partition(" {")
+        text = f"{alias}{head}{directive}{brace}{rest}"
+        chosen.append(f"... on Node {{ {text} }}" if draw(st.booleans()) else text)
+    return " ".join(chosen) or "__typename"
+
+
+async def _run(
+    executor: type[StrawberryGraphQLCoreExecutionContext], document: str, spec: dict[str, Any], flag: bool
+) -> ExecutionResult:
+    return await execute_document(
+        SCHEMA,
+        parse(document),
+        executor_class=executor,
+        context={"node": lambda: _node(spec)},
+        operation_name=None,
+        variables={"flag": flag},
+    )
+
+
+def _errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
+    return [(error.message, error.path, error.locations) for error in result.errors or []]
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=selections(2), spec=node_spec(2), flag=st.booleans())
+async def test_plain_completion_answers_as_graphql_core_does(
+    body: str, spec: dict[str, Any], flag: bool
+) -> None:
+    document = f"query($flag: Boolean!) {{ node {{ {body} }} }}"
+    theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, spec, flag)
+    ours = await _run(PlainCompletingExecutor, document, spec, flag)
+    assert ours.data == theirs.data, document
+    assert _errors(ours) == _errors(theirs), document
+
+
+WELL_FORMED = {
+    "n": 1,
+    "text": "a",
+    "ratio": 0.5,
+    "flag": True,
+    "ident": "i",
+    "at": MOMENT,
+    "color": Color.RED,
+    "maybe": None,
+    "colors": [Color.BLUE],
+    "maybe_list": [1, None],
+    "code": 3,
+    "raw": "r",
+}
+ALL_LEAF_FIELDS = " ".join(LEAF_FIELDS)
+
+
+@pytest.mark.parametrize("kind", ["value", "later"])
+@pytest.mark.parametrize("field", sorted(GOOD))
+async def test_every_odd_value_in_every_field_is_answered_as_graphql_core_does(field: str, kind: str) -> None:
+    """Each odd value (and each well-formed one, awaitable) in each field, wherever a leaf is."""
+    for odd in [*ODD, WELL_FORMED[field]]:
+        leaf = {name: ("value", value) for name, value in WELL_FORMED.items()} | {field: (kind, odd)}
+        child = {"leaf": leaf, "leaves": [leaf], "maybe_leaf": None, "children": None, "as_tuple": True}
+        node = {"leaf": leaf, "leaves": [leaf, leaf], "maybe_leaf": leaf, "children": [child]}
+        for selected in (ALL_LEAF_FIELDS, to_camel(field)):
+            document = (
+                f"{{ node {{ leaf {{ {selected} }} leaves {{ {selected} }} maybeLeaf {{ {selected} }} "
+                f"children {{ leaves {{ {selected} }} }} }} }}"
+            )
+            spec = node | {"as_tuple": False}
+            theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, spec, True)
+            ours = await _run(PlainCompletingExecutor, document, spec, True)
+            assert ours.data == theirs.data, (document, odd)
+            assert _errors(ours) == _errors(theirs), (document, odd)
+
+
+async def test_a_plain_object_is_completed_without_graphql_core() -> None:
+    """The loop does take plain objects (the test above would pass with a loop that never runs)."""
+    seen: list[str] = []
+
+    class Counting(PlainCompletingExecutor):
+        def execute_field(self, parent_type: Any, *args: Any) -> Any:
+            seen.append(parent_type.name)
+            return super().execute_field(parent_type, *args)
+
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    node = {"leaf": spec, "leaves": [spec, spec], "maybe_leaf": None, "children": None, "as_tuple": False}
+    document = "{ node { leaf { n color at } leaves { text colors maybeList } computed } }"
+    result = await _run(Counting, document, node, True)
+    assert result.errors is None
+    assert result.data == {
+        "node": {
+            "leaf": {"n": 1, "color": "RED", "at": MOMENT.isoformat()},
+            "leaves": [{"text": "a", "colors": ["BLUE"], "maybeList": [1, None]}] * 2,
+            "computed": 2,
+        }
+    }
+    # graphql-core resolves the root field and the node (it has a resolver), not the plain leaves.
+    assert seen == ["Query", "Node", "Node", "Node"]

@@ -22,6 +22,7 @@ from pixelpet.devdb import DevDatabase
 from pixelpet.graphql.body_limit import BodyLimit
 from pixelpet.graphql.endpoint import GraphQLWebSocket, WebSocketShortcut
 from pixelpet.graphql.limits import Limits
+from pixelpet.graphql.post import GraphQLPost
 from pixelpet.graphql.schema import build_schema
 from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.graphql.view import GraphQLView
@@ -166,6 +167,8 @@ def create_app(
         Middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes),
         # graphql-transport-ws on the same path as HTTP GraphQL.
         Middleware(WebSocketShortcut, path="/graphql", endpoint=subscriptions),
+        # The common POST /graphql without the router and strawberry's view (decision 22).
+        Middleware(GraphQLPost, path="/graphql", schema=schema),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.lifecycle = lifecycle

@@ -28,7 +28,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client left: let the app see it
-                await self._app(scope, _replay([message], receive), send)
+                await self._app(scope, replay([message], receive), send)
                 return
             size += len(message.get("body", b""))
             if size > self._max_bytes:
@@ -38,7 +38,7 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self._app(scope, _replay([body], receive), send)
+        await self._app(scope, replay([body], receive), send)
 
     async def _refuse(self, send: Send) -> None:
         payload = (
@@ -60,7 +60,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
     """``receive`` that first hands out ``messages`` (the body already read), then the client's own."""
     pending = list(messages)
 

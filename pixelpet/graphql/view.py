@@ -68,6 +68,17 @@ def negotiate(accept: str | None) -> str:
     return best
 
 
+def answer(
+    response: GraphQLHTTPResponse, result: ExecutionResult, media_type: str
+) -> tuple[int, GraphQLHTTPResponse]:
+    """The status and body of ``result`` (strawberry's ``response``) answered as ``media_type``."""
+    if media_type == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
+        # Execution never started: no data entry, and a status that says the request was refused.
+        response.pop("data", None)
+        return 400, response
+    return 200, response
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
         self._settings = settings
@@ -101,13 +112,19 @@ class GraphQLView(GraphQL[Context, None]):
                 raise ViewHTTPException(415, "Send GraphQL requests as application/json.")
         return await super().parse_http_body(request)
 
+    def decode_json(self, data: str | bytes) -> object:
+        decoded = super().decode_json(data)
+        if not isinstance(decoded, dict | list):  # strawberry would fail on it: a 500
+            raise ViewHTTPException(400, "The request body must be a JSON object.")
+        return decoded
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        response = await super().process_result(request, result)
         sub_response = request.state.graphql_response
-        if sub_response.graphql_media_type == GRAPHQL_RESPONSE and isinstance(result, PreExecutionError):
-            # Execution never started: no data entry, and a status that says the request was refused.
-            response.pop("data", None)
-            sub_response.status_code = 400
+        status, response = answer(
+            await super().process_result(request, result), result, sub_response.graphql_media_type
+        )
+        if status != 200:
+            sub_response.status_code = status
         return response
 
     def create_response(

@@ -45,7 +45,8 @@ class Side:
         response = await self.http.post(
             "/graphql", content=content, headers={"content-type": "application/json", **headers}
         )
-        return response.status_code, response.headers.get("content-type", ""), response.text
+        # Every header, in order: the common POST answered without the view must send what it would.
+        return response.status_code, json.dumps(response.headers.multi_items()), response.text
 
     async def operations_recorded(self) -> list[str]:
         """The request counter's samples, by operation type, root field and code."""
@@ -177,6 +178,52 @@ REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
     ("a number as the operation name", {"query": "{ __typename }", "operationName": 5}, None),
     ("not JSON", b"{", None),
     ("a batch", [{"query": "{ __typename }"}], None),
+    ("JSON that is no object", b"[1", None),
+    ("a string as the body", b'"{ __typename }"', None),
+    ("a number as the body", b"5", None),
+    ("a list of numbers as the body", b"[1]", None),
+    ("a null query", {"query": None}, None),
+    ("a query that is no text", {"query": 5}, None),
+    ("variables that are no object", {"query": "{ __typename }", "variables": [1]}, None),
+    ("null variables", {"query": "{ __typename }", "variables": None}, None),
+    ("extensions that are no object", {"query": "{ __typename }", "extensions": 1}, None),
+    ("extensions", {"query": "{ __typename }", "extensions": {"persistedQuery": {}}}, None),
+    ("an unknown key", {"query": "{ __typename }", "other": 1}, None),
+    ("a null operation name", {"query": "{ __typename }", "operationName": None}, None),
+    (
+        "a charset",
+        {"query": "{ __typename }"},
+        {"authorization": f"Bearer {token_for('ann')}", "content-type": "application/json; charset=utf-8"},
+    ),
+    (
+        "a media type in capitals",
+        {"query": "{ __typename }"},
+        {"authorization": f"Bearer {token_for('ann')}", "content-type": "Application/JSON"},
+    ),
+    ("form data", b"query=x", {"content-type": "application/x-www-form-urlencoded"}),
+    ("no content type", {"query": "{ __typename }"}, {"content-type": ""}),
+    (
+        "a stream asked for",
+        {"query": "{ __typename }"},
+        {"authorization": f"Bearer {token_for('ann')}", "accept": "multipart/mixed"},
+    ),
+    (
+        "events asked for",
+        {"query": "{ __typename }"},
+        {"authorization": f"Bearer {token_for('ann')}", "accept": "text/event-stream"},
+    ),
+    (
+        "graphql-response+json, a syntax error",
+        {"query": "{ pets("},
+        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+    ),
+    (
+        "graphql-response+json, variables that do not fit",
+        {"query": PET, "variables": {"id": 5}},
+        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+    ),
+    ("a mutation", {"query": 'mutation { renamePet(id: "x", name: "y") { id } }'}, None),
+    ("UTF-8 in the body", '{"query": "{ pet(id: "é") { id } }"}'.encode(), None),
 ]
 
 

@@ -41,7 +41,7 @@ class GraphQLPost:
     def __init__(self, app: ASGIApp, *, path: str, schema: PixelPetSchema) -> None:
         self._app = app
         self._path = path
-        self._schema = schema
+        self._service_schema = schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self._path:
@@ -69,7 +69,7 @@ class GraphQLPost:
 
     def _request(self, body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | None:
         """The query, variables and operation name of a request this path serves, else None."""
-        pipeline = self._schema.pipeline
+        pipeline = self._service_schema.pipeline
         if pipeline is None:
             return None
         try:
@@ -90,7 +90,7 @@ class GraphQLPost:
         ):
             return None
         try:
-            document = self._schema.document_cache.parse(query)
+            document = self._service_schema.document_cache.parse(query)
             operation_type = get_operation_type(document, operation_name)
         except (GraphQLError, RuntimeError):
             return None
@@ -104,7 +104,7 @@ class GraphQLPost:
         media_type: str,
     ) -> None:
         query, variables, operation_name = request
-        pipeline = self._schema.pipeline
+        pipeline = self._service_schema.pipeline
         assert pipeline is not None
         context = context_for(scope["app"].state.runtime, client=scope.get("client"), request=Request(scope))
         result = await pipeline.execute(

@@ -106,7 +106,10 @@ def _hours_to_breakpoint(state: PetState, rates: _Rates) -> float:
     return hours
 
 
-def _advance(state: PetState, hours: float, rates: _Rates, *, to_breakpoint: bool) -> PetState:
+def _advance(
+    state: PetState, hours: float, rates: _Rates, *, to_breakpoint: bool, as_of: datetime | None = None
+) -> PetState:
+    """``state`` drifted at ``rates`` for ``hours``, as of ``as_of`` (given: the moment it stands for)."""
     hunger = _clamp(state.hunger + rates.hunger * hours)
     happiness = _clamp(state.happiness + rates.happiness * hours)
     energy = _clamp(state.energy + rates.energy * hours)
@@ -117,8 +120,9 @@ def _advance(state: PetState, hours: float, rates: _Rates, *, to_breakpoint: boo
             hunger = rules.HUNGRY_AT
         if activity is Activity.ASLEEP and energy >= rules.RESTED_AT - _EPSILON:
             energy, activity = rules.RESTED_AT, Activity.AWAKE
-    as_of = state.as_of + timedelta(seconds=hours * _SECONDS_PER_HOUR)
-    return replace(state, hunger=hunger, happiness=happiness, energy=energy, activity=activity, as_of=as_of)
+    if as_of is None:
+        as_of = state.as_of + timedelta(seconds=hours * _SECONDS_PER_HOUR)
+    return PetState(state.species, hunger, happiness, energy, activity, as_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +137,9 @@ class _Segment:
     hours: float
     end: PetState | None
 
-    def state_after(self, hours: float) -> PetState:
-        """The state ``hours`` into the segment (at most ``self.hours``)."""
-        return _advance(self.start, hours, self.rates, to_breakpoint=False)
+    def state_after(self, hours: float, *, as_of: datetime | None = None) -> PetState:
+        """The state ``hours`` into the segment (at most ``self.hours``), as of ``as_of`` if given."""
+        return _advance(self.start, hours, self.rates, to_breakpoint=False, as_of=as_of)
 
 
 def _segments(state: PetState) -> Iterator[_Segment]:
@@ -161,6 +165,10 @@ def evolve(state: PetState, *, at: datetime) -> PetState:
     remaining = (at - state.as_of).total_seconds() / _SECONDS_PER_HOUR
     if remaining <= 0:
         return state
+    rates = _rates(state)
+    if _hours_to_breakpoint(state, rates) >= remaining:
+        # Within the walk's first segment, as most reads are: its end need not be worked out.
+        return _advance(state, remaining, rates, to_breakpoint=False, as_of=at)
     return _state_along(_segments(state), remaining, at)
 
 
@@ -168,7 +176,7 @@ def _state_along(segments: Iterable[_Segment], hours: float, at: datetime) -> Pe
     """The state ``hours`` (> 0) into a walk, at the moment ``at``: ``evolve`` on a walk already made."""
     for segment in segments:
         if segment.hours >= hours:
-            return replace(segment.state_after(hours), as_of=at)
+            return segment.state_after(hours, as_of=at)
         hours -= segment.hours
     raise AssertionError("the last segment never ends")  # pragma: no cover
 

@@ -12,6 +12,8 @@ from pixelpet.pets.domain import (
     Mood,
     Need,
     PetState,
+    _segments,
+    _state_along,
     apply_action,
     evolve,
     new_pet,
@@ -56,6 +58,15 @@ def test_evolving_in_two_steps_equals_evolving_at_once(
     assert stepwise.energy == pytest.approx(direct.energy, abs=1e-6)
     assert stepwise.activity is direct.activity
     assert stepwise.as_of == direct.as_of == T0 + first + second
+
+
+@given(pet_states(), offset)
+def test_evolving_within_the_first_segment_is_exactly_the_walk(pet: PetState, elapsed: timedelta) -> None:
+    """``evolve``'s shortcut (no walk to the first segment's end) gives exactly what the walk gives."""
+    hours = elapsed.total_seconds() / 3600
+    if hours > 0:
+        walked = _state_along(_segments(pet), hours, T0 + elapsed)
+        assert evolve(pet, at=T0 + elapsed) == walked
 
 
 @given(pet_states(), offset)

@@ -34,6 +34,7 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
+from pixelpet.graphql.completion import CompletionPlans
 from pixelpet.graphql.cost import operation_limits
 from pixelpet.graphql.seam import MaybeNullValidationRule, OneOfInputValidationRule, core_schema
 from pixelpet.settings import LimitSettings
@@ -76,6 +77,8 @@ class DocumentCache:
         self._validate: Callable[
             [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
         ] = lru_cache(maxsize=size)(self._count_then_validate)
+        # How plain objects of the documents used last are completed (completion.py).
+        self.plans = CompletionPlans(size)
 
     def parse(self, query: str) -> DocumentNode:
         """The document, parsed once per distinct text; GraphQLSyntaxError past the token or size limit."""

@@ -21,22 +21,27 @@ graphql-core, which comes back here for the plain objects below them.
 tests/unit/graphql/test_completion.py compares both on generated documents and on values built to fail.
 """
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
+    DirectiveNode,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     Undefined,
+    VariableNode,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
     is_object_type,
+    visit,
 )
 from graphql.execution.collect_fields import DeferUsage, FieldDetails, GroupedFieldSet
+from graphql.language import Visitor
 
 from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, plain_attribute
 
@@ -76,13 +81,83 @@ class _Plan:
         self.fields = fields
 
 
+# A plan by its object type and the field nodes it completes (their ids: the book keeps the nodes alive).
+_Signature = tuple[str, tuple[int, ...]]
+
+
+class _Book:
+    """The plans of one operation, for each combination of the variables its ``@include``/``@skip`` read."""
+
+    __slots__ = ("keep", "plans", "switches")
+
+    def __init__(self, keep: tuple[Any, ...], switches: tuple[str, ...]) -> None:
+        self.keep = keep  # the schema and the document's nodes, so that no id above is reused
+        self.switches = switches
+        self.plans: dict[tuple[Any, ...], dict[_Signature, _Plan | None]] = {}
+
+
+class CompletionPlans:
+    """Plans kept across requests for the ``size`` operations used last (a plan costs about as much to work
+    out as to run, for a single pet). Which fields an object's selection holds depends only on the operation
+    and the variables its ``@include``/``@skip`` read, so those values are part of the key."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._books: OrderedDict[tuple[int, int], _Book] = OrderedDict()
+        self.executor_class: type[PlainCompletingExecutor] = type(
+            "PlainCompletingExecutor", (PlainCompletingExecutor,), {"kept_plans": self}
+        )
+
+    def plans_for(self, executor: "PlainCompletingExecutor") -> dict[_Signature, "_Plan | None"] | None:
+        key = (id(executor.schema), id(executor.operation))
+        book = self._books.get(key)
+        if book is None:
+            fragments = tuple(executor.fragment_definitions.values())
+            book = _Book(
+                (executor.schema, executor.operation, fragments), _switches(executor.operation, *fragments)
+            )
+            self._books[key] = book
+            if len(self._books) > self._size:
+                self._books.popitem(last=False)
+        else:
+            self._books.move_to_end(key)
+        values = tuple(executor.variable_values.coerced.get(name) for name in book.switches)
+        try:
+            return book.plans.setdefault(values, {})
+        except TypeError:  # a value that cannot be a key: this operation's plans are its own
+            return None
+
+
+def _switches(*nodes: Any) -> tuple[str, ...]:
+    """The variables any ``@include``/``@skip`` in ``nodes`` reads."""
+    names: set[str] = set()
+
+    class Switches(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            if node.name.value in _APPLIED_AT_COLLECTION:
+                names.update(
+                    argument.value.name.value
+                    for argument in node.arguments or ()
+                    if isinstance(argument.value, VariableNode)
+                )
+
+    for node in nodes:
+        visit(node, Switches())
+    return tuple(sorted(names))
+
+
 class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, completing plain objects in one loop (module docstring)."""
 
+    # Set on the class ``CompletionPlans.executor_class`` makes: plans kept across requests.
+    kept_plans: ClassVar[CompletionPlans | None] = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Per operation, as graphql-core's own collected fields: @include/@skip may depend on variables.
+        # By the grouped field set graphql-core collected for this execution (fast for a list's items)...
         self._plans: dict[tuple[str, int], tuple[GroupedFieldSet, _Plan | None]] = {}
+        # ...and by the field nodes, for the operation and its switches, across executions.
+        self._kept = self.kept_plans.plans_for(self) if self.kept_plans is not None else None
 
     def execute_collected_subfields(
         self,
@@ -109,7 +184,15 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
         known = self._plans.get(key)
         if known is not None:
             return known[1]
-        plan = self._compile(parent_type, grouped_field_set)
+        kept = self._kept
+        if kept is None:
+            plan = self._compile(parent_type, grouped_field_set)
+        else:
+            signature = (parent_type.name, tuple(id(d.node) for ds in grouped_field_set.values() for d in ds))
+            if signature in kept:
+                plan = kept[signature]
+            else:
+                plan = kept[signature] = self._compile(parent_type, grouped_field_set)
         self._plans[key] = (grouped_field_set, plan)  # keeps the set alive, so its id stays its own
         return plan
 

@@ -28,7 +28,6 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.types import ExecutionResult
 
 from pixelpet.graphql.caching import DocumentCache
-from pixelpet.graphql.completion import PlainCompletingExecutor
 from pixelpet.graphql.deadline import operation_budget
 from pixelpet.graphql.seam import (
     CannotGetOperationTypeError,
@@ -116,7 +115,7 @@ class OperationPipeline:
             result = await execute_document(
                 self._core,
                 run.document,
-                executor_class=PlainCompletingExecutor,
+                executor_class=self._documents.plans.executor_class,
                 root_value=root_value,
                 context=context,
                 # As strawberry: unnamed, a document's first operation runs (graphql-core would refuse).

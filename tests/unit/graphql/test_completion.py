@@ -17,13 +17,13 @@ from typing import Any, NewType
 
 import pytest
 import strawberry
-from graphql import ExecutionResult, Undefined, parse
+from graphql import DocumentNode, ExecutionResult, Undefined, parse, print_ast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case as to_camel
 
-from pixelpet.graphql.completion import PlainCompletingExecutor
+from pixelpet.graphql.completion import CompletionPlans, PlainCompletingExecutor
 from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, core_schema, execute_document
 
 
@@ -52,6 +52,12 @@ class Dog(Named):
 
 
 @strawberry.type
+class Inner:
+    a: int
+    b: str
+
+
+@strawberry.type
 class Leaf:
     n: int
     text: str
@@ -65,6 +71,7 @@ class Leaf:
     maybe_list: list[int | None] | None
     code: Code
     raw: Raw
+    inner: Inner
 
 
 @strawberry.type
@@ -193,7 +200,9 @@ def _value(pair: tuple[str, Any]) -> Any:
 
 
 def _leaf(spec: dict[str, Any] | None) -> Leaf | None:
-    return None if spec is None else Leaf(**{name: _value(pair) for name, pair in spec.items()})
+    if spec is None:
+        return None
+    return Leaf(**{name: _value(pair) for name, pair in spec.items()}, inner=Inner(a=1, b="b"))
 
 
 def _node(spec: dict[str, Any]) -> Node:
@@ -213,13 +222,17 @@ def _node(spec: dict[str, Any]) -> Node:
 
 
 LEAF_FIELDS = [*(to_camel(name) for name in GOOD), "__typename"]
+# A plain object in a plain object, its selection switched by $flag: the outer plan depends on it.
+SWITCHED = ["inner { a b @include(if: $flag) }", "inner { a @skip(if: $flag) }"]
 NODE_FIELDS = ["computed", "times(x: 2)", "pet { name ... on Dog { barks } __typename }", "__typename"]
 
 
 @st.composite
 def selections(draw: st.DrawFn, depth: int) -> str:
     """A node's selection set: fields perhaps aliased, repeated, behind a directive or in a fragment."""
-    leaf = st.just(" ".join(LEAF_FIELDS)) | st.lists(st.sampled_from(LEAF_FIELDS), min_size=1).map(" ".join)
+    leaf = st.just(" ".join(LEAF_FIELDS)) | st.lists(
+        st.sampled_from([*LEAF_FIELDS, *SWITCHED]), min_size=1
+    ).map(" ".join)
     chosen = []
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["leaf", "leaves", "maybeLeaf", "node", "children"]))
@@ -240,11 +253,14 @@ def selections(draw: st.DrawFn, depth: int) -> str:
 
 
 async def _run(
-    executor: type[StrawberryGraphQLCoreExecutionContext], document: str, spec: dict[str, Any], flag: bool
+    executor: type[StrawberryGraphQLCoreExecutionContext],
+    document: str | DocumentNode,
+    spec: dict[str, Any],
+    flag: bool,
 ) -> ExecutionResult:
     return await execute_document(
         SCHEMA,
-        parse(document),
+        parse(document) if isinstance(document, str) else document,
         executor_class=executor,
         context={"node": lambda: _node(spec)},
         operation_name=None,
@@ -256,16 +272,57 @@ def _errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
     return [(error.message, error.path, error.locations) for error in result.errors or []]
 
 
+# Plans kept across every example below, as the service keeps them across requests (few, to evict too).
+KEPT = CompletionPlans(size=4)
+
+
 @settings(max_examples=300, deadline=None)
-@given(body=selections(2), spec=node_spec(2), flag=st.booleans())
+@given(body=selections(2), spec=node_spec(2), flags=st.lists(st.booleans(), min_size=1, max_size=3))
 async def test_plain_completion_answers_as_graphql_core_does(
-    body: str, spec: dict[str, Any], flag: bool
+    body: str, spec: dict[str, Any], flags: list[bool]
 ) -> None:
-    document = f"query($flag: Boolean!) {{ node {{ {body} }} }}"
-    theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, spec, flag)
-    ours = await _run(PlainCompletingExecutor, document, spec, flag)
-    assert ours.data == theirs.data, document
-    assert _errors(ours) == _errors(theirs), document
+    document = parse(f"query($flag: Boolean!) {{ node {{ {body} }} }}")
+    for flag in flags:  # one document, its switches changing between executions
+        theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, spec, flag)
+        for executor in (PlainCompletingExecutor, KEPT.executor_class):
+            ours = await _run(executor, document, spec, flag)
+            assert ours.data == theirs.data, (print_ast(document), flag, executor)
+            assert _errors(ours) == _errors(theirs), (print_ast(document), flag, executor)
+
+
+async def test_plans_are_kept_for_an_operation_and_its_switches() -> None:
+    plans = CompletionPlans(size=1)
+    compiled: list[str] = []
+
+    class Counting(plans.executor_class):  # type: ignore[misc,valid-type]
+        def _compile(self, parent_type: Any, grouped_field_set: Any) -> Any:
+            compiled.append(parent_type.name)
+            return super()._compile(parent_type, grouped_field_set)
+
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    node = {"leaf": spec, "leaves": [spec], "maybe_leaf": spec, "children": None, "as_tuple": False}
+    switched = parse(
+        "query($flag: Boolean!) { node { leaf { n inner { a b @include(if: $flag) } } maybeLeaf { n } } }"
+    )
+    other = parse("{ node { leaf { n } } }")
+    for flag in (True, True, False, False, True):
+        result = await _run(Counting, switched, node, flag)
+        inner = {"a": 1, "b": "b"} if flag else {"a": 1}
+        assert result.data == {"node": {"leaf": {"n": 1, "inner": inner}, "maybeLeaf": {"n": 1}}}
+    # Once for each value of $flag: the node (not plain: it has resolvers), the two leaves and the object
+    # inside the first. That leaf's own fields do not change with $flag; the plan of the object inside does.
+    assert compiled == ["Node", "Leaf", "Inner", "Leaf"] * 2
+    await _run(Counting, other, node, True)
+    await _run(Counting, switched, node, True)  # the other operation took its place
+    assert compiled == [
+        *(["Node", "Leaf", "Inner", "Leaf"] * 2),
+        "Node",
+        "Leaf",
+        "Node",
+        "Leaf",
+        "Inner",
+        "Leaf",
+    ]
 
 
 WELL_FORMED = {

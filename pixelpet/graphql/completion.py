@@ -27,11 +27,14 @@ from typing import Any, ClassVar
 
 from graphql import (
     DirectiveNode,
+    GraphQLBoolean,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     Undefined,
     VariableNode,
     is_leaf_type,
@@ -53,10 +56,17 @@ class _NotPlain(Exception):
     """A value the loop does not complete exactly as graphql-core would: graphql-core completes the object."""
 
 
+# Leaves whose coercion returns a value of exactly this type unchanged (graphql-core's serialize_string,
+# serialize_id, serialize_boolean): such a value needs no coercion call.
+_AS_IS: dict[Any, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+# Never awaitable: strawberry's own fast check (optimized_is_awaitable), made here without the call.
+_NEVER_AWAITABLE = frozenset({str, int, float, bool, list, tuple})
+
+
 class _Shape:
     """How to complete one output type's value: a leaf's coercion, an object's plan, or a list of either."""
 
-    __slots__ = ("item", "leaf", "non_null", "plan")
+    __slots__ = ("as_is", "item", "leaf", "non_null", "plan")
 
     def __init__(
         self,
@@ -68,6 +78,7 @@ class _Shape:
     ) -> None:
         self.non_null = non_null
         self.leaf = leaf
+        self.as_is = _AS_IS.get(leaf)
         self.plan = plan
         self.item = item
 
@@ -252,11 +263,14 @@ def _complete_object(plan: _Plan, source: Any, is_awaitable: Callable[[Any], boo
 
 
 def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) -> Any:
+    kind = type(value)
+    if kind is shape.as_is:
+        return value
     if value is None or value is Undefined:
         if shape.non_null:
             raise _NotPlain  # graphql-core's error, at its path
         return None
-    if isinstance(value, Exception) or is_awaitable(value):
+    if kind not in _NEVER_AWAITABLE and (isinstance(value, Exception) or is_awaitable(value)):
         raise _NotPlain
     if shape.leaf is not None:
         coerced = shape.leaf.coerce_output_value(value)
@@ -267,6 +281,6 @@ def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) ->
         return _complete_object(shape.plan, value, is_awaitable)
     item = shape.item
     assert item is not None
-    if type(value) is not list and type(value) is not tuple:
+    if kind is not list and kind is not tuple:
         raise _NotPlain  # other iterables (and strings, which are none) as graphql-core decides
     return [_complete(item, element, is_awaitable) for element in value]

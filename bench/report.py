@@ -515,6 +515,11 @@ before and after, run back to back against the same database.
     read (a test changes a switch inside a plain object's selection between requests). `--base 78a6d07
     --head 327ed2d`, three rounds: pet query CPU **1.13 vs 1.03 ms** (0.91x), throughput 1.15x; list of 20
     **1.89 vs 1.78 ms** (0.94x).
+28. **Fewer calls per plain value** (completion.py): a `String`, `ID` or `Boolean` value of exactly its
+    Python type is returned as it is (graphql-core's coercion returns it unchanged), and a value of a type
+    that is never awaitable skips the awaitable check. `--base 327ed2d --head cdc7efb`, three rounds: list
+    of 20 CPU **1.84 vs 1.79 ms** (0.98x); pet query 1.13 vs 1.09 ms (0.96x). Small, near the noise; kept
+    because the differential tests hold and it costs no structure.
 
 ## Open findings
 

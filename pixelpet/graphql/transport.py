@@ -79,7 +79,7 @@ class LiveTransportHandler(ProtocolHandler[Context]):
         self._services = services
         self._live: dict[str, LiveOperation] = {}
         self._outbox = Outbox(
-            websocket.send_text,
+            websocket.send_texts,
             stall_timeout_s=settings.stall_timeout_s,
             on_stall=self._cut_off,
             events=services.outbox_events,

@@ -1,12 +1,14 @@
-"""The WebSocket endpoint's handshake, on ASGI messages (connections that get further are tested over a real
-socket in tests/integration/subscriptions/)."""
+"""The WebSocket endpoint's handshake and its sends, on ASGI messages (connections that get further are
+tested over a real socket in tests/integration/subscriptions/)."""
 
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from pixelpet.graphql.endpoint import GraphQLWebSocket
+from pixelpet.graphql.endpoint import SEND_BATCH, GraphQLWebSocket, WebSocketConnection
 from pixelpet.graphql.schema import build_schema
+from pixelpet.graphql.seam import WebSocketDisconnected
 from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.settings import LimitSettings, SubscriptionSettings
 from pixelpet.telemetry.metrics import Metrics
@@ -58,3 +60,38 @@ async def test_a_refused_origin_is_decided_from_the_headers_before_they_are_empt
     sent = await _handshake(_endpoint(max_connections=10), headers)
     assert sent[0] == {"type": "websocket.close", "code": 1008}
     assert sent[-1] == {"headers left": headers}, "refused before accepting: nothing to let go of"
+
+
+class Recorded:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._fail = fail
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "websocket.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self._fail:
+            raise ConnectionResetError  # what uvicorn raises once the client is gone: an OSError
+        self.messages.append(message)
+
+
+async def test_messages_go_in_one_asgi_message_where_the_server_offers_batches() -> None:
+    asgi = Recorded()
+    await WebSocketConnection(asgi.receive, asgi.send, batched=True).send_texts(["a", "b", "c"])
+    assert asgi.messages == [{"type": SEND_BATCH, "texts": ["a", "b", "c"]}]
+
+
+async def test_messages_go_one_by_one_in_order_where_the_server_offers_no_batches() -> None:
+    asgi = Recorded()
+    await WebSocketConnection(asgi.receive, asgi.send).send_texts(["a", "b"])
+    assert asgi.messages == [{"type": "websocket.send", "text": "a"}, {"type": "websocket.send", "text": "b"}]
+
+
+async def test_a_batch_to_a_client_that_left_says_so_as_a_single_message_does() -> None:
+    asgi = Recorded(fail=True)
+    connection = WebSocketConnection(asgi.receive, asgi.send, batched=True)
+    with pytest.raises(WebSocketDisconnected):
+        await connection.send_texts(["a"])
+    with pytest.raises(WebSocketDisconnected):  # known gone: not sent again
+        await connection.send_text("b")

@@ -99,10 +99,14 @@ class Socket:
         await self.send_text(json.dumps(message))
 
     async def send_text(self, text: str) -> None:
+        await self.send_texts([text])
+
+    async def send_texts(self, texts: list[str]) -> None:
         if self.blocked.is_set():
             self.stuck.set()
             await asyncio.Event().wait()
-        await self.sent.put(json.loads(text))
+        for text in texts:
+            await self.sent.put(json.loads(text))
 
     async def close(self, code: int, reason: str) -> None:
         self.closed_with = code

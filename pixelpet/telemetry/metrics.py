@@ -119,6 +119,7 @@ class Metrics:
             ["cause"],
             registry=registry,
         )
+        self._delivered_by_cause: dict[str, Counter] = {}  # a few causes (above): bounded
         self.subscription_events_coalesced = Counter(
             "pixelpet_subscription_events_coalesced_total",
             "Updates replaced by a newer one before a slow subscriber took them.",
@@ -209,7 +210,12 @@ class Metrics:
         self.subscriptions_active.dec()
 
     def update_shown(self, cause: str, lag_s: float | None) -> None:
-        self.subscription_events_delivered.labels(cause).inc()
+        # Called for every delivery to every subscriber: the labelled child is looked up once per cause
+        # (``labels`` builds and locks on every call, an eighth of a 10,000-subscriber fan-out's CPU).
+        delivered = self._delivered_by_cause.get(cause)
+        if delivered is None:
+            delivered = self._delivered_by_cause[cause] = self.subscription_events_delivered.labels(cause)
+        delivered.inc()
         if lag_s is not None:
             self.subscription_delivery_lag.observe(lag_s)
 

@@ -131,19 +131,13 @@ class LiveOperation:
 
 
 def valid_subscription(
-    documents: DocumentCache, schema: GraphQLSchema, query: str, operation_name: str | None
-) -> DocumentNode | None:
-    """The document of ``query`` if it is a subscription that passes validation (both cached)."""
-    try:
-        document: DocumentNode = documents.parse(query)
-    except GraphQLError:
-        return None
+    documents: DocumentCache, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> bool:
+    """``document`` (parsed) is a subscription that passes validation (cached)."""
     node = get_operation_ast(document, operation_name)
     if node is None or node.operation is not OperationType.SUBSCRIPTION:
-        return None
-    if documents.validate(schema, document, documents.all_rules):
-        return None
-    return document
+        return False
+    return not documents.validate(schema, document, documents.all_rules)
 
 
 async def open_source(

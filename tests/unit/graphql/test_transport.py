@@ -206,3 +206,20 @@ async def test_a_resolver_that_does_not_push_is_an_internal_error(connection: tu
     refused = await socket.next_sent()
     assert (refused["id"], refused["type"]) == ("1", "error")
     assert refused["payload"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+
+
+async def test_a_query_that_does_not_parse_is_one_error_message_recorded_as_a_parse_failure(
+    connection: tuple[Socket, Metrics],
+) -> None:
+    socket, metrics = connection
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n }"))
+    refused = await socket.next_sent()
+    assert (refused["id"], refused["type"]) == ("1", "error")
+    (error,) = refused["payload"]
+    assert error["message"] == "Syntax Error: Expected Name, found <EOF>."
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert "traceId" in error["extensions"], "classified within the operation's span, as over HTTP"
+    recorded = {"operation_type": "unknown", "operation": "invalid", "code": "GRAPHQL_PARSE_FAILED"}
+    assert metrics.registry.get_sample_value("pixelpet_graphql_requests_total", recorded) == 1
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n } }"))  # its id is free again
+    assert (await socket.next_sent())["type"] == "next"

@@ -272,7 +272,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for key, values in results["base"].items():
         a, b = statistics.median(values), statistics.median(results["head"][key])
-        print(f"| {key} | {a:.2f} | {b:.2f} | {b / a:.2f}x |")
+        ratio = f"{b / a:.2f}x" if a else "-"  # a p50 may be 0 ms (deliveries that beat the response)
+        print(f"| {key} | {a:.2f} | {b:.2f} | {ratio} |")
 
 
 if __name__ == "__main__":

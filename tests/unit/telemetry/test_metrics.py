@@ -1,9 +1,8 @@
-"""The memory limit the PixelpetMemoryNearLimit alert compares against, read from the cgroup; deliveries
-counted by cause."""
+"""The memory limit the PixelpetMemoryNearLimit alert compares against, read from the cgroup."""
 
 from pathlib import Path
 
-from pixelpet.telemetry.metrics import Metrics, cgroup_memory_limit
+from pixelpet.telemetry.metrics import cgroup_memory_limit
 
 
 def test_a_cgroup_v2_limit_is_read(tmp_path: Path) -> None:
@@ -25,13 +24,3 @@ def test_cgroup_v1_reports_no_limit_as_a_huge_number(tmp_path: Path) -> None:
 
 def test_outside_any_cgroup_there_is_no_limit(tmp_path: Path) -> None:
     assert cgroup_memory_limit((tmp_path / "a", tmp_path / "b")) is None
-
-
-def test_deliveries_are_counted_by_cause_and_their_lag_observed() -> None:
-    metrics = Metrics(version="test", environment="test")
-    for cause, lag in (("change", 0.01), ("change", 0.02), ("time", None), ("change", None)):
-        metrics.update_shown(cause, lag)
-    sample = metrics.registry.get_sample_value
-    assert sample("pixelpet_subscription_events_delivered_total", {"cause": "change"}) == 3
-    assert sample("pixelpet_subscription_events_delivered_total", {"cause": "time"}) == 1
-    assert sample("pixelpet_subscription_delivery_lag_seconds_count") == 2

@@ -69,6 +69,10 @@ class LiveOperation:
     def deliver(self, event: Shared) -> None:
         """Execute ``event`` (once for all who share it) and queue its ``next`` message."""
         assert self.source is not None
+        shared = event.derived.get(self.key)
+        if isinstance(shared, SharedResult):  # executed for another subscriber already: most deliveries
+            self._queue(next_message(self.id, shared), event)
+            return
         result = execute_shared(
             self.connection.schema,
             self.document,

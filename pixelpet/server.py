@@ -26,7 +26,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, closing a connection whose keepalive ping went unanswered with
     4008 instead of 1011 (graphql-ws clients never reconnect after 1011: pixelpet/graphql/close_codes.py),
     letting go of the handshake once the connection is accepted, and offering ``SEND_BATCH``: several
-    messages in one socket write (pixelpet/graphql/endpoint.py)."""
+    messages in one socket write; asked not to wait, at once or not at all (pixelpet/graphql/endpoint.py)."""
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -39,7 +39,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if message["type"] != SEND_BATCH:
             await super().send(message)
             return
-        texts: list[str] = cast("Any", message)["texts"]
+        batch: dict[str, Any] = cast("Any", message)
+        texts: list[str] = batch["texts"]
+        if not batch.get("wait", True) and not self.writable.is_set():
+            raise BlockingIOError  # the transport's buffer is over its high-water mark: nothing sent
         await self.writable.wait()  # as uvicorn's send: the transport's buffer is below its high-water mark
         if self.disconnected:
             raise ClientDisconnected

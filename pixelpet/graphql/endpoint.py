@@ -38,7 +38,8 @@ from pixelpet.settings import SubscriptionSettings
 logger = logging.getLogger("pixelpet.subscriptions")
 
 # An ASGI extension our uvicorn protocol offers (pixelpet/server.py): a message of this type sends its
-# "texts", in order, in one socket write (the outbox's batches: outbox.py).
+# "texts", in order, in one socket write (the outbox's batches: outbox.py); with "wait" false it never waits
+# for the connection's buffer to drain, raising BlockingIOError instead, having sent nothing.
 SEND_BATCH = "pixelpet.websocket.send_batch"
 
 
@@ -96,16 +97,21 @@ class WebSocketConnection:
             self._closed = True
             raise WebSocketDisconnected from error
 
-    async def send_texts(self, texts: list[str]) -> None:
-        """Send messages already encoded, in order: in one write where the server offers SEND_BATCH."""
+    async def send_texts(self, texts: list[str], *, wait: bool = True) -> None:
+        """Send messages already encoded, in order: in one write where the server offers SEND_BATCH. With
+        ``wait`` false, at once or not at all (BlockingIOError; always without SEND_BATCH)."""
         if self._closed:
             raise WebSocketDisconnected
+        if not wait and not self._batched:
+            raise BlockingIOError  # one by one, a send may wait
         try:
             if self._batched:
-                await self._send({"type": SEND_BATCH, "texts": texts})
+                await self._send({"type": SEND_BATCH, "texts": texts, "wait": wait})
             else:
                 for text in texts:
                     await self._send({"type": "websocket.send", "text": text})
+        except BlockingIOError:
+            raise  # not sent; the connection is still there
         except OSError as error:
             self._closed = True
             raise WebSocketDisconnected from error

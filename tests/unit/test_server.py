@@ -138,3 +138,40 @@ async def test_a_batch_to_a_client_that_left_raises_as_a_single_message_does() -
     assert len(raised) == 2
     assert raised[0] is raised[1]
     assert len(transport.writes) == 1, "nothing written after the handshake"
+
+
+async def test_a_batch_sent_without_waiting_to_a_full_buffer_is_refused_and_nothing_written() -> None:
+    accepted, full, tried = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    drained, finished = asyncio.Event(), asyncio.Event()
+    outcomes: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await full.wait()
+        try:
+            await send({"type": SEND_BATCH, "texts": ["now"], "wait": False})
+        except BlockingIOError:
+            outcomes.append("refused")
+        tried.set()
+        waiting = asyncio.ensure_future(send({"type": SEND_BATCH, "texts": ["later"], "wait": True}))
+        await drained.wait()
+        await waiting
+        outcomes.append("sent once drained")
+        finished.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(accepted.wait(), 5)
+    protocol.pause_writing()  # the transport's buffer went over its high-water mark
+    full.set()
+    await asyncio.wait_for(tried.wait(), 5)
+    assert outcomes == ["refused"]
+    assert len(transport.writes) == 1, "only the handshake"
+    protocol.resume_writing()
+    drained.set()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert outcomes == ["refused", "sent once drained"]
+    assert transport.writes[1:] == [b"\x81\x05later"]
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)

@@ -63,9 +63,12 @@ async def test_a_refused_origin_is_decided_from_the_headers_before_they_are_empt
 
 
 class Recorded:
-    def __init__(self, *, fail: bool = False) -> None:
+    """The server side of the ASGI messages: a ``full`` one takes no batch at once (its buffer is full)."""
+
+    def __init__(self, *, fail: bool = False, full: bool = False) -> None:
         self.messages: list[dict[str, Any]] = []
         self._fail = fail
+        self.full = full
 
     async def receive(self) -> dict[str, Any]:
         return {"type": "websocket.disconnect"}
@@ -73,19 +76,41 @@ class Recorded:
     async def send(self, message: dict[str, Any]) -> None:
         if self._fail:
             raise ConnectionResetError  # what uvicorn raises once the client is gone: an OSError
+        if self.full and message.get("wait") is False:
+            raise BlockingIOError
         self.messages.append(message)
 
 
 async def test_messages_go_in_one_asgi_message_where_the_server_offers_batches() -> None:
     asgi = Recorded()
-    await WebSocketConnection(asgi.receive, asgi.send, batched=True).send_texts(["a", "b", "c"])
-    assert asgi.messages == [{"type": SEND_BATCH, "texts": ["a", "b", "c"]}]
+    connection = WebSocketConnection(asgi.receive, asgi.send, batched=True)
+    await connection.send_texts(["a", "b", "c"])
+    await connection.send_texts(["d"], wait=False)
+    assert asgi.messages == [
+        {"type": SEND_BATCH, "texts": ["a", "b", "c"], "wait": True},
+        {"type": SEND_BATCH, "texts": ["d"], "wait": False},
+    ]
 
 
 async def test_messages_go_one_by_one_in_order_where_the_server_offers_no_batches() -> None:
     asgi = Recorded()
-    await WebSocketConnection(asgi.receive, asgi.send).send_texts(["a", "b"])
+    connection = WebSocketConnection(asgi.receive, asgi.send)
+    await connection.send_texts(["a", "b"])
     assert asgi.messages == [{"type": "websocket.send", "text": "a"}, {"type": "websocket.send", "text": "b"}]
+    with pytest.raises(BlockingIOError):  # one by one, a send may wait: never promised not to
+        await connection.send_texts(["c"], wait=False)
+    assert len(asgi.messages) == 2
+    await connection.send_texts(["c"])  # the connection is still there
+    assert len(asgi.messages) == 3
+
+
+async def test_a_batch_the_server_cannot_take_at_once_leaves_the_connection_open() -> None:
+    asgi = Recorded(full=True)
+    connection = WebSocketConnection(asgi.receive, asgi.send, batched=True)
+    with pytest.raises(BlockingIOError):
+        await connection.send_texts(["a"], wait=False)
+    await connection.send_texts(["a"])  # waiting for it to drain, as a writer of its own does
+    assert asgi.messages == [{"type": SEND_BATCH, "texts": ["a"], "wait": True}]
 
 
 async def test_a_batch_to_a_client_that_left_says_so_as_a_single_message_does() -> None:

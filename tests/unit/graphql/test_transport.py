@@ -101,8 +101,10 @@ class Socket:
     async def send_text(self, text: str) -> None:
         await self.send_texts([text])
 
-    async def send_texts(self, texts: list[str]) -> None:
+    async def send_texts(self, texts: list[str], *, wait: bool = True) -> None:
         if self.blocked.is_set():
+            if not wait:
+                raise BlockingIOError
             self.stuck.set()
             await asyncio.Event().wait()
         for text in texts:

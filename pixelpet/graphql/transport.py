@@ -109,6 +109,10 @@ class LiveTransportHandler(ProtocolHandler[Context]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         services = self._services
+        if not operation.query or not isinstance(operation.query, str):
+            # No query: strawberry refuses it (MissingQueryError, a validation failure, as HTTP's 400).
+            await super().run_operation(operation)
+            return
         try:
             document = services.documents.parse(operation.query)
         except GraphQLError as error:

@@ -260,6 +260,22 @@ async def test_a_subscribe_whose_query_does_not_parse_gets_one_error_message_wit
     await watcher.close()
 
 
+@pytest.mark.parametrize("query", [None, ""])
+async def test_a_subscribe_without_a_query_gets_one_error_message(
+    server: tuple[str, GraphQLClient], query: str | None
+) -> None:
+    """As over HTTP, where it is a 400: no operation to run, a validation failure."""
+    url, client = server
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    await watcher.send({"id": "q", "type": "subscribe", "payload": {"query": query}})
+    refused = await watcher.receive()
+    assert (refused["id"], refused["type"]) == ("q", "error")
+    assert refused["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    await watcher.send(_subscribe("q", PET_STATS, {"id": (await create_pet(client))["id"]}))
+    assert (await watcher.receive())["type"] == "next", "its id is free again"
+    await watcher.close()
+
+
 async def test_the_server_completes_a_subscription_that_ends(server: tuple[str, GraphQLClient]) -> None:
     """Complete, server to client: the pet is deleted, so its subscription ends with its error, then
     `complete`; the client need not (and does not) send one."""

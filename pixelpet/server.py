@@ -1,23 +1,63 @@
 """Runs the app under uvicorn with JSON logs and podinfo-style graceful shutdown."""
 
 import gc
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
 
 from pixelpet.app import create_app
 from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW
+from pixelpet.graphql.endpoint import SEND_BATCH
 from pixelpet.lifecycle import DrainingServer
 from pixelpet.settings import Settings
 from pixelpet.telemetry.logging import configure_logging
+
+# What the protocol offers in every WebSocket scope's extensions: one shared, empty description.
+_OFFERED: dict[object, object] = {}
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, closing a connection whose keepalive ping went unanswered with
     4008 instead of 1011 (graphql-ws clients never reconnect after 1011: pixelpet/graphql/close_codes.py),
-    and letting go of the handshake once the connection is accepted."""
+    letting go of the handshake once the connection is accepted, and offering ``SEND_BATCH``: several
+    messages in one socket write; asked not to wait, at once or not at all (pixelpet/graphql/endpoint.py)."""
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:  # uvicorn built the scope it runs the app with
+            extensions = self.scope.get("extensions")
+            if extensions is not None:
+                extensions[SEND_BATCH] = _OFFERED
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if message["type"] != SEND_BATCH:
+            await super().send(message)
+            return
+        batch: dict[str, Any] = cast("Any", message)
+        texts: list[str] = batch["texts"]
+        if not batch.get("wait", True) and not self.writable.is_set():
+            raise BlockingIOError  # the transport's buffer is over its high-water mark: nothing sent
+        await self.writable.wait()  # as uvicorn's send: the transport's buffer is below its high-water mark
+        if self.disconnected:
+            raise ClientDisconnected
+        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
+            for text in texts:  # not open: uvicorn's send says what is wrong with sending
+                await super().send({"type": "websocket.send", "text": text, "bytes": None})
+            return
+        # What uvicorn's send does for each, with one write for them all: profiled on the 10,000-subscriber
+        # row, a socket write per message was about a quarter of the service's CPU.
+        try:
+            for text in texts:
+                self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     def keepalive_timeout(self) -> None:
         fail = self.conn.fail

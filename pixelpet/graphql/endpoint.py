@@ -37,15 +37,21 @@ from pixelpet.settings import SubscriptionSettings
 
 logger = logging.getLogger("pixelpet.subscriptions")
 
+# An ASGI extension our uvicorn protocol offers (pixelpet/server.py): a message of this type sends its
+# "texts", in order, in one socket write (the outbox's batches: outbox.py); with "wait" false it never waits
+# for the connection's buffer to drain, raising BlockingIOError instead, having sent nothing.
+SEND_BATCH = "pixelpet.websocket.send_batch"
+
 
 class WebSocketConnection:
     """One client's socket, as the protocol handler sees it: JSON messages in and out."""
 
-    __slots__ = ("_closed", "_closing", "_expiry", "_receive", "_send")
+    __slots__ = ("_batched", "_closed", "_closing", "_expiry", "_receive", "_send")
 
-    def __init__(self, receive: Receive, send: Send) -> None:
+    def __init__(self, receive: Receive, send: Send, *, batched: bool = False) -> None:
         self._receive = receive
         self._send = send
+        self._batched = batched  # the server offers SEND_BATCH
         self._closed = False
         self._expiry: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -88,6 +94,25 @@ class WebSocketConnection:
         try:
             await self._send({"type": "websocket.send", "text": text})
         except OSError as error:  # ASGI servers raise an OSError once the client is gone
+            self._closed = True
+            raise WebSocketDisconnected from error
+
+    async def send_texts(self, texts: list[str], *, wait: bool = True) -> None:
+        """Send messages already encoded, in order: in one write where the server offers SEND_BATCH. With
+        ``wait`` false, at once or not at all (BlockingIOError; always without SEND_BATCH)."""
+        if self._closed:
+            raise WebSocketDisconnected
+        if not wait and not self._batched:
+            raise BlockingIOError  # one by one, a send may wait
+        try:
+            if self._batched:
+                await self._send({"type": SEND_BATCH, "texts": texts, "wait": wait})
+            else:
+                for text in texts:
+                    await self._send({"type": "websocket.send", "text": text})
+        except BlockingIOError:
+            raise  # not sent; the connection is still there
+        except OSError as error:
             self._closed = True
             raise WebSocketDisconnected from error
 
@@ -146,7 +171,8 @@ class GraphQLWebSocket:
             return
         self._open += 1
         try:
-            await self._serve(scope, WebSocketConnection(receive, send))
+            batched = SEND_BATCH in (scope.get("extensions") or {})
+            await self._serve(scope, WebSocketConnection(receive, send, batched=batched))
         finally:
             self._open -= 1
 

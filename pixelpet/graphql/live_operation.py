@@ -69,6 +69,10 @@ class LiveOperation:
     def deliver(self, event: Shared) -> None:
         """Execute ``event`` (once for all who share it) and queue its ``next`` message."""
         assert self.source is not None
+        shared = event.derived.get(self.key)
+        if isinstance(shared, SharedResult):  # executed for another subscriber already: most deliveries
+            self._queue(next_message(self.id, shared), event)
+            return
         result = execute_shared(
             self.connection.schema,
             self.document,
@@ -131,19 +135,13 @@ class LiveOperation:
 
 
 def valid_subscription(
-    documents: DocumentCache, schema: GraphQLSchema, query: str, operation_name: str | None
-) -> DocumentNode | None:
-    """The document of ``query`` if it is a subscription that passes validation (both cached)."""
-    try:
-        document: DocumentNode = documents.parse(query)
-    except GraphQLError:
-        return None
+    documents: DocumentCache, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> bool:
+    """``document`` (parsed) is a subscription that passes validation (cached)."""
     node = get_operation_ast(document, operation_name)
     if node is None or node.operation is not OperationType.SUBSCRIPTION:
-        return None
-    if documents.validate(schema, document, documents.all_rules):
-        return None
-    return document
+        return False
+    return not documents.validate(schema, document, documents.all_rules)
 
 
 async def open_source(

@@ -34,9 +34,14 @@ class SharedResult:
     data_json: str
 
 
+# One encoder for every message: given separators, json.dumps builds a new encoder per call, most of what
+# encoding a short message (an operation id in every delivery: next_message) cost.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode(data: object) -> str:
     """Strawberry's encoding: compact JSON."""
-    return json.dumps(data, separators=(",", ":"))
+    return _ENCODE(data)
 
 
 def share_key(

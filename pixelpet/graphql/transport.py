@@ -39,7 +39,7 @@ from pixelpet.graphql.live_operation import (
 )
 from pixelpet.graphql.outbox import Outbox, OutboxEvents
 from pixelpet.graphql.seam import ConnectionAuthenticator, Operation, ProtocolHandler, SubscribeMessage
-from pixelpet.graphql.telemetry import OK, OperationRecorder, outcome_code, root_field
+from pixelpet.graphql.telemetry import OK, OperationRecorder, operation_outcome, outcome_code, root_field
 from pixelpet.settings import SubscriptionSettings
 
 _CLOSE_TIMEOUT_S = 5.0
@@ -79,7 +79,7 @@ class LiveTransportHandler(ProtocolHandler[Context]):
         self._services = services
         self._live: dict[str, LiveOperation] = {}
         self._outbox = Outbox(
-            websocket.send_text,
+            websocket.send_texts,
             stall_timeout_s=settings.stall_timeout_s,
             on_stall=self._cut_off,
             events=services.outbox_events,
@@ -109,10 +109,20 @@ class LiveTransportHandler(ProtocolHandler[Context]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         services = self._services
-        document = valid_subscription(
-            services.documents, services.core_schema, operation.query, operation.operation_name
-        )
-        if document is None:
+        if not operation.query or not isinstance(operation.query, str):
+            # No query: strawberry refuses it (MissingQueryError, a validation failure, as HTTP's 400).
+            await super().run_operation(operation)
+            return
+        try:
+            document = services.documents.parse(operation.query)
+        except GraphQLError as error:
+            # Strawberry's parse hook (caching.py) would raise it out of strawberry's stream, past the
+            # handler's error handling: the client got a bare `complete` and the log an ERROR.
+            await self._refuse_unparsable(operation, error)
+            return
+        if not valid_subscription(
+            services.documents, services.core_schema, document, operation.operation_name
+        ):
             # Queries, mutations and anything invalid: strawberry runs and reports them.
             await super().run_operation(operation)
             return
@@ -131,6 +141,22 @@ class LiveTransportHandler(ProtocolHandler[Context]):
             raise
         finally:
             recording.finish(*root, operation.operation_name, code)
+
+    async def _refuse_unparsable(self, operation: Operation[Context, None], error: GraphQLError) -> None:
+        """A syntax error, answered as one `error` message (an error before execution, as for invalid
+        documents) with the error HTTP answers (GRAPHQL_PARSE_FAILED), and recorded as HTTP records it."""
+        recording = self._services.recorder.start()
+        try:
+            with recording.current():  # the error carries the operation's trace id, as over HTTP
+                errors = client_errors([error])
+            self.release_operation(operation.id)
+            await self.send_error(operation.id, errors)
+        finally:
+            outcome = operation_outcome(
+                self._services.core_schema, None, operation.operation_name, None, parse_failed=True
+            )
+            operation_type, root, code = outcome
+            recording.finish(operation_type, root, operation.operation_name, code)
 
     async def _start(self, live: LiveOperation) -> str:
         """Set the subscription up and send its first result; the outcome code to record."""

@@ -20,6 +20,8 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from pixelpet.telemetry.deliveries import DeliveryMetrics
+
 # Request latencies: the SLO thresholds (queries 300 ms, mutations 500 ms; observability/slos.yaml)
 # must be bucket bounds, or the latency SLIs could only be estimated.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.175, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0)
@@ -113,12 +115,9 @@ class Metrics:
         self.subscriptions_active = Gauge(
             "pixelpet_subscriptions_active", "Open pet subscriptions in this process.", registry=registry
         )
-        self.subscription_events_delivered = Counter(
-            "pixelpet_subscription_events_delivered_total",
-            "Pet states handed to subscribers, by cause (initial, change, time, resync).",
-            ["cause"],
-            registry=registry,
-        )
+        # Delivered updates and their lag are counted for every subscriber of every update: see deliveries.py.
+        self.deliveries = DeliveryMetrics(_DELIVERY_BUCKETS)
+        registry.register(self.deliveries)
         self.subscription_events_coalesced = Counter(
             "pixelpet_subscription_events_coalesced_total",
             "Updates replaced by a newer one before a slow subscriber took them.",
@@ -127,12 +126,6 @@ class Metrics:
         self.subscription_clients_dropped = Counter(
             "pixelpet_subscription_clients_dropped_total",
             "Subscribers cut off because they stopped reading.",
-            registry=registry,
-        )
-        self.subscription_delivery_lag = Histogram(
-            "pixelpet_subscription_delivery_lag_seconds",
-            "From a change's commit to its hand-over to the subscriber.",
-            buckets=_DELIVERY_BUCKETS,
             registry=registry,
         )
         self.change_stream_bad_events = Counter(
@@ -209,9 +202,7 @@ class Metrics:
         self.subscriptions_active.dec()
 
     def update_shown(self, cause: str, lag_s: float | None) -> None:
-        self.subscription_events_delivered.labels(cause).inc()
-        if lag_s is not None:
-            self.subscription_delivery_lag.observe(lag_s)
+        self.deliveries.shown(cause, lag_s)
 
     def change_stream_restarted(self, reason: str) -> None:
         self.change_stream_restarts.labels(reason).inc()

@@ -1,16 +1,18 @@
 """How the service is served: uvicorn's WebSocket protocol as pixelpet/server.py changes it, driven through
 its transport callbacks (the close code it sends after an unanswered ping is tested over a real socket in
-tests/integration/subscriptions/test_at_scale.py)."""
+tests/integration/subscriptions/test_at_scale.py, as is every batch the outbox sends)."""
 
 import asyncio
 import base64
 import os
 from typing import Any
 
+import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
+from pixelpet.graphql.endpoint import SEND_BATCH
 from pixelpet.server import WebSocketProtocol
 
 
@@ -18,10 +20,12 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes: list[bytes] = []
         self.closed = False
 
     def write(self, data: Any) -> None:
         self.written += data
+        self.writes.append(bytes(data))
 
     def is_closing(self) -> bool:
         return self.closed
@@ -68,5 +72,106 @@ async def test_an_accepted_connection_lets_go_of_its_handshake() -> None:
     assert protocol.request is None
     assert protocol.response is None
     assert not request.headers, "websockets' parser still refers to the request: emptied"
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def _connected(app: Any) -> tuple[WebSocketProtocol, Transport]:
+    config = uvicorn.Config(app, ws=WebSocketProtocol, ws_ping_interval=None, log_config=None)
+    config.load()
+    protocol = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(_handshake())
+    return protocol, transport
+
+
+async def test_a_batch_is_written_in_one_write_as_one_frame_per_message_in_order() -> None:
+    done = asyncio.Event()
+    offered: list[bool] = []
+    refused_late: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # websocket.connect
+        offered.append(SEND_BATCH in scope["extensions"])
+        await send({"type": "websocket.accept", "subprotocol": "graphql-transport-ws"})
+        await send({"type": SEND_BATCH, "texts": ["one", "two", "three"]})
+        await send({"type": "websocket.close", "code": 1000})
+        with pytest.raises(RuntimeError, match=r"after sending 'websocket\.close'"):  # as uvicorn's own send
+            await send({"type": SEND_BATCH, "texts": ["late"]})
+        refused_late.append(True)
+        done.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(done.wait(), 5)
+    assert offered == [True]
+    handshake, batch, close = transport.writes
+    assert handshake.startswith(b"HTTP/1.1 101")
+    assert batch == b"\x81\x03one\x81\x03two\x81\x05three"  # unmasked text frames, as the server sends them
+    assert close.startswith(b"\x88")
+    assert refused_late == [True]
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_a_batch_to_a_client_that_left_raises_as_a_single_message_does() -> None:
+    accepted, left, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    raised: list[type[BaseException]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await left.wait()
+        for message in ({"type": SEND_BATCH, "texts": ["a"]}, {"type": "websocket.send", "text": "a"}):
+            try:
+                await send(message)
+            except OSError as error:
+                raised.append(type(error))
+        finished.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(accepted.wait(), 5)
+    protocol.connection_lost(None)
+    left.set()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert len(raised) == 2
+    assert raised[0] is raised[1]
+    assert len(transport.writes) == 1, "nothing written after the handshake"
+
+
+async def test_a_batch_sent_without_waiting_to_a_full_buffer_is_refused_and_nothing_written() -> None:
+    accepted, full, tried = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    drained, finished = asyncio.Event(), asyncio.Event()
+    outcomes: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await full.wait()
+        try:
+            await send({"type": SEND_BATCH, "texts": ["now"], "wait": False})
+        except BlockingIOError:
+            outcomes.append("refused")
+        tried.set()
+        waiting = asyncio.ensure_future(send({"type": SEND_BATCH, "texts": ["later"], "wait": True}))
+        await drained.wait()
+        await waiting
+        outcomes.append("sent once drained")
+        finished.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(accepted.wait(), 5)
+    protocol.pause_writing()  # the transport's buffer went over its high-water mark
+    full.set()
+    await asyncio.wait_for(tried.wait(), 5)
+    assert outcomes == ["refused"]
+    assert len(transport.writes) == 1, "only the handshake"
+    protocol.resume_writing()
+    drained.set()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert outcomes == ["refused", "sent once drained"]
+    assert transport.writes[1:] == [b"\x81\x05later"]
     protocol.connection_lost(None)
     await asyncio.sleep(0)

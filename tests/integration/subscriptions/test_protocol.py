@@ -8,6 +8,7 @@ protocol by hand (tests/support/ws.py); the last drives the service with an inde
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from pixelpet.devdb import DevDatabase
 from pixelpet.settings import Settings, SubscriptionSettings
 from tests.conftest import make_settings
 from tests.support.graphql import GraphQLClient, create_pet, token_for
+from tests.support.metrics import scrape
 from tests.support.server import serving
 from tests.support.ws import PET_STATS, SubscriptionClient
 
@@ -222,6 +224,55 @@ async def test_an_operation_refused_before_it_runs_gets_one_error_message_and_no
     )
     await watcher.send({"type": "ping"})
     assert await watcher.receive() == {"type": "pong"}, "no complete follows an error"
+    await watcher.close()
+
+
+async def test_a_subscribe_whose_query_does_not_parse_gets_one_error_message_with_the_syntax_error(
+    server: tuple[str, GraphQLClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "Error: operation execution error(s) in response to the Subscribe message. This can occur before
+    execution starts": a syntax error is one, the same error HTTP answers (GRAPHQL_PARSE_FAILED), recorded
+    as HTTP records it; the client's mistake, not the server's (nothing logged as an error)."""
+    url, client = server
+    broken = "subscription { petStats(id: 1) { version }"
+    parse_failures = {"operation_type": "unknown", "operation": "invalid", "code": "GRAPHQL_PARSE_FAILED"}
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    with caplog.at_level(logging.INFO):
+        await watcher.send(_subscribe("s", broken))
+        refused = await watcher.receive()
+        await watcher.send({"type": "ping"})
+        assert await watcher.receive() == {"type": "pong"}, "no complete follows an error"
+        over_the_socket = await scrape(client._http, "pixelpet_graphql_requests_total", **parse_failures)
+        over_http = (await client.execute(broken)).error
+        both = await scrape(client._http, "pixelpet_graphql_requests_total", **parse_failures)
+    assert (refused["id"], refused["type"]) == ("s", "error")
+    (error,) = refused["payload"]
+    assert error["message"] == "Syntax Error: Expected Name, found <EOF>."
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert [error[key] for key in ("message", "locations")] == [
+        over_http[key] for key in ("message", "locations")
+    ]
+    assert over_http["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert (over_the_socket, both) == (1, 2)
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+    await watcher.send(_subscribe("s", PET_STATS, {"id": (await create_pet(client))["id"]}))
+    assert (await watcher.receive())["type"] == "next", "its id is free again"
+    await watcher.close()
+
+
+@pytest.mark.parametrize("query", [None, ""])
+async def test_a_subscribe_without_a_query_gets_one_error_message(
+    server: tuple[str, GraphQLClient], query: str | None
+) -> None:
+    """As over HTTP, where it is a 400: no operation to run, a validation failure."""
+    url, client = server
+    watcher = await (await SubscriptionClient.connect(url)).acknowledged()
+    await watcher.send({"id": "q", "type": "subscribe", "payload": {"query": query}})
+    refused = await watcher.receive()
+    assert (refused["id"], refused["type"]) == ("q", "error")
+    assert refused["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    await watcher.send(_subscribe("q", PET_STATS, {"id": (await create_pet(client))["id"]}))
+    assert (await watcher.receive())["type"] == "next", "its id is free again"
     await watcher.close()
 
 

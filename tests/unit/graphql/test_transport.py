@@ -99,10 +99,16 @@ class Socket:
         await self.send_text(json.dumps(message))
 
     async def send_text(self, text: str) -> None:
+        await self.send_texts([text])
+
+    async def send_texts(self, texts: list[str], *, wait: bool = True) -> None:
         if self.blocked.is_set():
+            if not wait:
+                raise BlockingIOError
             self.stuck.set()
             await asyncio.Event().wait()
-        await self.sent.put(json.loads(text))
+        for text in texts:
+            await self.sent.put(json.loads(text))
 
     async def close(self, code: int, reason: str) -> None:
         self.closed_with = code
@@ -202,3 +208,20 @@ async def test_a_resolver_that_does_not_push_is_an_internal_error(connection: tu
     refused = await socket.next_sent()
     assert (refused["id"], refused["type"]) == ("1", "error")
     assert refused["payload"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+
+
+async def test_a_query_that_does_not_parse_is_one_error_message_recorded_as_a_parse_failure(
+    connection: tuple[Socket, Metrics],
+) -> None:
+    socket, metrics = connection
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n }"))
+    refused = await socket.next_sent()
+    assert (refused["id"], refused["type"]) == ("1", "error")
+    (error,) = refused["payload"]
+    assert error["message"] == "Syntax Error: Expected Name, found <EOF>."
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert "traceId" in error["extensions"], "classified within the operation's span, as over HTTP"
+    recorded = {"operation_type": "unknown", "operation": "invalid", "code": "GRAPHQL_PARSE_FAILED"}
+    assert metrics.registry.get_sample_value("pixelpet_graphql_requests_total", recorded) == 1
+    await socket.incoming.put(_subscribe("1", "subscription { ticks { n } }"))  # its id is free again
+    assert (await socket.next_sent())["type"] == "next"

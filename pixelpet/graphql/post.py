@@ -30,6 +30,7 @@ from pixelpet.graphql.body_limit import replay
 from pixelpet.graphql.context import context_for
 from pixelpet.graphql.schema import PixelPetSchema
 from pixelpet.graphql.seam import StrawberryOperationType, get_operation_type
+from pixelpet.graphql.sharing import encode
 from pixelpet.graphql.view import JSON, answer, negotiate
 
 _ALLOWED = (StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION)
@@ -116,7 +117,7 @@ class GraphQLPost:
             allowed=_ALLOWED,
         )
         status, data = answer(process_result(result), result, media_type)
-        content = json.dumps(data, separators=(",", ":")).encode()
+        content = encode(data).encode()  # strawberry's encoding (compact JSON)
         await send(
             {
                 "type": "http.response.start",

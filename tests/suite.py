@@ -80,7 +80,7 @@ def main(options: list[str]) -> int:
             return [sys.executable, "-m", "pytest", "-p", "tests.suite", f"--record-to={work / name}", *args]
 
         with open(work / "alongside.log", "wb") as log:
-            # Its own cache would race the first run's for .pytest_cache.
+            # No cache: two runs writing .pytest_cache at once would race.
             alongside = subprocess.Popen(
                 pytest_run("alongside.jsonl", "-p", "no:cacheprovider", *options, *ALONGSIDE),
                 stdout=log,
@@ -92,12 +92,21 @@ def main(options: list[str]) -> int:
         )
         try:
             codes = [first.wait(), alongside.wait()]
-        except KeyboardInterrupt:
+        except (
+            KeyboardInterrupt
+        ):  # Ctrl-C reached both runs too: they stop as pytest does, fixtures torn down
             codes = [pytest.ExitCode.INTERRUPTED]
-        finally:
+        except SystemExit:  # SIGTERM reached this process only: stop both runs as Ctrl-C would
             for process in (first, alongside):
                 if process.poll() is None:
-                    process.terminate()
+                    process.send_signal(signal.SIGINT)
+            raise
+        finally:
+            for process in (first, alongside):
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
                     process.wait()
         _banner(f"run alongside: {' '.join(ALONGSIDE)}")
         sys.stdout.write((work / "alongside.log").read_text(errors="replace"))

@@ -92,11 +92,11 @@ def main(options: list[str]) -> int:
         )
         try:
             codes = [first.wait(), alongside.wait()]
-        except (
-            KeyboardInterrupt
-        ):  # Ctrl-C reached both runs too: they stop as pytest does, fixtures torn down
+        # Ctrl-C reaches both runs too: they stop as pytest does, their fixtures torn down. SIGTERM reaches
+        # this process only: it stops both runs as Ctrl-C would.
+        except KeyboardInterrupt:
             codes = [pytest.ExitCode.INTERRUPTED]
-        except SystemExit:  # SIGTERM reached this process only: stop both runs as Ctrl-C would
+        except SystemExit:
             for process in (first, alongside):
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)

@@ -104,9 +104,20 @@ class ControlPlane:
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--enable-admission-plugins=PodSecurity",
                 "--allow-privileged=false",
+                # With WatchList on (the default since 1.32) the API server serves a watch from
+                # resourceVersion 0, as kwok's informers open theirs, as a stream that needs etcd's
+                # RequestWatchProgress, which Debian's etcd 3.4.23 lacks: each such watch ended at once, kwok
+                # re-listed on a growing backoff, and a pod became Running up to a minute after it was
+                # created. Off, watches are served as before 1.32; a client asking for a stream falls back to
+                # LIST and WATCH by itself.
+                "--feature-gates=WatchList=false",
             ],
         )
         self._wait_for_api()
+        # The CRDs before the controllers: the controller manager then maps the HPA's target kind (Rollout)
+        # from its first discovery, instead of after its next refresh (every 30 s).
+        self.kubectl("apply", "--server-side", *(f"--filename={path}" for path in crd_files()))
+        self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         common = [
             f"--kubeconfig={self.kubeconfig}",
             f"--authentication-kubeconfig={self.kubeconfig}",
@@ -123,6 +134,10 @@ class ControlPlane:
                 f"--root-ca-file={certs / 'apiserver.crt'}",
                 "--controllers=*,-serviceaccount-token",
                 "--use-service-account-credentials=false",
+                # An HPA reconciles every 15 s by default, and a new one waits that long for its first pass:
+                # the chart's HPA raised a fresh workload to its minimum 15 to 30 s after the install.
+                # Reconciling every 2 s changes when, not what (the tests wait for the replicas it sets).
+                "--horizontal-pod-autoscaler-sync-period=2s",
             ],
         )
         self._spawn(
@@ -151,21 +166,24 @@ class ControlPlane:
                 "--leader-elect=false",
             ],
         )
-        for path in crd_files():
-            self.kubectl("apply", "--server-side", "-f", str(path))
-        self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self.kubectl("wait", f"node/{NODE}", "--for=condition=Ready", "--timeout=60s")
 
     def stop(self) -> None:
-        for _, process in reversed(self._processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self._processes):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # etcd last: the API server's shutdown needs it (stopped together, the API server retried etcd until
+        # it was killed). What is still running 3 s after SIGTERM is killed: the cluster's state goes with its
+        # folder, and on a busy machine the API server's graceful shutdown alone has taken over 10 s.
+        processes = [process for _, process in self._processes]  # etcd first
+        for group in (processes[1:], processes[:1]):
+            for process in group:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            for process in reversed(group):
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         for log in self._logs:
             log.close()
 

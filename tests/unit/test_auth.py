@@ -169,16 +169,21 @@ async def test_a_key_the_cache_does_not_know_is_fetched_again(rsa_key: rsa.RSAPr
 async def test_an_identity_provider_outage_is_unavailable_with_a_fixed_message(
     rsa_key: rsa.RSAPrivateKey, outage: str
 ) -> None:
+    answer = asyncio.Event()
+
     async def hang(_: object) -> JSONResponse:
-        await asyncio.sleep(5)  # longer than the 1 s fetch timeout, short enough for the server to stop
+        await answer.wait()  # past the 1 s fetch timeout: until the test is over, so the server can stop
         return JSONResponse({"keys": []})
 
     async with running_server(Starlette(routes=[Route("/jwks.json", hang)])) as url:
         jwks_url = f"{url}/jwks.json" if outage == "hanging" else f"http://127.0.0.1:{free_port()}/jwks.json"
         verifier = TokenVerifier(AuthSettings(jwks_url=jwks_url, algorithms=["RS256"], jwks_timeout_s=1))
         # Within the fetch timeout, not PyJWT's 30 s default (the bound is generous; the event is the error).
-        with pytest.raises(Unavailable) as error:
-            await asyncio.wait_for(verifier.identity_from_token(rs256(rsa_key, "k1")), 20)
+        try:
+            with pytest.raises(Unavailable) as error:
+                await asyncio.wait_for(verifier.identity_from_token(rs256(rsa_key, "k1")), 20)
+        finally:
+            answer.set()
     assert str(error.value) == JWKS_UNAVAILABLE
     assert error.value.code.value == "UNAVAILABLE"
 

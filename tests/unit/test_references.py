@@ -17,6 +17,7 @@ PATH = re.compile(
 DECISION = re.compile(r"\b[Dd]ecision (\d{1,2})\b|docs/decisions/(\d{4})")
 # Folders of generated or third-party text, and names that are patterns rather than paths.
 SKIP_DIRS = {".venv", ".git", "node_modules", ".pixelpet", "__pycache__", ".mypy_cache", ".ruff_cache"}
+SKIP_DIRS |= {".pytest_cache", ".hypothesis"}
 
 
 def sources() -> list[Path]:

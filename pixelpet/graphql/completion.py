@@ -13,8 +13,10 @@ object or list type, objects without ``is_type_of``) in one loop, with the same 
 calls (``coerce_output_value``) and the same awaitable check. Anything the loop does not handle exactly
 as graphql-core would (a null where the schema promises a value, a value that cannot be coerced, an
 awaitable, an exception as a value, an iterable other than a list or tuple) abandons the loop for that
-object: graphql-core completes it from the start, its errors and all. Reading a plain field twice is
-harmless: it is a dataclass attribute.
+object: graphql-core completes it from the start, its errors and all. That reads its plain fields again,
+which assumes reading one has no effect: true of every source this service has (dataclass attributes), not
+checked for a property or a ``__getattr__``. ``__typename`` is planned as the object type's name, which is
+what graphql-core's meta field gives on an object type.
 
 Fields with resolvers (the root fields, ``forecast``, ``drift``) and objects holding any are left to
 graphql-core, which comes back here for the plain objects below them.
@@ -66,7 +68,7 @@ _NEVER_AWAITABLE = frozenset({str, int, float, bool, list, tuple})
 class _Shape:
     """How to complete one output type's value: a leaf's coercion, an object's plan, or a list of either."""
 
-    __slots__ = ("as_is", "item", "leaf", "non_null", "plan")
+    __slots__ = ("as_is", "item", "leaf", "non_null", "plan", "typename")
 
     def __init__(
         self,
@@ -75,8 +77,10 @@ class _Shape:
         leaf: GraphQLLeafType | None = None,
         plan: "_Plan | None" = None,
         item: "_Shape | None" = None,
+        typename: str | None = None,
     ) -> None:
         self.non_null = non_null
+        self.typename = typename
         self.leaf = leaf
         self.as_is = _AS_IS.get(leaf)
         self.plan = plan
@@ -84,16 +88,20 @@ class _Shape:
 
 
 class _Plan:
-    """An object's selected fields, each a response key, the attribute to read and its shape."""
+    """An object's selected fields, each a response key, the attribute to read (None for ``__typename``)
+    and its shape."""
 
     __slots__ = ("fields",)
 
-    def __init__(self, fields: list[tuple[str, str, _Shape]]) -> None:
+    def __init__(self, fields: list[tuple[str, str | None, _Shape]]) -> None:
         self.fields = fields
 
 
 # A plan by its object type and the field nodes it completes (their ids: the book keeps the nodes alive).
 _Signature = tuple[str, tuple[int, ...]]
+# Combinations of switch values kept per operation: a client choosing fresh values per request (n switches
+# make 2**n) must not grow the cache; past this, new combinations work their plans out per request.
+MAX_SWITCH_COMBINATIONS = 16
 
 
 class _Book:
@@ -116,7 +124,7 @@ class CompletionPlans:
         self._size = size
         self._books: OrderedDict[tuple[int, int], _Book] = OrderedDict()
         self.executor_class: type[PlainCompletingExecutor] = type(
-            "PlainCompletingExecutor", (PlainCompletingExecutor,), {"kept_plans": self}
+            "KeptPlansExecutor", (PlainCompletingExecutor,), {"kept_plans": self}
         )
 
     def plans_for(self, executor: "PlainCompletingExecutor") -> dict[_Signature, "_Plan | None"] | None:
@@ -132,29 +140,34 @@ class CompletionPlans:
                 self._books.popitem(last=False)
         else:
             self._books.move_to_end(key)
+        # Validation made each a Boolean (or null): hashable.
         values = tuple(executor.variable_values.coerced.get(name) for name in book.switches)
-        try:
-            return book.plans.setdefault(values, {})
-        except TypeError:  # a value that cannot be a key: this operation's plans are its own
-            return None
+        plans = book.plans.get(values)
+        if plans is None and len(book.plans) < MAX_SWITCH_COMBINATIONS:
+            plans = book.plans[values] = {}
+        return plans
 
 
 def _switches(*nodes: Any) -> tuple[str, ...]:
-    """The variables any ``@include``/``@skip`` in ``nodes`` reads."""
-    names: set[str] = set()
-
-    class Switches(Visitor):
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
-            if node.name.value in _APPLIED_AT_COLLECTION:
-                names.update(
-                    argument.value.name.value
-                    for argument in node.arguments or ()
-                    if isinstance(argument.value, VariableNode)
-                )
-
+    """The variables any ``@include``/``@skip`` in ``nodes`` (an operation and its fragments) reads."""
+    switches = _Switches()
     for node in nodes:
-        visit(node, Switches())
-    return tuple(sorted(names))
+        visit(node, switches)
+    return tuple(sorted(switches.names))
+
+
+class _Switches(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        if node.name.value in _APPLIED_AT_COLLECTION:
+            self.names.update(
+                argument.value.name.value
+                for argument in node.arguments or ()
+                if isinstance(argument.value, VariableNode)
+            )
 
 
 class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -179,7 +192,8 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
         new_defer_usages: Sequence[DeferUsage],
         delivery_group_map: Any,
     ) -> Any:
-        if delivery_group_map is None and not new_defer_usages:
+        # Middleware wraps every resolver, plain ones too: graphql-core must call them.
+        if delivery_group_map is None and not new_defer_usages and self.middleware_manager is None:
             plan = self._plan(parent_type, grouped_field_set)
             if plan is not None:
                 try:
@@ -208,11 +222,16 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
         return plan
 
     def _compile(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Plan | None:
-        if parent_type.is_type_of is not None or self.middleware_manager is not None:
+        if parent_type.is_type_of is not None:
             return None
-        fields: list[tuple[str, str, _Shape]] = []
+        fields: list[tuple[str, str | None, _Shape]] = []
         for response_key, field_details_list in grouped_field_set.items():
-            field_def = parent_type.fields.get(field_details_list[0].node.name.value)
+            name = field_details_list[0].node.name.value
+            if name == "__typename" and _plain_nodes(field_details_list):
+                # What graphql-core's meta field resolves to on an object type: its name.
+                fields.append((response_key, None, _Shape(non_null=True, typename=parent_type.name)))
+                continue
+            field_def = parent_type.fields.get(name)
             if field_def is None or field_def.args or not _plain_nodes(field_details_list):
                 return None
             attribute = plain_attribute(field_def)
@@ -257,7 +276,9 @@ def _plain_nodes(field_details_list: list[FieldDetails]) -> bool:
 
 def _complete_object(plan: _Plan, source: Any, is_awaitable: Callable[[Any], bool]) -> dict[str, Any]:
     return {
-        response_key: _complete(shape, getattr(source, attribute), is_awaitable)
+        response_key: shape.typename
+        if attribute is None
+        else _complete(shape, getattr(source, attribute), is_awaitable)
         for response_key, attribute, shape in plan.fields
     }
 

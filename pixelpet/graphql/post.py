@@ -12,7 +12,8 @@ request a 400 under ``graphql-response+json``):
   absent.
 
 Anything else (GET, the IDE, another media type, a batch, a body that is no JSON, a syntax error, a
-subscription, an unknown operation name, a schema without the pipeline) goes on to the view with the
+subscription, an unknown operation name, an app mounted under a ``root_path``, a schema without the
+pipeline) goes on to the view with the
 body as it came, and is answered there, as before. tests/unit/graphql/test_operation.py sends the same
 requests, generated ones too, to the service with and without this path: status, headers and body must
 be the same.
@@ -45,7 +46,12 @@ class GraphQLPost:
         self._service_schema = schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self._path:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != self._path
+            or scope.get("root_path")  # mounted under a prefix: the router decides what the path is
+        ):
             await self._app(scope, receive, send)
             return
         content_type, accept = _headers(scope)
@@ -54,7 +60,7 @@ class GraphQLPost:
             await self._app(scope, receive, send)
             return
         if accept is not None and ("multipart" in accept or "event-stream" in accept):
-            await self._app(scope, receive, send)  # strawberry's streaming transports
+            await self._app(scope, receive, send)  # streaming asked for: the view says what it offers
             return
         message = await receive()
         if message["type"] != "http.request" or message.get("more_body", False):
@@ -75,7 +81,7 @@ class GraphQLPost:
             return None
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # the view answers it
             return None
         if not isinstance(data, dict):
             return None

@@ -113,7 +113,10 @@ class GraphQLView(GraphQL[Context, None]):
         return await super().parse_http_body(request)
 
     def decode_json(self, data: str | bytes) -> object:
-        decoded = super().decode_json(data)
+        try:
+            decoded = super().decode_json(data)
+        except (UnicodeDecodeError, RecursionError) as error:  # strawberry catches only JSONDecodeError
+            raise ViewHTTPException(400, "Unable to parse request body as JSON") from error
         if not isinstance(decoded, dict | list):  # strawberry would fail on it: a 500
             raise ViewHTTPException(400, "The request body must be a JSON object.")
         return decoded

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case as to_camel
 
-from pixelpet.graphql.completion import CompletionPlans, PlainCompletingExecutor
+from pixelpet.graphql.completion import MAX_SWITCH_COMBINATIONS, CompletionPlans, PlainCompletingExecutor
 from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, core_schema, execute_document
 
 
@@ -55,6 +55,7 @@ class Dog(Named):
 class Inner:
     a: int
     b: str
+    dog: Dog | None = None
 
 
 @strawberry.type
@@ -136,7 +137,6 @@ GOOD = {
     "code": st.integers(1, 9),
     "raw": st.text(max_size=3),
 }
-# Values graphql-core refuses or treats in its own way; the loop must leave each to it.
 # Values graphql-core refuses or treats in its own way in some field; the loop must leave each to it.
 ODD = [
     None,
@@ -373,15 +373,102 @@ async def test_a_plain_object_is_completed_without_graphql_core() -> None:
 
     spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
     node = {"leaf": spec, "leaves": [spec, spec], "maybe_leaf": None, "children": None, "as_tuple": False}
-    document = "{ node { leaf { n color at } leaves { text colors maybeList } computed } }"
+    document = "{ node { leaf { n color at __typename } leaves { text colors maybeList } computed } }"
     result = await _run(Counting, document, node, True)
     assert result.errors is None
     assert result.data == {
         "node": {
-            "leaf": {"n": 1, "color": "RED", "at": MOMENT.isoformat()},
+            "leaf": {"n": 1, "color": "RED", "at": MOMENT.isoformat(), "__typename": "Leaf"},
             "leaves": [{"text": "a", "colors": ["BLUE"], "maybeList": [1, None]}] * 2,
             "computed": 2,
         }
     }
-    # graphql-core resolves the root field and the node (it has a resolver), not the plain leaves.
+    # graphql-core resolves the root field and the node (it has a resolver), not the plain leaves (their
+    # __typename included: clients such as Apollo's add it to every selection).
     assert seen == ["Query", "Node", "Node", "Node"]
+
+
+@dataclass
+class LooksLikeADog:
+    """Has a Dog's attributes but is none: graphql-core's ``is_type_of`` refuses it."""
+
+    name: str = "Rex"
+    barks: int = 3
+
+
+async def test_an_object_with_is_type_of_is_left_to_graphql_core() -> None:
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    node = {"leaf": spec, "leaves": [], "maybe_leaf": None, "children": None, "as_tuple": False}
+    document = parse("{ node { leaf { inner { a dog { name barks __typename } } } } }")
+
+    def build() -> Node:
+        built = _node(node)
+        built.leaf.inner = Inner(a=1, b="b", dog=LooksLikeADog())  # type: ignore[arg-type]  # on purpose
+        return built
+
+    results = [
+        await execute_document(
+            SCHEMA,
+            document,
+            executor_class=executor,
+            context={"node": build},
+            operation_name=None,
+            variables={},
+        )
+        for executor in (StrawberryGraphQLCoreExecutionContext, KEPT.executor_class)
+    ]
+    assert results[0].errors, "graphql-core refuses a value that is not a Dog"
+    assert results[1].data == results[0].data
+    assert _errors(results[1]) == _errors(results[0])
+
+
+async def test_a_switch_in_a_named_fragment_is_part_of_the_kept_plans_key() -> None:
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    node = {"leaf": spec, "leaves": [], "maybe_leaf": None, "children": None, "as_tuple": False}
+    document = parse(
+        "query($flag: Boolean!) { node { leaf { ...L } } }"
+        " fragment L on Leaf { n inner @include(if: $flag) { a } }"
+    )
+    plans = CompletionPlans(size=4)
+    for flag in (True, False, True):
+        theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, node, flag)
+        ours = await _run(plans.executor_class, document, node, flag)
+        assert (
+            ours.data == theirs.data == {"node": {"leaf": {"n": 1, **({"inner": {"a": 1}} if flag else {})}}}
+        )
+
+
+async def test_switch_values_chosen_afresh_do_not_grow_the_kept_plans() -> None:
+    """Twenty switches give a client a million combinations: only the first few are kept."""
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    node = {"leaf": spec, "leaves": [], "maybe_leaf": None, "children": None, "as_tuple": False}
+    switches = [f"s{n}" for n in range(20)]
+    parameters = ", ".join(f"${name}: Boolean!" for name in switches)
+    fields = " ".join(f"{name}: n @include(if: ${name})" for name in switches)
+    document = parse(f"query({parameters}) {{ node {{ leaf {{ {fields} }} }} }}")
+    plans = CompletionPlans(size=4)
+    compiled: list[int] = []
+
+    class Counting(plans.executor_class):  # type: ignore[misc,valid-type]
+        def _compile(self, parent_type: Any, grouped_field_set: Any) -> Any:
+            compiled.append(len(grouped_field_set))
+            return super()._compile(parent_type, grouped_field_set)
+
+    kept = []
+    for combination in range(64):
+        values = {name: bool(combination >> bit & 1) for bit, name in enumerate(switches)}
+        executor = Counting.build(
+            SCHEMA, document, context_value={"node": lambda: _node(node)}, raw_variable_values=values
+        )
+        assert not isinstance(executor, list)
+        kept.append(executor._kept is not None)
+        result = await execute_document(
+            SCHEMA,
+            document,
+            executor_class=Counting,
+            context={"node": lambda: _node(node)},
+            operation_name=None,
+            variables=values,
+        )
+        assert result.data == {"node": {"leaf": {name: 1 for name, on in values.items() if on}}}
+    assert kept == [True] * MAX_SWITCH_COMBINATIONS + [False] * (64 - MAX_SWITCH_COMBINATIONS)

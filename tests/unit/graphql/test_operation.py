@@ -223,7 +223,13 @@ REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
         {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
     ),
     ("a mutation", {"query": 'mutation { renamePet(id: "x", name: "y") { id } }'}, None),
-    ("UTF-8 in the body", '{"query": "{ pet(id: "é") { id } }"}'.encode(), None),
+    (
+        "UTF-8 in the body",
+        json.dumps({"query": '{ pet(id: "é") { id } }'}, ensure_ascii=False).encode(),
+        None,
+    ),
+    ("a body that is no UTF-8", b'{"query": "\xff"}', None),
+    ("a body nested past the parser's depth", b"[" * 5_000, None),
 ]
 
 

@@ -5,7 +5,8 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from tests.support.failpoints import fail_command, failpoints
 from tests.support.graphql import GraphQLClient, create_pet
 from tests.support.server import running_server
 from tests.support.ws import watching
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.slow
 
@@ -141,20 +144,32 @@ async def test_a_database_that_stops_answering_gives_typed_errors_and_a_free_eve
         appName=APP_NAME,
     ):
         started = time.monotonic()
+        finished: list[str] = []
+
+        async def noted(what: str, request: Awaitable[T]) -> T:
+            answer = await request
+            finished.append(what)
+            return answer
+
         query, mutation, probes = await asyncio.gather(
-            client.execute(GET, {"id": pet["id"]}),
-            client.execute(FEED, {"id": pet["id"]}),
-            asyncio.gather(*(http.get("/livez") for _ in range(20))),
+            noted("query", client.execute(GET, {"id": pet["id"]})),
+            noted("mutation", client.execute(FEED, {"id": pet["id"]})),
+            asyncio.gather(*(noted("probe", http.get("/livez")) for _ in range(20))),
         )
         # Answered while the 30 s block held: the budget ended them, not the database.
         assert time.monotonic() - started < 30
     assert query.code == "UNAVAILABLE"
     assert mutation.code == "UNAVAILABLE"
     assert all(probe.status_code == 200 for probe in probes), "requests without the database were served"
+    # Nothing blocked the event loop: every probe was answered while the two operations still waited on the
+    # database, and no timer fired anywhere near as late as a blocking call would make it (the driver's
+    # 10 s timeout here). Not "no timer 100 ms late", as before: on a busy shared machine the scheduler
+    # alone delays a timer that much once in a while (it failed a full run so, nothing blocking).
+    assert finished[:20] == ["probe"] * 20, finished
     lag_after = await _lag_observations(http)
-    late = lag_after["+Inf"] - lag_after["0.1"] - (lag_before["+Inf"] - lag_before["0.1"])
+    blocked = lag_after["+Inf"] - lag_after["2.5"] - (lag_before["+Inf"] - lag_before["2.5"])
     assert lag_after["+Inf"] > lag_before["+Inf"], "the loop-lag watch kept ticking"
-    assert late == 0, "no timer fired more than 100 ms late: nothing blocked the event loop"
+    assert blocked == 0, "no timer fired 2.5 s late: nothing blocked the event loop on the database"
 
 
 async def _lag_observations(http: httpx.AsyncClient) -> dict[str, float]:

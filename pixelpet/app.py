@@ -168,7 +168,7 @@ def create_app(
         # graphql-transport-ws on the same path as HTTP GraphQL.
         Middleware(WebSocketShortcut, path="/graphql", endpoint=subscriptions),
         # The common POST /graphql without the router and strawberry's view (decision 22).
-        Middleware(GraphQLPost, path="/graphql", schema=schema),
+        Middleware(GraphQLPost, path="/graphql", view=graphql),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.lifecycle = lifecycle

@@ -47,6 +47,11 @@ class PixelPetSchema(strawberry.Schema):
     _built_extensions: object = None
 
     @property
+    def active_pipeline(self) -> OperationPipeline | None:
+        """The pipeline, while the schema has exactly the extensions build_schema gave it (decision 22)."""
+        return self.pipeline if self.extensions is self._built_extensions else None
+
+    @property
     def core(self) -> GraphQLSchema:
         """graphql-core's schema, which the subscription transport executes pushed events against."""
         return core_schema(self)
@@ -67,8 +72,9 @@ class PixelPetSchema(strawberry.Schema):
         allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {
             StrawberryOperationType.SUBSCRIPTION
         }
-        if self.pipeline is not None and self.extensions is self._built_extensions:
-            return await self.pipeline.execute(
+        pipeline = self.active_pipeline
+        if pipeline is not None:
+            return await pipeline.execute(
                 query,
                 variables=variable_values,
                 context=context_value,

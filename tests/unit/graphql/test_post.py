@@ -9,7 +9,9 @@ import json
 from typing import Any
 
 import pytest
+import strawberry
 from strawberry.asgi import GraphQL
+from strawberry.extensions import MaxTokensLimiter
 
 from tests.unit.graphql.test_operation import _ann, _side
 
@@ -65,3 +67,23 @@ async def test_without_the_pipeline_every_request_goes_to_the_view(views: list[s
     async with _side(pipeline=False) as side:
         status, _, _ = await side.send({"query": "{ __typename }"}, _ann())
     assert (status, views) == (200, ["/graphql"])
+
+
+async def test_a_schema_given_other_extensions_or_replaced_goes_to_the_view(views: list[str]) -> None:
+    """The view's schema answers: one whose extensions changed (the pipeline is off for it), or another
+    schema put in the view (the benchmark's baselines do), is not served by this path."""
+    async with _side(pipeline=True) as side:
+        side.schema.extensions = (*side.schema.extensions, MaxTokensLimiter(max_token_count=10_000))
+        status, _, _ = await side.send({"query": "{ __typename }"}, _ann())
+        assert (status, views) == (200, ["/graphql"])
+        view = next(route for route in side.app.routes if getattr(route, "path", None) == "/graphql")
+        view.endpoint.schema = strawberry.Schema(query=Query)  # type: ignore[attr-defined]
+        status, _, text = await side.send({"query": "{ hello }"}, _ann())
+    assert (status, json.loads(text), views) == (200, {"data": {"hello": "world"}}, ["/graphql"] * 2)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self) -> str:
+        return "world"

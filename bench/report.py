@@ -523,18 +523,19 @@ before and after, run back to back against the same database.
 
 ## Open findings
 
-- **CPU per request is still about twice the hand-written baseline's** (issue 23's targets: pet query <= 1.8x
-  (b), list of 20 <= 2x; measured 2.25x and 3.61x after entries 19-21). A profile of the pet query after
-  entry 21: about half the samples are the floor (b) shares (PyMongo, the socket writes in uvicorn and
-  PyMongo, asyncio); of the rest, the Starlette middleware stack, router and strawberry's HTTP view around
-  the pipeline are ~14%, graphql-core's execution ~7%, the pipeline and telemetry ~4%, the root resolver's
-  wrappers (rate, deadline, span) ~2%. Next candidates: one ASGI path for `POST /graphql` that skips the
-  router and strawberry's view for well-formed JSON requests (compared with the full path as operation.py
-  is); for lists, graphql-core's per-field completion of 20 nodes (a compiled plan for cached documents,
-  proved equal by a differential property test).
-- **One pet watched by 10,000 subscriptions misses its delivery target** (300 ms p99 against 250): every
-  delivery is its own `send` with its own stall timer in the outbox and its own socket write; ten
-  subscriptions on one connection still mean ten writes. The per-process cap (5,000) bounds it today.
+- **CPU per request is just short of issue 23's targets** (pet query <= 1.8x (b), list of 20 <= 2x): this
+  run measured 1.82x and 2.03x, from 2.25x and 3.61x before entries 24-28 (throughput 88% of (b), target
+  80%: met). A profile of the pet query after entry 28: about half the samples are outside the application
+  (uvicorn's parsing and writes, asyncio, PyMongo's reads), which (b) shares; of the rest, PyMongo's
+  `find_one` ~19%, the middleware stack and its send wrappers ~5%, graphql-core's root execution ~7%, the
+  pipeline and its record ~5%, the root resolver's three field extensions ~4%. For the list, per pet:
+  `to_pet` ~4 µs, the view (`evolve`, `render`, the GraphQL object) ~7.5 µs. Next candidates: one field
+  extension instead of three on the root resolvers; a cheaper state construction in `evolve` (frozen
+  dataclass init); fewer middleware layers around `POST /graphql`.
+- **One pet watched by 10,000 subscriptions now meets its target** (210.6 ms p99 against 250; 300 ms before
+  the outbox's batches): what is left is one socket write per connection per change and websockets' frame
+  encoding, and one full garbage collection left from setting up the 10,000 subscriptions that can land
+  during the renames (decision 10's question). The per-process cap (5,000) stays.
 - **An idle subscriber is now below the old floor** (entry 22): the handshake's request, response and
   headers, which uvicorn, websockets' parser and the ASGI scope each kept for the connection's life, are
   let go once it is accepted; the floor row runs on the same protocol class and dropped with it. What ours

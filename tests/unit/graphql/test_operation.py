@@ -121,6 +121,10 @@ async def _same(ours: Side, strawberrys: Side, body: Any, headers: dict[str, str
     return answer_a[2]
 
 
+def _ann() -> dict[str, str]:
+    return {"authorization": f"Bearer {token_for('ann')}"}
+
+
 PET = "query($id: ID!) { pet(id: $id) { id name mood stats { hunger } } }"
 REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
     ("a list", {"query": "{ pets(first: 5) { edges { cursor node { id name } } } }"}, None),
@@ -168,12 +172,12 @@ REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
     (
         "graphql-response+json refused",
         {"query": "{ pest }"},
-        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+        _ann() | {"accept": "application/graphql-response+json"},
     ),
     (
         "graphql-response+json answered",
         {"query": "{ __typename }"},
-        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+        _ann() | {"accept": "application/graphql-response+json"},
     ),
     ("a number as the operation name", {"query": "{ __typename }", "operationName": 5}, None),
     ("not JSON", b"{", None),
@@ -193,34 +197,34 @@ REQUESTS: list[tuple[str, Any, dict[str, str] | None]] = [
     (
         "a charset",
         {"query": "{ __typename }"},
-        {"authorization": f"Bearer {token_for('ann')}", "content-type": "application/json; charset=utf-8"},
+        _ann() | {"content-type": "application/json; charset=utf-8"},
     ),
     (
         "a media type in capitals",
         {"query": "{ __typename }"},
-        {"authorization": f"Bearer {token_for('ann')}", "content-type": "Application/JSON"},
+        _ann() | {"content-type": "Application/JSON"},
     ),
     ("form data", b"query=x", {"content-type": "application/x-www-form-urlencoded"}),
     ("no content type", {"query": "{ __typename }"}, {"content-type": ""}),
     (
         "a stream asked for",
         {"query": "{ __typename }"},
-        {"authorization": f"Bearer {token_for('ann')}", "accept": "multipart/mixed"},
+        _ann() | {"accept": "multipart/mixed"},
     ),
     (
         "events asked for",
         {"query": "{ __typename }"},
-        {"authorization": f"Bearer {token_for('ann')}", "accept": "text/event-stream"},
+        _ann() | {"accept": "text/event-stream"},
     ),
     (
         "graphql-response+json, a syntax error",
         {"query": "{ pets("},
-        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+        _ann() | {"accept": "application/graphql-response+json"},
     ),
     (
         "graphql-response+json, variables that do not fit",
         {"query": PET, "variables": {"id": 5}},
-        {"authorization": f"Bearer {token_for('ann')}", "accept": "application/graphql-response+json"},
+        _ann() | {"accept": "application/graphql-response+json"},
     ),
     ("a mutation", {"query": 'mutation { renamePet(id: "x", name: "y") { id } }'}, None),
     (
@@ -273,10 +277,6 @@ async def test_every_request_is_answered_and_recorded_as_strawberry_would() -> N
             "OK",
         ):
             assert f'code="{code}"' in recorded, code
-
-
-def _ann() -> dict[str, str]:
-    return {"authorization": f"Bearer {token_for('ann')}"}
 
 
 # Fields graphql-core resolves (a resolver, arguments) beside the plain ones completion.py completes.

@@ -10,11 +10,9 @@ would answer at the operation's deadline instead of the database's.
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from strawberry.extensions import FieldExtension, SchemaExtension
-from strawberry.types import Info
+from strawberry.extensions import SchemaExtension
 
 from pixelpet.errors import Unavailable
 
@@ -50,21 +48,10 @@ class OperationDeadline(SchemaExtension):
             yield
 
 
-class WithinDeadline(FieldExtension):
-    """Runs a root resolver within what is left of its operation's budget."""
-
-    async def resolve_async(
-        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Any, Any], **kwargs: Any
-    ) -> Any:
-        current = _deadline.get()
-        if current is None:  # executed without the schema extension (a unit test's schema)
-            return await next_(source, info, **kwargs)
-        budget, deadline = current
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise Unavailable(timed_out_message(budget))
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await next_(source, info, **kwargs)
-        except TimeoutError as error:
-            raise Unavailable(timed_out_message(budget)) from error
+def current_deadline() -> tuple[float, float] | None:
+    """The current operation's budget and the loop time at which it ends (None outside an operation).
+    Raises ``Unavailable`` once that time has passed: a root resolver starting then does not start."""
+    current = _deadline.get()
+    if current is not None and current[1] <= asyncio.get_running_loop().time():
+        raise Unavailable(timed_out_message(current[0]))
+    return current

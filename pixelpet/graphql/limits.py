@@ -6,11 +6,7 @@ subscription frees a place) is ``SUBSCRIPTION_LIMIT_REACHED``, so a client does 
 Decision 14 lists the limits in the order a request meets them. Each replica limits on its own.
 """
 
-from typing import Any
-
 from graphql import OperationType
-from strawberry.extensions import FieldExtension
-from strawberry.types import Info
 
 from pixelpet.clock import Clock
 from pixelpet.errors import RateLimited, SubscriptionLimitReached
@@ -109,12 +105,3 @@ class Limits:
         if not self._per_owner[owner]:
             del self._per_owner[owner]
         self._open -= 1
-
-
-class ChargedToPlayer(FieldExtension):
-    """Charges a root query or mutation field to its player's rate (after authenticating them)."""
-
-    async def resolve_async(self, next_: Any, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
-        context = info.context
-        context.limits.charge(info.operation.operation, await context.owner())
-        return await next_(source, info, **kwargs)

@@ -9,12 +9,10 @@ from strawberry.extensions import FieldExtension
 
 from pixelpet.graphql import enums  # noqa: F401 - registers the core's enums before any type uses them
 from pixelpet.graphql.context import Context
-from pixelpet.graphql.deadline import WithinDeadline
 from pixelpet.graphql.forecast import Drift, Forecast, drift_of, forecast_of
-from pixelpet.graphql.limits import ChargedToPlayer
 from pixelpet.graphql.live_source import LiveSource
 from pixelpet.graphql.pagination import decode_cursor, encode_cursor
-from pixelpet.graphql.telemetry import TracedResolver
+from pixelpet.graphql.root import RootResolver
 from pixelpet.pets import domain
 from pixelpet.pets import pet as core
 from pixelpet.pets.domain import PetState
@@ -147,9 +145,9 @@ class CreatePetInput:
 
 
 def _root_resolver() -> list[FieldExtension]:
-    """What wraps every root resolver (each does I/O): its span, inside its operation's budget, charged to
-    the player's query or mutation rate."""
-    return [TracedResolver(), WithinDeadline(), ChargedToPlayer()]
+    """What wraps every root resolver (each does I/O): charged to the player's rate, within its operation's
+    budget, in its span (root.py)."""
+    return [RootResolver()]
 
 
 @strawberry.type(description="Reading pets. Every field requires a bearer token.")

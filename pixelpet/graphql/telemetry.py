@@ -8,8 +8,7 @@ in a coroutine, about 10x the cost of a list query; see docs/observability.md fo
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from graphql import (
     DocumentNode,
@@ -23,8 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 from strawberry.exceptions import MissingQueryError
-from strawberry.extensions import FieldExtension, SchemaExtension
-from strawberry.types import Info
+from strawberry.extensions import SchemaExtension
 
 from pixelpet.errors import ErrorCode
 from pixelpet.graphql.seam import CannotGetOperationTypeError, InvalidOperationTypeError, core_schema
@@ -214,16 +212,3 @@ class OperationTelemetry(SchemaExtension):
                 failed=failed,
             )
             recording.finish(operation_type, root, context.operation_name, code)
-
-
-class TracedResolver(FieldExtension):
-    """A span around one root resolver (the ones that do I/O), parent of its MongoDB spans."""
-
-    async def resolve_async(
-        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Any, Any], **kwargs: Any
-    ) -> Any:
-        if below_unsampled_span():
-            return await next_(source, info, **kwargs)
-        tracer: Tracer = info.context.tracer
-        with tracer.start_as_current_span(f"{info.path.typename}.{info.field_name}"):
-            return await next_(source, info, **kwargs)

@@ -1,5 +1,6 @@
 """The pure pet rules: evolution, actions, refusals and what the sprite shows."""
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from pixelpet.pets.domain import (
     Mood,
     Need,
     PetState,
+    _clamp,
     _segments,
     _state_along,
     apply_action,
@@ -74,6 +76,14 @@ def test_stats_never_leave_their_bounds(pet: PetState, elapsed: timedelta) -> No
     later = evolve(pet, at=T0 + elapsed)
     for value in (later.hunger, later.happiness, later.energy):
         assert rules.STAT_MIN <= value <= rules.STAT_MAX
+
+
+@given(st.floats() | st.sampled_from([-0.0, 0.0, 100.0, math.nan, math.inf, -math.inf]))
+def test_clamping_is_exactly_min_of_max(value: float) -> None:
+    """``_clamp`` spells out ``min(max())`` for speed: the same float for any input, to a zero's sign."""
+    expected = min(rules.STAT_MAX, max(rules.STAT_MIN, value))
+    clamped = _clamp(value)
+    assert (clamped, math.copysign(1.0, clamped)) == (expected, math.copysign(1.0, expected))
 
 
 @given(pet_states(), offset, st.sampled_from(list(Action)))

@@ -10,9 +10,10 @@ evolving straight to t2 (up to float rounding).
 import math
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from pixelpet.errors import ActionRefused, InvalidInput
 from pixelpet.pets import rules
@@ -40,8 +41,10 @@ class Need(StrEnum):
     REST = "REST"
 
 
-@dataclass(frozen=True, slots=True)
-class PetState:
+# PetState and PetView are named tuples rather than frozen dataclasses: as immutable, and built for every pet
+# of every read (a stored snapshot, its state now, its view), where a frozen dataclass's __init__ (one
+# object.__setattr__ per field) cost about twice as much (docs/performance.md, log entry 31).
+class PetState(NamedTuple):
     """A pet's stats as they were at ``as_of`` (aware UTC)."""
 
     species: Species
@@ -52,8 +55,7 @@ class PetState:
     as_of: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class PetView:
+class PetView(NamedTuple):
     """What a client renders: rounded stats and what follows from them."""
 
     hunger: int
@@ -235,8 +237,7 @@ def apply_action(state: PetState, action: Action, *, at: datetime) -> PetState:
         activity = Activity.ASLEEP
     elif action is Action.WAKE:
         activity = Activity.AWAKE
-    return replace(
-        current,
+    return current._replace(
         hunger=_clamp(current.hunger + effect.hunger),
         happiness=_clamp(current.happiness + effect.happiness),
         energy=_clamp(current.energy + effect.energy),

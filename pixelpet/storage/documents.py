@@ -178,7 +178,7 @@ def stored_pet(pet: Pet) -> Pet:
     """``pet`` as a read will return it (times cut to MongoDB's milliseconds)."""
     return replace(
         pet,
-        state=replace(pet.state, as_of=as_stored(pet.state.as_of)),
+        state=pet.state._replace(as_of=as_stored(pet.state.as_of)),
         created_at=as_stored(pet.created_at),
         updated_at=as_stored(pet.updated_at),
     )

@@ -33,6 +33,7 @@ from bench.report import (
     DEFLATE,
     EXPORT_ON,
     FLOOR,
+    HAND_WRITTEN,
     OURS,
     UNSHARED,
     WSPROTO,
@@ -80,6 +81,7 @@ class Plan:
     crowd: int  # subscriptions on one process (bench/crowd.py), `multiplexed` per connection
     crowd_pets: int  # pets they are spread over
     crowd_mutations: int  # renames, one at a time, going round those pets
+    versus_rounds: int  # rounds of the request workloads alternating the service and baseline (b)
 
 
 FULL = Plan(
@@ -98,6 +100,7 @@ FULL = Plan(
     crowd=10_000,
     crowd_pets=1000,
     crowd_mutations=1000,
+    versus_rounds=3,
 )
 SMOKE = Plan(
     requests=40,
@@ -115,6 +118,7 @@ SMOKE = Plan(
     crowd=40,
     crowd_pets=4,
     crowd_mutations=4,
+    versus_rounds=2,
 )
 
 
@@ -178,6 +182,9 @@ class Run:
         self.accounts: list[AccountResult] = []
         self.crowds: list[CrowdResult] = []
         self.exported: Received | None = None
+        # Baseline (b)'s rows (measured beside ours: versus_hand_written), and each round's CPU ratio.
+        self.hand_written: list[Measurement] = []
+        self.versus: dict[str, list[float]] = {}
 
     def _load(
         self,
@@ -237,14 +244,7 @@ class Run:
             await self.seed(server.url, database_uri)
             for pets in self.pets_by_owner:
                 random.shuffle(pets)
-            pet_step = self._on_owned_pet(PET)
-            await self._warm_up(server.url, pet_step)
-            self.measurements.append(await _measure(server, "pet query", self._load(server.url, pet_step)))
-            list_step = post(lambda _: ("/graphql", graphql_body(LIST)))
-            self.measurements.append(await _measure(server, "list of 20", self._load(server.url, list_step)))
-            self.measurements.append(
-                await _measure(server, "feedPet", self._load(server.url, self._on_owned_pet(FEED)))
-            )
+            await self.versus_hand_written(server, database_uri)
             # Create+delete runs as owners of its own, so the per-owner cap never refuses it.
             churn = self._load(server.url, _create_then_delete, headers=self._headers_for("churn"))
             self.measurements.append(await _measure(server, "create+delete", churn))
@@ -253,6 +253,50 @@ class Run:
                 await self._fan_out(server, subscribers)
         finally:
             server.stop()
+
+    async def versus_hand_written(self, ours: Server, database_uri: str) -> None:
+        """The three request workloads on the service and on baseline (b), in alternating rounds.
+
+        Measured minutes apart, the two sides of a ratio met different machines: this shared machine's speed
+        drifts by 15% within minutes, and the ratios of single runs moved by as much. Here each round
+        measures both sides back to back, in turns (ours first, then (b) first), on the same pets; each
+        table row is that side's median round by CPU, and ``versus`` keeps every round's CPU ratio.
+        """
+        theirs = Server(
+            HAND_WRITTEN, ["bench.baselines", "starlette"], _environment(database_uri), self.workdir
+        )
+        theirs.start()
+        try:
+            steps = {
+                ours.name: {
+                    "pet query": self._on_owned_pet(PET),
+                    "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
+                    "feedPet": self._on_owned_pet(FEED),
+                },
+                theirs.name: {
+                    "pet query": _hand_written_step("/pet", self._owned),
+                    "list of 20": _hand_written_step("/pets", None),
+                    "feedPet": _hand_written_step("/feed", self._owned),
+                },
+            }
+            for side in (ours, theirs):
+                await self._warm_up(side.url, steps[side.name]["pet query"])
+            for workload in ("pet query", "list of 20", "feedPet"):
+                rounds: dict[str, list[Measurement]] = {ours.name: [], theirs.name: []}
+                for number in range(self.plan.versus_rounds):
+                    for side in (ours, theirs) if number % 2 == 0 else (theirs, ours):
+                        if workload == "feedPet":
+                            await _starve(database_uri)  # both sides feed the same starving pets
+                        load = self._load(side.url, steps[side.name][workload])
+                        rounds[side.name].append(await _measure(side, workload, load))
+                self.versus[workload] = [
+                    mine.cpu_s_per_1000 / hand.cpu_s_per_1000
+                    for mine, hand in zip(rounds[ours.name], rounds[theirs.name], strict=True)
+                ]
+                self.measurements.append(_median(rounds[ours.name]))
+                self.hand_written.append(_median(rounds[theirs.name]))
+        finally:
+            theirs.stop()
 
     async def _idle(self, server: Server) -> None:
         """With every pet decaying and no traffic, count what the service asks of the database."""
@@ -387,21 +431,6 @@ class Run:
         finally:
             server.stop()
 
-    async def _hand_written(self, server: Server, database_uri: str, workloads: list[str]) -> None:
-        """Baseline (b)'s endpoints, each the workload of the same name (bench/baselines.py)."""
-        steps = {
-            "pet query": _hand_written_step("/pet", self._owned),
-            "list of 20": _hand_written_step("/pets", None),
-            "feedPet": _hand_written_step("/feed", self._owned),
-        }
-        await self._warm_up(server.url, steps["pet query"])
-        for workload in workloads:
-            if workload == "feedPet":
-                await _starve(database_uri)  # the service fed these pets full
-            self.measurements.append(
-                await _measure(server, workload, self._load(server.url, steps[workload]))
-            )
-
     async def raw_pymongo(self, database_uri: str) -> None:
         from pixelpet.settings import MongoSettings
         from pixelpet.storage.client import create_client
@@ -425,9 +454,6 @@ class Run:
         server = Server(label, ["bench.baselines", variant], _environment(database_uri), self.workdir)
         server.start()
         try:
-            if variant == "starlette":
-                await self._hand_written(server, database_uri, workloads)
-                return
             steps = {
                 "pet query": self._on_owned_pet(PET),
                 "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
@@ -439,6 +465,11 @@ class Run:
                 )
         finally:
             server.stop()
+
+
+def _median(rounds: list[Measurement]) -> Measurement:
+    """The round whose CPU per request is the median (the lower middle one of an even count)."""
+    return sorted(rounds, key=lambda m: m.cpu_s_per_1000)[(len(rounds) - 1) // 2]
 
 
 def _hand_written_step(path: str, pets: Callable[[Connection, int], str] | None) -> Step:
@@ -526,9 +557,7 @@ async def run(plan: Plan, workdir: Path) -> Run:
         await bench.accounts_at_scale(database.uri)
         await bench.fan_out_at_scale(database.uri)
         await bench.raw_pymongo(database.uri)
-        await bench.baseline(
-            "starlette", "(b) Starlette + PyMongo", database.uri, ["pet query", "list of 20", "feedPet"]
-        )
+        bench.measurements.extend(bench.hand_written)
         await bench.baseline(
             "strawberry-default", "(c) strawberry defaults", database.uri, ["pet query", "list of 20"]
         )
@@ -565,6 +594,7 @@ def main() -> None:
         bench.accounts,
         crowds=bench.crowds,
         exported=bench.exported,
+        versus=bench.versus,
     )
     # In process, after the servers are gone: the CPU one event loop spends refusing hostile documents.
     text = text.rstrip("\n") + "\n\n" + "\n".join(render_hostile(measure_hostile())) + "\n"

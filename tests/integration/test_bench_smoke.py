@@ -51,6 +51,10 @@ def test_the_benchmark_harness_runs_and_reports_every_workload(repo_root: Path) 
     ):
         assert row in report, row
     assert "http_" not in report, "every request got an HTTP answer"
+    # The (b) ratios come from rounds alternating the two sides, each round's ratio listed.
+    assert "The CPU ratio of each round:" in report, report
+    for workload in ("pet query", "list of 20", "feedPet"):
+        assert re.search(rf"    - {workload}: \d+\.\d\dx, \d+\.\d\dx\n", report), workload
     # The export-on row's spans reached the benchmark's OTLP receiver (a behaviour, not a timing).
     assert re.search(r"Received during the measured load: export requests [1-9]\d* ", report), report
     # Time passing must never write to the database: a behaviour, not a timing.

@@ -75,7 +75,7 @@ class DocumentCache:
         self.parse_hits = 0
         # The field count and the rules run once per distinct document: a cache hit costs neither.
         self._validate: Callable[
-            [GraphQLSchema, DocumentNode, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+            [GraphQLSchema, SameDocument, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
         ] = lru_cache(maxsize=size)(self._count_then_validate)
         # How plain objects of the documents used last are completed (completion.py).
         self.plans = CompletionPlans(size)
@@ -110,11 +110,12 @@ class DocumentCache:
     def validate(
         self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
     ) -> list[GraphQLError]:
-        return self._validate(schema, document, rules)
+        return self._validate(schema, SameDocument(document), rules)
 
     def _count_then_validate(
-        self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+        self, schema: GraphQLSchema, key: "SameDocument", rules: tuple[type[ASTValidationRule], ...]
     ) -> list[GraphQLError]:
+        document = key.document
         fields = count_fields(document)
         if fields > self._limits.max_fields:  # before any rule: the overlap rule is quadratic in fields
             limit = self._limits.max_fields
@@ -130,6 +131,24 @@ class DocumentCache:
             (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
             hide_suggestions=self._hide_suggestions,
         )
+
+
+class SameDocument:
+    """A document as a cache key, by identity: graphql-core's nodes are dataclasses whose hash hashes every
+    field of every node below, so keying on the document hashed its whole tree on every request (about 30
+    nodes for a single-pet query; docs/performance.md, log entry 32). The parser cache hands out one object
+    per text. The key holds the document: while the entry lives, no other object can be given its id."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+
+    def __hash__(self) -> int:
+        return id(self.document)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SameDocument) and other.document is self.document
 
 
 def count_fields(document: DocumentNode) -> int:

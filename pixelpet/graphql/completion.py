@@ -31,6 +31,7 @@ from graphql import (
     DirectiveNode,
     GraphQLBoolean,
     GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -47,8 +48,13 @@ from graphql import (
 )
 from graphql.execution.collect_fields import DeferUsage, FieldDetails, GroupedFieldSet
 from graphql.language import Visitor
+from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 
-from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, plain_attribute
+from pixelpet.graphql.seam import (
+    STRAWBERRY_ENUM_COERCION,
+    StrawberryGraphQLCoreExecutionContext,
+    plain_attribute,
+)
 
 # The directives a plain field may carry: the field's collection already applied them.
 _APPLIED_AT_COLLECTION = frozenset({"include", "skip"})
@@ -65,10 +71,26 @@ _AS_IS: dict[Any, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: b
 _NEVER_AWAITABLE = frozenset({str, int, float, bool, list, tuple})
 
 
+def _enum_names(leaf: GraphQLLeafType | None) -> tuple[type | None, dict[Any, str]]:
+    """For strawberry's enum type with text values: its Python enum and, by member value, the name its
+    coercion answers (the first whose value equals the member's: strawberry's loop over the values, done
+    once). None for any other leaf."""
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if wrapped is None or getattr(type(leaf), "coerce_output_value", None) is not STRAWBERRY_ENUM_COERCION:
+        return None, {}
+    values = leaf.values.items()  # type: ignore[union-attr]
+    if not all(type(value.value) is str for _, value in values):
+        return None, {}  # a dictionary finds a text exactly where equality does; other values may differ
+    names: dict[Any, str] = {}
+    for name, value in values:
+        names.setdefault(value.value, name)
+    return wrapped, names
+
+
 class _Shape:
     """How to complete one output type's value: a leaf's coercion, an object's plan, or a list of either."""
 
-    __slots__ = ("as_is", "item", "leaf", "non_null", "plan", "typename")
+    __slots__ = ("as_is", "enum_class", "enum_names", "item", "leaf", "non_null", "plan", "typename", "whole")
 
     def __init__(
         self,
@@ -83,6 +105,9 @@ class _Shape:
         self.typename = typename
         self.leaf = leaf
         self.as_is = _AS_IS.get(leaf)
+        # graphql-core's Int returns an int of exactly that type unchanged when it is in 32-bit range.
+        self.whole = leaf is GraphQLInt
+        self.enum_class, self.enum_names = _enum_names(leaf)
         self.plan = plan
         self.item = item
 
@@ -287,6 +312,8 @@ def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) ->
     kind = type(value)
     if kind is shape.as_is:
         return value
+    if shape.whole and kind is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+        return value
     if value is None or value is Undefined:
         if shape.non_null:
             raise _NotPlain  # graphql-core's error, at its path
@@ -294,6 +321,10 @@ def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) ->
     if kind not in _NEVER_AWAITABLE and (isinstance(value, Exception) or is_awaitable(value)):
         raise _NotPlain
     if shape.leaf is not None:
+        if kind is shape.enum_class:
+            name = shape.enum_names.get(value.value)
+            if name is not None:
+                return name
         coerced = shape.leaf.coerce_output_value(value)
         if coerced is None or coerced is Undefined:
             raise _NotPlain

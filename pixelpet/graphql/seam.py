@@ -21,7 +21,7 @@ from strawberry.http.websocket_origin import is_same_origin, normalize_allowed_o
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -39,6 +39,7 @@ from strawberry.utils.operation import get_operation_type
 
 __all__ = [
     "DEFAULT_ALLOWED_OPERATION_TYPES",
+    "STRAWBERRY_ENUM_COERCION",
     "CannotGetOperationTypeError",
     "ConnectionAuthenticator",
     "InvalidOperationTypeError",
@@ -64,6 +65,11 @@ __all__ = [
     "patch_graphiql",
     "plain_attribute",
 ]
+
+
+# How strawberry's enum types answer a Python enum member: the name of the first value whose value equals the
+# member's (completion.py does that lookup once per type, for this method only).
+STRAWBERRY_ENUM_COERCION = CustomGraphQLEnumType.coerce_output_value
 
 
 def core_schema(schema: BaseSchema) -> GraphQLSchema:

@@ -10,6 +10,7 @@ values no scalar takes, exceptions and awaitables as values, iterables other tha
 
 import asyncio
 import enum
+import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,10 @@ from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, core_sc
 class Color(enum.Enum):
     RED = "red"
     BLUE = "blue"
+
+
+class Whole(enum.IntEnum):
+    ONE = 1
 
 
 # A scalar whose coercion gives null for 0, which graphql-core refuses.
@@ -147,6 +152,11 @@ ODD = [
     7,
     1.5,
     2**40,
+    2**31 - 1,  # the Int range's ends, and one past each
+    2**31,
+    -(2**31),
+    -(2**31) - 1,
+    Whole.ONE,  # an int of another type
     True,
     "red",
     Color.BLUE,
@@ -268,6 +278,11 @@ async def _run(
     )
 
 
+def _wire(data: Any) -> str:
+    """The data as a client receives it: JSON tells True from 1, which == on Python values does not."""
+    return json.dumps(data, default=repr)
+
+
 def _errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
     return [(error.message, error.path, error.locations) for error in result.errors or []]
 
@@ -286,7 +301,7 @@ async def test_plain_completion_answers_as_graphql_core_does(
         theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, spec, flag)
         for executor in (PlainCompletingExecutor, KEPT.executor_class):
             ours = await _run(executor, document, spec, flag)
-            assert ours.data == theirs.data, (print_ast(document), flag, executor)
+            assert _wire(ours.data) == _wire(theirs.data), (print_ast(document), flag, executor)
             assert _errors(ours) == _errors(theirs), (print_ast(document), flag, executor)
 
 
@@ -358,7 +373,7 @@ async def test_every_odd_value_in_every_field_is_answered_as_graphql_core_does(f
             spec = node | {"as_tuple": False}
             theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, spec, True)
             ours = await _run(PlainCompletingExecutor, document, spec, True)
-            assert ours.data == theirs.data, (document, odd)
+            assert _wire(ours.data) == _wire(theirs.data), (document, odd)
             assert _errors(ours) == _errors(theirs), (document, odd)
 
 

@@ -2,6 +2,7 @@
 fails here first, with the name of what moved (`make test-strawberry-latest`)."""
 
 import asyncio
+import enum
 import inspect
 from datetime import timedelta
 from typing import Any
@@ -376,3 +377,28 @@ def test_a_field_read_by_another_default_resolver_is_not_plain() -> None:
     config = strawberry.schema.config.StrawberryConfig(default_resolver=lambda source, name: source[name])
     fields = seam.core_schema(strawberry.Schema(query=PlainQuery, config=config)).get_type("Plain").fields  # type: ignore[union-attr]
     assert seam.plain_attribute(fields["read"]) is None
+
+
+@strawberry.enum
+class Shade(enum.Enum):
+    LIGHT = "light"
+    PALE = "light"  # an alias: the same member as LIGHT
+    DARK = "dark"
+
+
+@strawberry.type
+class ShadeQuery:
+    shade: Shade
+
+
+def test_strawberrys_enum_answers_a_member_with_the_first_name_of_its_value() -> None:
+    """What completion.py's enum lookup does once per type, strawberry's enum coercion does per value."""
+    enum_type = seam.core_schema(strawberry.Schema(query=ShadeQuery)).get_type("Shade")
+    assert type(enum_type).coerce_output_value is seam.STRAWBERRY_ENUM_COERCION
+    assert enum_type.wrapped_cls is Shade  # type: ignore[union-attr]
+    assert {name: value.value for name, value in enum_type.values.items()} == {
+        "LIGHT": "light",
+        "DARK": "dark",
+    }  # type: ignore[union-attr]
+    assert enum_type.coerce_output_value(Shade.DARK) == "DARK"  # type: ignore[union-attr]
+    assert enum_type.coerce_output_value(Shade.PALE) == "LIGHT"  # type: ignore[union-attr]

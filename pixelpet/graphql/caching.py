@@ -37,6 +37,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from pixelpet.graphql.completion import CompletionPlans
 from pixelpet.graphql.cost import operation_limits
 from pixelpet.graphql.seam import MaybeNullValidationRule, OneOfInputValidationRule, core_schema
+from pixelpet.graphql.telemetry import root_field
 from pixelpet.settings import LimitSettings
 
 # Distinct validation results kept (their documents come from the parse cache).
@@ -79,6 +80,10 @@ class DocumentCache:
         ] = lru_cache(maxsize=size)(self._count_then_validate)
         # How plain objects of the documents used last are completed (completion.py).
         self.plans = CompletionPlans(size)
+        # Each operation's metric labels (telemetry.root_field), worked out once per document.
+        self._root_fields: Callable[[GraphQLSchema, SameDocument, str | None], tuple[str, str]] = lru_cache(
+            maxsize=size
+        )(self._root_field_of)
 
     def parse(self, query: str) -> DocumentNode:
         """The document, parsed once per distinct text; GraphQLSyntaxError past the token or size limit."""
@@ -111,6 +116,20 @@ class DocumentCache:
         self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
     ) -> list[GraphQLError]:
         return self._validate(schema, SameDocument(document), rules)
+
+    def root_field(
+        self, schema: GraphQLSchema, document: DocumentNode | None, operation_name: str | None
+    ) -> tuple[str, str]:
+        """``telemetry.root_field``, kept per parsed document and operation name."""
+        if document is None:
+            return root_field(schema, document, operation_name)
+        return self._root_fields(schema, SameDocument(document), operation_name)
+
+    @staticmethod
+    def _root_field_of(
+        schema: GraphQLSchema, key: "SameDocument", operation_name: str | None
+    ) -> tuple[str, str]:
+        return root_field(schema, key.document, operation_name)
 
     def _count_then_validate(
         self, schema: GraphQLSchema, key: "SameDocument", rules: tuple[type[ASTValidationRule], ...]

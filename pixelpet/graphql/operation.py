@@ -84,7 +84,7 @@ class OperationPipeline:
             return self._refused([failure], run)
         finally:
             if recording is not None:
-                operation_type, root, code = run.outcome(self._core)
+                operation_type, root, code = run.outcome(self._core, self._documents)
                 recording.finish(operation_type, root, run.name, code)
 
     async def _run(
@@ -154,7 +154,7 @@ class _Run:
         first = next((d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)), None)
         return first.name.value if first is not None and first.name is not None else None
 
-    def outcome(self, schema: GraphQLSchema) -> tuple[str, str, str]:
+    def outcome(self, schema: GraphQLSchema, documents: DocumentCache) -> tuple[str, str, str]:
         return operation_outcome(
             schema,
             self.document,
@@ -162,4 +162,5 @@ class _Run:
             self.errors,
             parse_failed=self.parse_failed,
             refused=self.refused,
+            roots=documents.root_field,
         )

@@ -8,7 +8,7 @@ in a coroutine, about 10x the cost of a list query; see docs/observability.md fo
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from graphql import (
     DocumentNode,
@@ -134,9 +134,7 @@ class Recording:
             span.end()
             if span_context.trace_flags.sampled:
                 exemplar = {"trace_id": format(span_context.trace_id, "032x")}
-        metrics = self._recorder.metrics
-        metrics.graphql_requests.labels(operation_type, operation, code).inc()
-        metrics.graphql_duration.labels(operation_type, operation).observe(elapsed, exemplar=exemplar)
+        self._recorder.metrics.operation_finished(operation_type, operation, code, elapsed, exemplar)
         logger.info(
             "graphql request",
             extra={
@@ -162,12 +160,14 @@ def operation_outcome(
     parse_failed: bool = False,
     refused: bool = False,
     failed: bool = False,
+    roots: Callable[[GraphQLSchema, DocumentNode | None, str | None], tuple[str, str]] = root_field,
 ) -> tuple[str, str, str]:
     """(operation type, root field, code) of a finished operation, as ``Recording.finish`` takes them:
-    ``failed`` when it raised something other than a refusal (a bug, answered INTERNAL_SERVER_ERROR)."""
+    ``failed`` when it raised something other than a refusal (a bug, answered INTERNAL_SERVER_ERROR).
+    ``roots`` is ``root_field`` or a cache of it (``DocumentCache.root_field``)."""
     if parse_failed:
         return "unknown", "invalid", ErrorCode.GRAPHQL_PARSE_FAILED.value
-    operation_type, root = root_field(schema, document, operation_name)
+    operation_type, root = roots(schema, document, operation_name)
     if refused:
         return operation_type, root, ErrorCode.GRAPHQL_VALIDATION_FAILED.value
     if failed:

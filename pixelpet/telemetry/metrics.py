@@ -163,6 +163,9 @@ class Metrics:
         self.pets_created = Counter("pixelpet_pets_created_total", "Pets created.", registry=registry)
         self.pets_deleted = Counter("pixelpet_pets_deleted_total", "Pets deleted.", registry=registry)
 
+        self._operations: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._commands: dict[str, Histogram] = {}
+
     def watch_health(
         self, *, primary_reachable: Callable[[], bool], change_stream_silence_s: Callable[[], float]
     ) -> None:
@@ -183,6 +186,28 @@ class Metrics:
             body = generate_openmetrics(self.registry)  # type: ignore[no-untyped-call]  # untyped upstream
             return Response(body, media_type=OPENMETRICS_CONTENT_TYPE)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+    # Labelled children by their label values, kept: prometheus_client's `labels` checks, converts and locks
+    # on every call (about a microsecond), and these run for every operation and database command. Their
+    # label values come from bounded sets (see each metric).
+    def operation_finished(
+        self, operation_type: str, operation: str, code: str, seconds: float, exemplar: dict[str, str] | None
+    ) -> None:
+        key = (operation_type, operation, code)
+        children = self._operations.get(key)
+        if children is None:
+            children = self._operations[key] = (
+                self.graphql_requests.labels(operation_type, operation, code),
+                self.graphql_duration.labels(operation_type, operation),
+            )
+        children[0].inc()
+        children[1].observe(seconds, exemplar=exemplar)
+
+    def mongo_command_finished(self, command: str, seconds: float) -> None:
+        child = self._commands.get(command)
+        if child is None:
+            child = self._commands[command] = self.mongo_command_duration.labels(command)
+        child.observe(seconds)
 
     # PetEvents (see pixelpet/pets/events.py): business outcomes, counted where they are decided.
     def action_finished(self, action: str, outcome: str) -> None:

@@ -19,10 +19,10 @@ class CommandMetrics(monitoring.CommandListener):
         return
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self._metrics.mongo_command_duration.labels(event.command_name).observe(event.duration_micros / 1e6)
+        self._metrics.mongo_command_finished(event.command_name, event.duration_micros / 1e6)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        self._metrics.mongo_command_duration.labels(event.command_name).observe(event.duration_micros / 1e6)
+        self._metrics.mongo_command_finished(event.command_name, event.duration_micros / 1e6)
         self._metrics.mongo_command_errors.labels(event.command_name).inc()
 
 

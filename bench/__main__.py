@@ -260,7 +260,9 @@ class Run:
         Measured minutes apart, the two sides of a ratio met different machines: this shared machine's speed
         drifts by 15% within minutes, and the ratios of single runs moved by as much. Here each round
         measures both sides back to back, in turns (ours first, then (b) first), on the same pets; each
-        table row is that side's median round by CPU, and ``versus`` keeps every round's CPU ratio.
+        table row is that side's median round by CPU, and ``versus`` keeps every round's CPU ratio. Both
+        processes run throughout, each measured by its own CPU; the idle one does little (the service's change
+        stream reads (b)'s feed writes as it reads its own, on the same 2 cores).
         """
         theirs = Server(
             HAND_WRITTEN, ["bench.baselines", "starlette"], _environment(database_uri), self.workdir

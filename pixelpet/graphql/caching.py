@@ -120,8 +120,11 @@ class DocumentCache:
     def root_field(
         self, schema: GraphQLSchema, document: DocumentNode | None, operation_name: str | None
     ) -> tuple[str, str]:
-        """``telemetry.root_field``, kept per parsed document and operation name."""
-        if document is None:
+        """``telemetry.root_field``, kept per parsed document and operation name. A name is whatever the
+        client sent (JSON: a list, an object, 64 KiB of text): only a short text, or none, is kept."""
+        if document is None or not (
+            operation_name is None or (type(operation_name) is str and len(operation_name) <= _KEPT_NAME_MAX)
+        ):
             return root_field(schema, document, operation_name)
         return self._root_fields(schema, SameDocument(document), operation_name)
 
@@ -152,11 +155,17 @@ class DocumentCache:
         )
 
 
+# The longest operation name whose metric labels are kept (a longer one is worked out per request).
+_KEPT_NAME_MAX = 100
+
+
 class SameDocument:
     """A document as a cache key, by identity: graphql-core's nodes are dataclasses whose hash hashes every
     field of every node below, so keying on the document hashed its whole tree on every request (about 30
     nodes for a single-pet query; docs/performance.md, log entry 32). The parser cache hands out one object
-    per text. The key holds the document: while the entry lives, no other object can be given its id."""
+    per text. The key holds the document: while the entry lives, no other object can be given its id. A
+    text the parser cache evicted and parses again is a new object, validated again (it used to match by
+    value)."""
 
     __slots__ = ("document",)
 

@@ -5,7 +5,7 @@ authenticating them: limits.py), runs within what is left of its operation's bud
 gets a span, parent of its MongoDB spans, unless the request's span was dropped by the sampler.
 
 One extension rather than one per concern: strawberry wraps each field extension in its own resolver
-closure and coroutine, and on a single-pet query the three cost about 2% of its CPU (docs/performance.md,
+closure and coroutine, and on a single-pet query the three cost about 4% of its CPU (docs/performance.md,
 log entry 29). The concerns' rules stay in their modules; this is only their order.
 """
 

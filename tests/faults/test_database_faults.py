@@ -243,14 +243,26 @@ async def test_a_change_the_service_cannot_read_is_skipped_and_the_stream_goes_o
         await pets.update_one(
             {"_id": ObjectId(pet["id"])}, {"$set": {"hunger": "starving"}, "$inc": {"version": 1}}
         )
+        # The stream reads each change's document when it reads the change (updateLookup): the next write
+        # waits until this one was read, or the stream could meet version 3 in both changes and skip none.
+        await _bad_events_reach(client, 1.0)
         await pets.update_one(
             {"_id": ObjectId(pet["id"])}, {"$set": {"hunger": 10.0}, "$inc": {"version": 1}}
         )
     finally:
         await direct.close()
-    # The unreadable version 2 is skipped; version 3 still arrives, on the same stream.
+    # The unreadable version 2 was skipped; version 3 still arrives, on the same stream.
     assert (await watcher.next_pet(seconds=30))["version"] == 3
     await watcher.close()
     text = (await client._http.get("/metrics")).text
     assert re.search(r"^pixelpet_change_stream_bad_events_total 1\.0$", text, re.M)
     assert await _stream_restarts(client) == 0, "skipped, not restarted"
+
+
+async def _bad_events_reach(client: GraphQLClient, count: float, *, seconds: float = 30.0) -> None:
+    """Wait until the service has counted ``count`` change events it could not read."""
+    pattern = re.compile(rf"^pixelpet_change_stream_bad_events_total {re.escape(str(count))}$", re.M)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not pattern.search((await client._http.get("/metrics")).text):
+        assert asyncio.get_running_loop().time() < deadline, f"not {count} skipped changes in {seconds} s"
+        await asyncio.sleep(0.05)

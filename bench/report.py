@@ -588,6 +588,15 @@ before and after, run back to back against the same database.
     turns, three rounds; each table row is that side's median round, and every round's ratio is printed.
     The first such run: pet query 1.79x, 1.84x, 1.81x; list of 20 2.23x, 2.21x, 2.17x; feedPet 1.95x,
     1.86x, 1.67x.
+36. **JSON without the circular-reference check** (sharing.py): `json`'s encoder keeps a dictionary of every
+    list and object it is inside, to refuse a cycle; a GraphQL result is a tree execution built. Off, the text
+    is the same (a property test compares it with `json.dumps` on generated values); a page of 20 encodes in
+    42 instead of 55 µs (timeit). `--base 321bb3c --head 27dae16`: list of 20 **1.23 vs 1.19 ms** (0.97x);
+    pet query 0.74 vs 0.70 ms (0.94x, more than the change can save there: noise).
+37. **Tried and reverted: leaves kept as they are without a call** (completion.py): building each object in a
+    loop that keeps an id or a name without calling `_complete`, instead of a dictionary comprehension. In
+    process it read 3% to 7% faster on the list; `--base 27dae16 --head f2f6e5c` read the list **1.24 vs
+    1.30 ms** (1.05x, two rounds of three at 1.30). Reverted on the A/B: the loop costs what the calls saved.
 
 ## Open findings
 

@@ -300,17 +300,12 @@ def _plain_nodes(field_details_list: list[FieldDetails]) -> bool:
 
 
 def _complete_object(plan: _Plan, source: Any, is_awaitable: Callable[[Any], bool]) -> dict[str, Any]:
-    completed: dict[str, Any] = {}
-    for response_key, attribute, shape in plan.fields:
-        if attribute is None:
-            completed[response_key] = shape.typename
-            continue
-        value = getattr(source, attribute)
-        # _complete's first test, made here: most leaves (ids, names) are kept as they are, without a call.
-        if type(value) is not shape.as_is:
-            value = _complete(shape, value, is_awaitable)
-        completed[response_key] = value
-    return completed
+    return {
+        response_key: shape.typename
+        if attribute is None
+        else _complete(shape, getattr(source, attribute), is_awaitable)
+        for response_key, attribute, shape in plan.fields
+    }
 
 
 def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) -> Any:

@@ -54,12 +54,7 @@ def _handshake() -> bytes:
 
 
 async def test_an_accepted_connection_lets_go_of_its_handshake() -> None:
-    config = uvicorn.Config(_accepting, ws=WebSocketProtocol, ws_ping_interval=None, log_config=None)
-    config.load()
-    protocol = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
-    transport = Transport()
-    protocol.connection_made(transport)
-    protocol.data_received(_handshake())
+    protocol, transport = await _connected(_accepting)
     request = protocol.request
     assert request is not None, "held while the app decides"
     assert request.headers

@@ -1,11 +1,13 @@
 """Runs the app under uvicorn with JSON logs and podinfo-style graceful shutdown."""
 
+import asyncio
 import gc
 from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
@@ -83,6 +85,79 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().start_keepalive()
 
 
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering each response in one socket write.
+
+    uvicorn writes a response's status line and headers as soon as the app starts the response, and its
+    body when the app sends it: two socket writes where the app sends both at once, as every endpoint
+    here does. On loopback, a socket write cost the service about as much CPU as the hand-written
+    baseline's whole database read (docs/performance.md, log entry 38). What uvicorn writes during one
+    turn of the event loop leaves at its end, together (``OneWritePerTurn``).
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = cast("asyncio.Transport", OneWritePerTurn(transport, self.loop))
+
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol gets the socket's own transport: its messages leave as it writes them
+        # (several at once are SEND_BATCH's to join). Nothing is held here: no response was written.
+        transport = self.transport
+        if isinstance(transport, OneWritePerTurn):
+            self.transport = transport.wrapped
+        super().handle_websocket_upgrade()
+
+
+class OneWritePerTurn:
+    """A transport whose writes during one turn of the event loop reach the socket in one write, at the
+    turn's end (a ``call_soon``), in order. Closing or handing the connection to another protocol writes
+    what is held first; aborting drops it, as aborting drops the socket's own buffer. Everything else is
+    the wrapped transport's."""
+
+    __slots__ = ("_held", "_loop", "wrapped")
+
+    def __init__(self, wrapped: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.wrapped = wrapped
+        self._loop = loop
+        self._held: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            held.append(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self.wrapped.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self.wrapped.close()
+
+    def abort(self) -> None:
+        self._held = None
+        self.wrapped.abort()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.flush()
+        self.wrapped.set_protocol(protocol)
+
+    def is_closing(self) -> bool:
+        return self.wrapped.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        held = self._held
+        return self.wrapped.get_write_buffer_size() + (sum(map(len, held)) if held else 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
 def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicorn.Config:
     """How the service is served; the benchmark serves its variants the same way."""
     options: dict[str, Any] = {
@@ -98,6 +173,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         # A larger WebSocket message closes the connection with 1009, as a larger body gets 413.
         "ws_max_size": settings.limits.max_body_bytes,
         "server_header": False,
+        "http": HttpProtocol,
         "ws": WebSocketProtocol,
         "ws_ping_interval": settings.subscriptions.ping_interval_s,
         "ws_ping_timeout": settings.subscriptions.ping_timeout_s,

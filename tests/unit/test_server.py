@@ -1,6 +1,7 @@
-"""How the service is served: uvicorn's WebSocket protocol as pixelpet/server.py changes it, driven through
-its transport callbacks (the close code it sends after an unanswered ping is tested over a real socket in
-tests/integration/subscriptions/test_at_scale.py, as is every batch the outbox sends)."""
+"""How the service is served: uvicorn's HTTP and WebSocket protocols as pixelpet/server.py changes them,
+driven through their transport callbacks (the close code sent after an unanswered ping is tested over a
+real socket in tests/integration/subscriptions/test_at_scale.py, as is every batch the outbox sends; every
+API test's response comes through the HTTP protocol)."""
 
 import asyncio
 import base64
@@ -10,10 +11,11 @@ from typing import Any
 import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from pixelpet.graphql.endpoint import SEND_BATCH
-from pixelpet.server import WebSocketProtocol
+from pixelpet.server import HttpProtocol, OneWritePerTurn, WebSocketProtocol
 
 
 class Transport(asyncio.Transport):
@@ -24,6 +26,8 @@ class Transport(asyncio.Transport):
         self.closed = False
 
     def write(self, data: Any) -> None:
+        if self.closed:
+            return  # lost, as a closed socket's are
         self.written += data
         self.writes.append(bytes(data))
 
@@ -32,6 +36,24 @@ class Transport(asyncio.Transport):
 
     def close(self) -> None:
         self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 7  # what the socket's own buffer holds, as far as these tests care
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol
+
+    def pause_reading(self) -> None:
+        pass  # uvicorn pauses reading while requests queue behind the one it answers
+
+    def resume_reading(self) -> None:
+        pass
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
@@ -169,4 +191,121 @@ async def test_a_batch_sent_without_waiting_to_a_full_buffer_is_refused_and_noth
     assert outcomes == ["refused", "sent once drained"]
     assert transport.writes[1:] == [b"\x81\x05later"]
     protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def _answering(scope: Scope, receive: Receive, send: Send) -> None:
+    """Every endpoint's shape: the whole body, sent right after the start."""
+    await receive()
+    body = scope["path"].encode()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _http(app: Any, protocol_class: type[HttpToolsProtocol] = HttpProtocol) -> tuple[Any, Transport]:
+    config = uvicorn.Config(app, ws=WebSocketProtocol, log_config=None, access_log=False)
+    config.load()
+    protocol = protocol_class(config=config, server_state=ServerState(), app_state={})
+    transport = Transport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+async def test_a_response_leaves_in_one_socket_write_where_uvicorn_makes_two() -> None:
+    request = b"GET /first HTTP/1.1\r\nHost: pets.example\r\n\r\n"
+    stock, stock_transport = await _http(_answering, HttpToolsProtocol)
+    stock.data_received(request)
+    await _until(lambda: stock.cycle.response_complete)
+    assert len(stock_transport.writes) == 2, "uvicorn: the status line and headers, then the body"
+
+    protocol, transport = await _http(_answering)
+    protocol.data_received(request)
+    await _until(lambda: transport.writes)
+    (response,) = transport.writes
+    assert response == b"".join(stock_transport.writes), "the same bytes"
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert response.endswith(b"\r\n\r\n/first")
+    protocol.connection_lost(None)
+    stock.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_pipelined_requests_are_answered_complete_and_in_order() -> None:
+    protocol, transport = await _http(_answering)
+    protocol.data_received(b"".join(b"GET /%d HTTP/1.1\r\nHost: pets.example\r\n\r\n" % n for n in range(3)))
+    await _until(lambda: transport.written.count(b"HTTP/1.1 200 OK") == 3)
+    await asyncio.sleep(0.05)  # nothing more is coming
+    assert transport.written.count(b"HTTP/1.1 200 OK") == 3
+    assert [part.split(b"\r\n\r\n")[1] for part in transport.writes] == [b"/0", b"/1", b"/2"]
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_a_body_sent_in_parts_arrives_whole_and_in_order() -> None:
+    parts = [b"one,", b"two,", b"three"]
+
+    async def streaming(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"13")]})
+        for part in parts[:-1]:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+            await asyncio.sleep(0.01)  # the loop turns between parts: each leaves on its own turn
+        await send({"type": "http.response.body", "body": parts[-1]})
+
+    protocol, transport = await _http(streaming)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: pets.example\r\n\r\n")
+    await _until(lambda: protocol.cycle.response_complete and transport.written.endswith(b"three"))
+    assert bytes(transport.written).split(b"\r\n\r\n", 1)[1] == b"".join(parts)
+    assert transport.writes[-1] == b"three"
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_a_connection_that_closes_after_its_response_writes_the_response_first() -> None:
+    protocol, transport = await _http(_answering)
+    protocol.data_received(b"GET /last HTTP/1.1\r\nHost: pets.example\r\nConnection: close\r\n\r\n")
+    await _until(lambda: transport.closed)
+    (response,) = transport.writes
+    assert response.endswith(b"/last")
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+def test_held_bytes_count_in_the_write_buffer_and_an_abort_drops_them() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        transport = Transport()
+        one_write = OneWritePerTurn(transport, loop)
+        one_write.write(b"held")
+        assert one_write.get_write_buffer_size() == 7 + 4
+        one_write.abort()
+        loop.run_until_complete(asyncio.sleep(0))  # the turn ends
+        assert transport.closed
+        assert transport.writes == []
+        assert one_write.get_extra_info("peername") == ("127.0.0.1", 50000), "the rest is the socket's"
+    finally:
+        loop.close()
+
+
+async def test_a_websocket_upgrade_hands_the_socket_itself_to_the_websocket_protocol() -> None:
+    protocol, transport = await _http(_accepting)
+    assert isinstance(protocol.transport, OneWritePerTurn)
+    protocol.data_received(_handshake())
+    await _until(lambda: transport.writes)
+    (handshake,) = transport.writes
+    assert handshake.startswith(b"HTTP/1.1 101")
+    websocket = transport.get_protocol()
+    assert isinstance(websocket, WebSocketProtocol)
+    assert websocket.transport is transport
+    websocket.connection_lost(None)
     await asyncio.sleep(0)

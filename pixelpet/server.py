@@ -91,8 +91,8 @@ class HttpProtocol(HttpToolsProtocol):
     uvicorn writes a response's status line and headers as soon as the app starts the response, and its
     body when the app sends it: two socket writes where the app sends both at once, as every endpoint
     here does. On loopback, a socket write cost the service about as much CPU as the hand-written
-    baseline's whole database read (docs/performance.md, log entry 38). What uvicorn writes during one
-    turn of the event loop leaves at its end, together (``OneWritePerTurn``).
+    baseline's whole database read (docs/performance.md, log entry 38; decision 24). What uvicorn writes
+    during one turn of the event loop leaves at its end, together (``OneWritePerTurn``).
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

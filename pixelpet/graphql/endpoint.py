@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from pixelpet.errors import Unauthenticated
 from pixelpet.graphql.close_codes import AT_CAPACITY, TOKEN_EXPIRED, UNSUPPORTED_PROTOCOL
 from pixelpet.graphql.context import Context, context_for
+from pixelpet.graphql.encoding import encode_text
 from pixelpet.graphql.schema import PixelPetSchema
 from pixelpet.graphql.seam import (
     NonJsonMessageReceived,
@@ -29,7 +30,6 @@ from pixelpet.graphql.seam import (
     normalize_allowed_origins,
     normalize_origin,
 )
-from pixelpet.graphql.sharing import encode
 from pixelpet.graphql.telemetry import OperationRecorder
 from pixelpet.graphql.transport import LiveServices, LiveTransportHandler
 from pixelpet.runtime import Runtime
@@ -85,7 +85,7 @@ class WebSocketConnection:
                     raise NonJsonMessageReceived from error
 
     async def send_json(self, message: Mapping[str, object]) -> None:
-        await self.send_text(encode(message))
+        await self.send_text(encode_text(message))
 
     async def send_text(self, text: str) -> None:
         """Send a message already encoded (a shared result is encoded once for all its subscribers)."""

@@ -23,11 +23,12 @@ from graphql import (
 from graphql.execution import create_source_event_stream
 
 from pixelpet.graphql.caching import DocumentCache
+from pixelpet.graphql.encoding import encode_text
 from pixelpet.graphql.errors import classify_in_place
 from pixelpet.graphql.live_source import LiveSource, Shared
 from pixelpet.graphql.outbox import Outbox
 from pixelpet.graphql.seam import executor_for
-from pixelpet.graphql.sharing import SharedResult, encode, execute_shared, next_message, share_key
+from pixelpet.graphql.sharing import SharedResult, execute_shared, next_message, share_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +104,12 @@ class LiveOperation:
         errors = [GraphQLError(str(error), original_error=error, path=[self._response_name()])]
         formatted = client_errors(errors)
         message = {"id": self.id, "type": "next", "payload": {"data": None, "errors": formatted}}
-        self.connection.outbox.put(self.id, "last", encode(message))
+        self.connection.outbox.put(self.id, "last", encode_text(message))
         self.connection.outbox.put(self.id, "complete", self.complete_message())
         return errors
 
     def complete_message(self) -> str:
-        return encode({"id": self.id, "type": "complete"})
+        return encode_text({"id": self.id, "type": "complete"})
 
     async def _deliver_when_done(self, result: Awaitable[ExecutionResult], event: Shared) -> None:
         done = await result
@@ -124,7 +125,7 @@ class LiveOperation:
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = client_errors(list(result.errors))
-        return encode({"id": self.id, "type": "next", "payload": payload})
+        return encode_text({"id": self.id, "type": "next", "payload": payload})
 
     def _response_name(self) -> str:
         node = get_operation_ast(self.document, self.operation_name)

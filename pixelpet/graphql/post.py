@@ -29,10 +29,10 @@ from strawberry.http import process_result
 
 from pixelpet.graphql.body_limit import replay
 from pixelpet.graphql.context import context_for
+from pixelpet.graphql.encoding import encode
 from pixelpet.graphql.operation import OperationPipeline
 from pixelpet.graphql.schema import PixelPetSchema
 from pixelpet.graphql.seam import StrawberryOperationType, get_operation_type
-from pixelpet.graphql.sharing import encode
 from pixelpet.graphql.view import JSON, GraphQLView, answer, negotiate
 
 _ALLOWED = (StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION)
@@ -133,7 +133,7 @@ class GraphQLPost:
             allowed=_ALLOWED,
         )
         status, data = answer(process_result(result), result, media_type)
-        content = encode(data).encode()  # strawberry's encoding (compact JSON)
+        content = encode(data)  # as the view encodes (encoding.py)
         await send(
             {
                 "type": "http.response.start",

@@ -20,6 +20,7 @@ from typing import Any, cast
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 
 from pixelpet.graphql.completion import PlainCompletingExecutor
+from pixelpet.graphql.encoding import encode_text
 from pixelpet.graphql.seam import executor_for
 
 ShareKey = tuple[int, str | None, str]
@@ -32,18 +33,6 @@ class SharedResult:
     document: DocumentNode  # kept alive with the result, so its id in the key is never reused
     result: ExecutionResult
     data_json: str
-
-
-# One encoder for every message: given separators, json.dumps builds a new encoder per call, most of what
-# encoding a short message (an operation id in every delivery: next_message) cost. Without the check for
-# circular references: a result is a tree that execution built, and the check (a dictionary of every list and
-# object being encoded) was a quarter of a page of 20's encoding (log entry 36). The output is the same.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-
-
-def encode(data: object) -> str:
-    """Strawberry's encoding: compact JSON, the same text as ``json.dumps(data, separators=(",", ":"))``."""
-    return _ENCODE(data)
 
 
 def share_key(
@@ -82,11 +71,11 @@ def execute_shared(
     # A subscription operation never defers or streams: its results are plain ExecutionResults.
     result = cast("ExecutionResult | Awaitable[ExecutionResult]", executor.execute_operation(False))
     if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
-        shared = cache[key] = SharedResult(document, result, encode(result.data))
+        shared = cache[key] = SharedResult(document, result, encode_text(result.data))
         return shared
     return result
 
 
 def next_message(operation_id: str, shared: SharedResult) -> str:
     """The ``next`` message of a shared result, its data encoded once for every subscriber."""
-    return f'{{"id":{encode(operation_id)},"type":"next","payload":{{"data":{shared.data_json}}}}}'
+    return f'{{"id":{encode_text(operation_id)},"type":"next","payload":{{"data":{shared.data_json}}}}}'

@@ -22,6 +22,7 @@ from strawberry.types import ExecutionResult
 
 from pixelpet.auth import development_token
 from pixelpet.graphql.context import Context, context_for
+from pixelpet.graphql.encoding import encode
 from pixelpet.graphql.seam import (
     GRAPHIQL_INITIAL_HEADERS,
     GRAPHIQL_INITIAL_QUERY,
@@ -111,6 +112,9 @@ class GraphQLView(GraphQL[Context, None]):
             if content_type != JSON:
                 raise ViewHTTPException(415, "Send GraphQL requests as application/json.")
         return await super().parse_http_body(request)
+
+    def encode_json(self, data: object) -> bytes:
+        return encode(data)  # as post.py's answers (encoding.py)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

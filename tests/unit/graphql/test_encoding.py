@@ -1,0 +1,57 @@
+"""Every answer's JSON (encoding.py): what a client parses is what the standard library's text would give,
+members in the same order, for every value a result or an error can hold, and for those orjson refuses."""
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pixelpet.graphql.encoding import encode, encode_text
+
+# Any character, lone surrogates too (a client's "\ud800" escape, echoed in an error: orjson refuses them).
+CHARACTERS = st.characters() | st.characters(categories=["Cs"])
+# A result's values: ints of any size (the standard library writes those past 64 bits), finite floats (GraphQL
+# coerces no other), any text.
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=CHARACTERS),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=CHARACTERS, max_size=5), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def _parsed(text: str | bytes) -> Any:
+    """The values a client gets, with each object's members as a list: their order counts too."""
+    return json.loads(text, object_pairs_hook=list)
+
+
+def _standard(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"))  # strawberry's own encoding
+
+
+@given(JSON_VALUES)
+def test_a_client_parses_the_same_values_in_the_same_order(data: object) -> None:
+    encoded = encode(data)
+    assert _parsed(encoded) == _parsed(_standard(data))
+    assert encode_text(data) == encoded.decode("utf-8"), "the text is the same bytes, as UTF-8"
+
+
+def test_what_orjson_refuses_is_written_by_the_standard_library() -> None:
+    for refused in ({"message": "no \ud800 here"}, {"big": 2**70}, {1: "a key that is not text"}):
+        assert encode(refused) == _standard(refused).encode()
+        assert encode_text(refused) == _standard(refused)
+
+
+def test_the_text_is_compact_and_utf_8() -> None:
+    data = {"data": {"pet": {"name": 'Dög "Rex"\n', "stats": [1, 2.5, -0.0, 1e16, 1e-7]}}}
+    assert (
+        encode(data)
+        == '{"data":{"pet":{"name":"Dög \\"Rex\\"\\n","stats":[1,2.5,-0.0,1e+16,1e-7]}}}'.encode()
+    )

@@ -28,6 +28,7 @@ from pixelpet.storage.documents import (
     OWNERS,
     PETS,
     as_stored,
+    naive_datetimes,
     object_id,
     outcome_fields,
     outcome_id,
@@ -42,7 +43,7 @@ from pixelpet.storage.errors import outages_as_unavailable
 class MongoPetRepository:
     def __init__(self, database: AsyncDatabase[Any]) -> None:
         self._client = database.client
-        self._pets = database[PETS]
+        self._pets = database.get_collection(PETS, codec_options=naive_datetimes(database.codec_options))
         self._owners = database[OWNERS]
         self._outcomes = database[OUTCOMES]
 

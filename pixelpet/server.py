@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+from collections.abc import Iterable
 from typing import Any, cast
 
 import uvicorn
@@ -99,6 +100,14 @@ class HttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self.transport = cast("asyncio.Transport", OneWritePerTurn(transport, self.loop))
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        transport = self.transport
+        if isinstance(transport, OneWritePerTurn):
+            # Lost under us (a reset): nothing held can reach the client, and uvicorn closes the socket
+            # only for a clean end; uvloop would raise on the write at the turn's end.
+            transport.drop()
+        super().connection_lost(exc)
+
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol gets the socket's own transport: its messages leave as it writes them
         # (several at once are SEND_BATCH's to join). Nothing is held here: no response was written.
@@ -110,37 +119,66 @@ class HttpProtocol(HttpToolsProtocol):
 
 class OneWritePerTurn:
     """A transport whose writes during one turn of the event loop reach the socket in one write, at the
-    turn's end (a ``call_soon``), in order. Closing or handing the connection to another protocol writes
-    what is held first; aborting drops it, as aborting drops the socket's own buffer. Everything else is
-    the wrapped transport's."""
+    turn's end (a ``call_soon``), in order.
 
-    __slots__ = ("_held", "_loop", "wrapped")
+    - Closing, ``write_eof`` or handing the connection to another protocol writes what is held first.
+    - Aborting drops it, as aborting drops the socket's own buffer; so does a connection already lost or
+      closing (uvloop raises on a write to a closed handle, where asyncio dropped it silently).
+    - Past ``HELD_MAX`` bytes it writes at once, so that the socket's flow control (its high-water mark and
+      ``pause_writing``) sees a large body as it is sent.
+
+    Everything else is the wrapped transport's.
+    """
+
+    HELD_MAX = 64 * 1024
+
+    __slots__ = ("_held", "_held_bytes", "_loop", "wrapped")
 
     def __init__(self, wrapped: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.wrapped = wrapped
         self._loop = loop
         self._held: list[bytes] | None = None
+        self._held_bytes = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        # Held past this call: a copy of anything but bytes, as asyncio's transports copy what they buffer.
+        chunk = data if type(data) is bytes else bytes(data)
         held = self._held
         if held is None:
-            self._held = [data]
+            self._held = [chunk]
+            self._held_bytes = len(chunk)
             self._loop.call_soon(self.flush)
         else:
-            held.append(data)
+            held.append(chunk)
+            self._held_bytes += len(chunk)
+        if self._held_bytes > self.HELD_MAX:
+            self.flush()
+
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
 
     def flush(self) -> None:
         held = self._held
         if held is not None:
             self._held = None
-            self.wrapped.write(held[0] if len(held) == 1 else b"".join(held))
+            if not self.wrapped.is_closing():
+                self.wrapped.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def drop(self) -> None:
+        """Forget what is held: the connection is gone."""
+        self._held = None
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.wrapped.write_eof()
 
     def close(self) -> None:
         self.flush()
         self.wrapped.close()
 
     def abort(self) -> None:
-        self._held = None
+        self.drop()
         self.wrapped.abort()
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
@@ -151,8 +189,7 @@ class OneWritePerTurn:
         return self.wrapped.is_closing()
 
     def get_write_buffer_size(self) -> int:
-        held = self._held
-        return self.wrapped.get_write_buffer_size() + (sum(map(len, held)) if held else 0)
+        return self.wrapped.get_write_buffer_size() + (self._held_bytes if self._held is not None else 0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)

@@ -1,15 +1,17 @@
 """How the service is served: uvicorn's HTTP and WebSocket protocols as pixelpet/server.py changes them,
 driven through their transport callbacks (the close code sent after an unanswered ping is tested over a
-real socket in tests/integration/subscriptions/test_at_scale.py, as is every batch the outbox sends; every
-API test's response comes through the HTTP protocol)."""
+real socket in tests/integration/subscriptions/test_at_scale.py, as is every batch the outbox sends; the
+services tests/support/server.py starts answer through the HTTP protocol)."""
 
 import asyncio
 import base64
 import os
-from typing import Any
+import socket
+from typing import Any, cast
 
 import pytest
 import uvicorn
+import uvloop
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -281,20 +283,72 @@ async def test_a_connection_that_closes_after_its_response_writes_the_response_f
     await asyncio.sleep(0)
 
 
-def test_held_bytes_count_in_the_write_buffer_and_an_abort_drops_them() -> None:
-    loop = asyncio.new_event_loop()
+async def test_held_bytes_count_in_the_write_buffer_and_an_abort_drops_them() -> None:
+    transport = Transport()
+    one_write = OneWritePerTurn(transport, asyncio.get_running_loop())
+    one_write.write(b"held")
+    assert one_write.get_write_buffer_size() == 7 + 4
+    one_write.abort()
+    assert one_write.get_write_buffer_size() == 7, "nothing held after an abort"
+    await asyncio.sleep(0)  # the turn ends
+    assert transport.writes == []
+    assert one_write.get_extra_info("peername") == ("127.0.0.1", 50000), "the rest is the socket's"
+
+
+async def test_writes_keep_their_order_whatever_writes_them_and_end_before_eof() -> None:
+    transport = Transport()
+    transport.write_eof = lambda: transport.writes.append(b"<eof>")  # type: ignore[method-assign]
+    one_write = OneWritePerTurn(transport, asyncio.get_running_loop())
+    buffer = bytearray(b"two,")
+    one_write.write(b"one,")
+    one_write.write(memoryview(buffer))
+    buffer[:] = b"XXXX"  # the caller reuses its buffer: what was written stays written
+    one_write.writelines([b"three,", b"four"])
+    one_write.write_eof()
+    assert transport.writes == [b"one,two,three,four", b"<eof>"]
+
+
+async def test_a_large_body_is_written_at_once_for_the_socket_s_flow_control() -> None:
+    transport = Transport()
+    one_write = OneWritePerTurn(transport, asyncio.get_running_loop())
+    one_write.write(b"headers")
+    assert transport.writes == []
+    one_write.write(b"x" * OneWritePerTurn.HELD_MAX)
+    assert transport.writes == [b"headers" + b"x" * OneWritePerTurn.HELD_MAX], "not held to the turn's end"
+    await asyncio.sleep(0)
+    assert len(transport.writes) == 1
+
+
+def test_a_connection_lost_before_the_turn_ends_writes_nothing_on_uvloop() -> None:
+    """uvloop raises on a write to a closed handle (asyncio drops it): the held response is dropped."""
+    loop = uvloop.new_event_loop()
+    failures: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: failures.append(context))
+    ours, theirs = socket.socketpair()
+
+    async def lost_before_the_turn_ends() -> None:
+        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        one_write = OneWritePerTurn(cast("asyncio.Transport", transport), loop)
+        # A reset queues the protocol's connection_lost; a response written in the same turn queues its
+        # write after it, to find the handle closed.
+        transport.abort()
+        one_write.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        await asyncio.sleep(0.01)
+
     try:
-        transport = Transport()
-        one_write = OneWritePerTurn(transport, loop)
-        one_write.write(b"held")
-        assert one_write.get_write_buffer_size() == 7 + 4
-        one_write.abort()
-        loop.run_until_complete(asyncio.sleep(0))  # the turn ends
-        assert transport.closed
-        assert transport.writes == []
-        assert one_write.get_extra_info("peername") == ("127.0.0.1", 50000), "the rest is the socket's"
+        loop.run_until_complete(lost_before_the_turn_ends())
     finally:
         loop.close()
+        theirs.close()
+    assert failures == []
+
+
+async def test_a_response_held_when_the_connection_is_lost_is_dropped() -> None:
+    protocol, transport = await _http(_answering)
+    protocol.transport.write(b"HTTP/1.1 200 OK\r\n\r\n")  # uvicorn's write, the turn not yet over
+    protocol.connection_lost(ConnectionResetError())  # uvicorn closes nothing after a reset
+    await asyncio.sleep(0)
+    assert transport.writes == []
 
 
 async def test_a_websocket_upgrade_hands_the_socket_itself_to_the_websocket_protocol() -> None:

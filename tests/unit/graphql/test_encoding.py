@@ -1,5 +1,6 @@
 """Every answer's JSON (encoding.py): what a client parses is what the standard library's text would give,
-members in the same order, for every value a result or an error can hold, and for those orjson refuses."""
+members in the same order, for every value a result or an error can hold and for those orjson refuses; and
+without floats, the standard library's very bytes."""
 
 import json
 from typing import Any
@@ -25,6 +26,14 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=30,
 )
+WITHOUT_FLOATS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=CHARACTERS),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=CHARACTERS, max_size=5), children, max_size=4)
+    ),
+    max_leaves=30,
+)
 
 
 def _parsed(text: str | bytes) -> Any:
@@ -40,7 +49,12 @@ def _standard(data: object) -> str:
 def test_a_client_parses_the_same_values_in_the_same_order(data: object) -> None:
     encoded = encode(data)
     assert _parsed(encoded) == _parsed(_standard(data))
-    assert encode_text(data) == encoded.decode("utf-8"), "the text is the same bytes, as UTF-8"
+    assert encode_text(data) == encoded.decode("ascii"), "the text is the same bytes, all ASCII"
+
+
+@given(WITHOUT_FLOATS)
+def test_without_floats_the_text_is_the_standard_library_s_byte_for_byte(data: object) -> None:
+    assert encode(data) == _standard(data).encode()
 
 
 def test_what_orjson_refuses_is_written_by_the_standard_library() -> None:
@@ -49,9 +63,12 @@ def test_what_orjson_refuses_is_written_by_the_standard_library() -> None:
         assert encode_text(refused) == _standard(refused)
 
 
-def test_the_text_is_compact_and_utf_8() -> None:
-    data = {"data": {"pet": {"name": 'Dög "Rex"\n', "stats": [1, 2.5, -0.0, 1e16, 1e-7]}}}
-    assert (
-        encode(data)
-        == '{"data":{"pet":{"name":"Dög \\"Rex\\"\\n","stats":[1,2.5,-0.0,1e+16,1e-7]}}}'.encode()
-    )
+def test_text_past_ascii_is_written_with_escapes_as_before() -> None:
+    data = {"data": {"pet": {"name": 'Dög "Rex" 🐶\n'}}}
+    assert encode(data) == b'{"data":{"pet":{"name":"D\\u00f6g \\"Rex\\" \\ud83d\\udc36\\n"}}}'
+
+
+def test_floats_are_written_as_the_standard_library_parses_them() -> None:
+    data = [1, 2.5, -0.0, 1e16, 1e-7, 0.1]
+    assert encode(data) == b"[1,2.5,-0.0,1e+16,1e-7,0.1]"
+    assert json.loads(encode(data)) == data

@@ -616,17 +616,20 @@ before and after, run back to back against the same database.
     over fields (a call per field, tuple unpacking, a check for awaitables on every object and enum member)
     becomes one generated function per plan. The common cases are written out (a text, an Int in range, an
     enum member, an object of a class that passed the awaitable check before, a list of them), and every
-    other value goes to the loop's own `_complete`. Plans worked out per execution keep the loop. The
-    differential tests now run every odd value through the compiled plans too, and meet objects that are
-    awaitable (with a leaf's attributes, so that a loop reading them would answer differently) or
-    exceptions. In process: list of 20 **463 and 466 to 388 and 405 µs**, each further pet 12.1 and 12.6 to
+    other value goes to the loop's own `_complete`. Compiling a plan costs 70 to 200 µs (timeit), about what
+    it saves over a hundred objects: a kept plan is compiled once it has completed 100 (`COMPILE_AFTER`),
+    the plans inside it with it, and plans worked out per execution keep the loop. The differential tests
+    run every odd value through plans compiled at once too, and meet objects that are awaitable (with a
+    leaf's attributes, so that a loop reading them would answer differently) or exceptions. In process: list of 20 **463 and 466 to 388 and 405 µs**, each further pet 12.1 and 12.6 to
     8.8 and 9.6 µs. `--base 6af35a0 --head cf15461`: list of 20 1.37 vs 1.36 ms (1.00x; rounds 1.01x,
     1.01x, 0.92x), pet query 0.88 vs 0.90 ms: noise again.
 41. **Pets decoded with naive datetimes** (documents.py, repository.py): py-spy put the driver's decoding of a
     page at 109 µs per request in ours and 69 in (b), on the same documents. Ours decodes datetimes aware
     (`tz_aware`), which calls `replace(tzinfo=...)` per datetime, three per pet (timeit: 21 pets 73 to 82
-    µs aware, 27 to 30 naive). The pets collection now decodes them naive (`naive_datetimes`), and `to_pet`
-    makes them aware by epoch arithmetic, exact and 0.08 µs where `replace` takes 0.8. `--base cf15461
+    µs aware, 27 to 30 naive). The pets collection now decodes them naive (`naive_datetimes`), and the
+    repository's `to_pet(raw, naive_utc=True)` makes them aware by epoch arithmetic, exact and 0.08 µs where
+    `replace` takes 0.8 (other readers, the change stream's among them, still decode aware; each mode
+    refuses the other's datetimes). `--base cf15461
     --head db7f67d`: list of 20 **1.32 vs 1.22 ms** (0.92x, every round), throughput 1.08x; pet query 0.88
     vs 0.84 ms (0.96x).
 

@@ -26,6 +26,7 @@ tests/unit/graphql/test_completion.py compares both on generated documents and o
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from keyword import iskeyword
+from types import GeneratorType
 from typing import Any, ClassVar, cast
 
 from graphql import (
@@ -128,17 +129,29 @@ class _Shape:
         self.plain_classes: set[type] = set()
 
 
+# Objects a kept plan completes in the loop before it is compiled. Compiling one costs 70 to 200 µs (timeit,
+# log entry 40), about what the compiled code saves over a hundred objects: a document used a few times
+# (its values written into its text, say) never pays it, and a page of 20 pays it by its fifth request.
+COMPILE_AFTER = 100
+
+
 class _Plan:
     """An object's selected fields, each a response key, the attribute to read (None for ``__typename``)
-    and its shape; once kept across requests, the straight-line code that completes them (``compile``)."""
+    and its shape. A plan kept across requests is compiled into straight-line code (``_compiled``) once it
+    has completed ``COMPILE_AFTER`` objects, the plans inside it with it."""
 
-    __slots__ = ("code", "fields")
+    __slots__ = ("code", "fields", "uses_left")
 
     def __init__(self, fields: list[tuple[str, str | None, _Shape]]) -> None:
         self.fields = fields
         self.code: Callable[[Any, Callable[[Any], bool]], dict[str, Any]] | None = None
+        self.uses_left: int | None = None  # counted down once kept; None: never compiled
+
+    def keep(self, compile_after: int) -> None:
+        self.uses_left = compile_after
 
     def compile(self) -> None:
+        self.uses_left = None
         self.code = _compiled(self.fields)
 
 
@@ -165,8 +178,9 @@ class CompletionPlans:
     out as to run, for a single pet). Which fields an object's selection holds depends only on the operation
     and the variables its ``@include``/``@skip`` read, so those values are part of the key."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, compile_after: int = COMPILE_AFTER) -> None:
         self._size = size
+        self.compile_after = compile_after
         self._books: OrderedDict[tuple[int, int], _Book] = OrderedDict()
         self.executor_class: type[PlainCompletingExecutor] = type(
             "KeptPlansExecutor", (PlainCompletingExecutor,), {"kept_plans": self}
@@ -227,6 +241,7 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[str, int], tuple[GroupedFieldSet, _Plan | None]] = {}
         # ...and by the field nodes, for the operation and its switches, across executions.
         self._kept = self.kept_plans.plans_for(self) if self.kept_plans is not None else None
+        self._compile_after = self.kept_plans.compile_after if self.kept_plans is not None else COMPILE_AFTER
 
     def execute_collected_subfields(
         self,
@@ -264,7 +279,7 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
             else:
                 plan = kept[signature] = self._compile(parent_type, grouped_field_set)
                 if plan is not None:
-                    plan.compile()  # worked out once, run for every request of the operation
+                    plan.keep(self._compile_after)  # worked out once, run for every request of the operation
         self._plans[key] = (grouped_field_set, plan)  # keeps the set alive, so its id stays its own
         return plan
 
@@ -325,6 +340,11 @@ def _complete_object(plan: _Plan, source: Any, is_awaitable: Callable[[Any], boo
     code = plan.code
     if code is not None:
         return code(source, is_awaitable)
+    if plan.uses_left is not None:
+        plan.uses_left -= 1
+        if plan.uses_left <= 0:
+            plan.compile()
+            return _complete_object(plan, source, is_awaitable)
     return {
         response_key: shape.typename
         if attribute is None
@@ -355,7 +375,8 @@ def _complete(shape: _Shape, value: Any, is_awaitable: Callable[[Any], bool]) ->
             raise _NotPlain
         return coerced
     if shape.plan is not None:
-        shape.plain_classes.add(kind)
+        if kind is not GeneratorType:  # a generator's awaitability is its own, not its class's
+            shape.plain_classes.add(kind)
         return _complete_object(shape.plan, value, is_awaitable)
     item = shape.item
     assert item is not None
@@ -385,14 +406,19 @@ def _compiled(
             continue
         value, name = f"v{n}", f"S{n}"
         namespace[name] = shape
-        read = f"source.{attribute}" if attribute.isidentifier() and not iskeyword(attribute) else None
+        # An attribute written into the source only as plain ASCII (Python normalizes other identifiers,
+        # getattr does not); any other name is read with getattr, given as a literal.
+        plain_name = attribute.isascii() and attribute.isidentifier() and not iskeyword(attribute)
+        read = f"source.{attribute}" if plain_name else None
         lines.append(f"{value} = {read or f'getattr(source, {attribute!r})'}")
         lines.extend(_completing(value, shape, name, namespace))
         members.append(f"{response_key!r}: {value}")
     code = "def complete(source, is_awaitable):\n"
     code += "".join(f"    {line}\n" for line in lines)
     code += f"    return {{{', '.join(members)}}}\n"
-    exec(compile(code, "<completion plan>", "exec"), namespace)  # noqa: S102 - our code, from schema names
+    # Response keys (a client's aliases), attribute names and type names enter the text only as literals
+    # (repr) or as checked ASCII identifiers; every other value is in the namespace.
+    exec(compile(code, "<completion plan>", "exec"), namespace)  # noqa: S102
     return cast("Callable[[Any, Callable[[Any], bool]], dict[str, Any]]", namespace["complete"])
 
 
@@ -444,7 +470,9 @@ def _common(value: str, shape: _Shape, name: str, namespace: dict[str, Any]) -> 
         )
     if shape.plan is not None:
         namespace[f"{name}_classes"] = shape.plain_classes  # the set itself: _complete adds to it
-        if shape.plan.code is None:  # not kept (a plan is compiled after the plans inside it)
+        if shape.plan.code is None and shape.plan.uses_left is not None:
+            shape.plan.compile()  # kept, as the plan it is in: compiled together
+        if shape.plan.code is None:  # not kept
             namespace[f"{name}_plan"] = shape.plan
             return f"type({value}) in {name}_classes", f"_complete_object({name}_plan, {value}, is_awaitable)"
         namespace[f"{name}_code"] = shape.plan.code

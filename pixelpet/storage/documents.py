@@ -112,15 +112,16 @@ class MalformedStoredPet(ValueError):
     """A stored pet document lacks a field or holds a value the service cannot read."""
 
 
-def to_pet(raw: dict[str, Any]) -> Pet:
+def to_pet(raw: dict[str, Any], *, naive_utc: bool = False) -> Pet:
     """The aggregate from a stored document.
 
     Mapped field by field rather than validated through ``PetDocument``: the driver already decodes BSON
-    to the right Python types (datetimes aware, or naive where read through ``naive_datetimes``: both
-    give aware ones here), and a Beanie model built per pet read
+    to the right Python types (aware datetimes; naive ones, taken as UTC, with ``naive_utc``: the reads
+    through ``naive_datetimes``), and a Beanie model built per pet read
     cost more than the mapping (docs/performance.md, log entry 20). Enums, numbers, texts and times are
     still checked; a document that does not fit raises ``MalformedStoredPet`` naming the pet.
     """
+    moment = _naive_utc if naive_utc else _aware
     try:
         species = _SPECIES[raw["species"]]
         state = PetState(
@@ -129,7 +130,7 @@ def to_pet(raw: dict[str, Any]) -> Pet:
             happiness=float(raw["happiness"]),
             energy=float(raw["energy"]),
             activity=_ACTIVITIES[raw["activity"]],
-            as_of=_moment(raw["as_of"]),
+            as_of=moment(raw["as_of"]),
         )
         return Pet(
             id=str(raw["_id"]),
@@ -138,8 +139,8 @@ def to_pet(raw: dict[str, Any]) -> Pet:
             species=species,
             state=state,
             version=_whole(raw.get("version", 1)),
-            created_at=_moment(raw["created_at"]),
-            updated_at=_moment(raw["updated_at"]),
+            created_at=moment(raw["created_at"]),
+            updated_at=moment(raw["updated_at"]),
             idempotency_key=None if raw.get("idempotency_key") is None else _text(raw["idempotency_key"]),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -164,12 +165,16 @@ def _whole(value: object) -> int:
     return value
 
 
-def _moment(value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise TypeError(f"expected a datetime, found {value!r}")
-    if value.tzinfo is None:  # decoded naive (the pets collection's reads): a BSON datetime is UTC
-        return _UTC_EPOCH + (value - _NAIVE_EPOCH)  # exact; a tenth of what replace(tzinfo=UTC) costs
+def _aware(value: object) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise TypeError(f"expected an aware datetime, found {value!r}")
     return value
+
+
+def _naive_utc(value: object) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is not None:
+        raise TypeError(f"expected a naive (UTC) datetime, found {value!r}")
+    return _UTC_EPOCH + (value - _NAIVE_EPOCH)  # exact; a tenth of what replace(tzinfo=UTC) costs
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - the naive twin of the epoch below

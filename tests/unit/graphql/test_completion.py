@@ -24,7 +24,13 @@ from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case as to_camel
 
-from pixelpet.graphql.completion import MAX_SWITCH_COMBINATIONS, CompletionPlans, PlainCompletingExecutor
+from pixelpet.graphql import completion
+from pixelpet.graphql.completion import (
+    COMPILE_AFTER,
+    MAX_SWITCH_COMBINATIONS,
+    CompletionPlans,
+    PlainCompletingExecutor,
+)
 from pixelpet.graphql.seam import StrawberryGraphQLCoreExecutionContext, core_schema, execute_document
 
 
@@ -307,8 +313,9 @@ def _errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
     return [(error.message, error.path, error.locations) for error in result.errors or []]
 
 
-# Plans kept across every example below, as the service keeps them across requests (few, to evict too).
-KEPT = CompletionPlans(size=4)
+# Plans kept across every example below, as the service keeps them across requests (few, to evict too), and
+# compiled at their first use, so that every example runs the compiled code (the loop: the other executor).
+KEPT = CompletionPlans(size=4, compile_after=1)
 
 
 @settings(max_examples=300, deadline=None)
@@ -508,3 +515,50 @@ async def test_switch_values_chosen_afresh_do_not_grow_the_kept_plans() -> None:
         )
         assert result.data == {"node": {"leaf": {name: 1 for name, on in values.items() if on}}}
     assert kept == [True] * MAX_SWITCH_COMBINATIONS + [False] * (64 - MAX_SWITCH_COMBINATIONS)
+
+
+async def test_a_kept_plan_is_compiled_once_it_has_completed_enough_objects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compiled: list[list[str]] = []
+
+    def counting(fields: list[tuple[str, str | None, Any]]) -> Any:
+        compiled.append([response_key for response_key, _, _ in fields])
+        return real(fields)
+
+    real = completion._compiled
+    monkeypatch.setattr(completion, "_compiled", counting)
+    plans = CompletionPlans(size=4)
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    one = {"leaf": spec, "leaves": [], "maybe_leaf": None, "children": None, "as_tuple": False}
+    single = parse("{ node { leaf { n inner { a } } } }")
+    answers = []
+    for _ in range(COMPILE_AFTER):
+        answers.append((await _run(plans.executor_class, single, one, True)).data)
+        if len(answers) < COMPILE_AFTER:
+            assert compiled == [], "a document used a few times is never compiled"
+    # The node's (its selection is plain here), the leaf's and the inner object's: each with the plans in it.
+    assert compiled == [["leaf"], ["n", "inner"], ["a"]]
+    answers.append((await _run(plans.executor_class, single, one, True)).data)
+    assert answers == [{"node": {"leaf": {"n": 1, "inner": {"a": 1}}}}] * (COMPILE_AFTER + 1)
+    assert len(compiled) == 3, "compiled once"
+
+    compiled.clear()
+    many = one | {"leaves": [spec] * (COMPILE_AFTER + 2)}
+    result = await _run(plans.executor_class, parse("{ node { leaves { n } } }"), many, True)
+    assert result.data == {"node": {"leaves": [{"n": 1}] * (COMPILE_AFTER + 2)}}
+    assert compiled == [["n"]], "a long list compiles its items' plan in its first execution"
+
+
+async def test_an_awaitable_object_is_awaited_each_time_a_compiled_plan_meets_it() -> None:
+    """Its class is never taken for a plain one: the compiled plan hands it to graphql-core every time."""
+    spec = {name: ("value", value) for name, value in WELL_FORMED.items()}
+    node = {"leaf": ("later", spec), "leaves": [], "maybe_leaf": ("later", spec), "children": None}
+    node |= {"as_tuple": False}
+    document = parse("{ node { leaf { n text } maybeLeaf { text } } }")
+    theirs = await _run(StrawberryGraphQLCoreExecutionContext, document, node, True)
+    assert theirs.data == {"node": {"leaf": {"n": 1, "text": "a"}, "maybeLeaf": {"text": "a"}}}
+    plans = CompletionPlans(size=1, compile_after=1)
+    for _ in range(3):
+        ours = await _run(plans.executor_class, document, node, True)
+        assert (ours.data, _errors(ours)) == (theirs.data, [])

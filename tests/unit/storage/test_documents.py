@@ -136,8 +136,8 @@ def _stored(**change: Any) -> dict[str, Any]:
         ({"species": "UNICORN"}, "UNICORN"),
         ({"hunger": "lots"}, "lots"),
         ({"name": None}, "expected a string"),
-        ({"as_of": T0.date()}, "expected a datetime"),
-        ({"created_at": "2026-01-01"}, "expected a datetime"),
+        ({"as_of": T0.replace(tzinfo=None)}, "aware datetime"),
+        ({"created_at": "2026-01-01"}, "aware datetime"),
     ],
 )
 def test_a_document_that_does_not_fit_is_refused_naming_the_pet(change: dict[str, Any], says: str) -> None:
@@ -148,13 +148,16 @@ def test_a_document_that_does_not_fit_is_refused_naming_the_pet(change: dict[str
 
 
 def test_naive_datetimes_are_read_as_the_utc_moments_bson_stores() -> None:
-    """The pets collection decodes datetimes naive (naive_datetimes): the same pet as aware ones give."""
+    """The repository reads pets with naive datetimes (naive_datetimes): the same pet as aware ones give."""
     aware = _stored()
     naive = aware | {name: T0.replace(tzinfo=None) for name in ("as_of", "created_at", "updated_at")}
-    read = to_pet(naive)
+    read = to_pet(naive, naive_utc=True)
     assert read == to_pet(aware)
     assert read.created_at.utcoffset() == timedelta(0)
     assert read.state.as_of.isoformat() == T0.isoformat()
+    # A read that was to be naive and is not: a client configured otherwise, refused as any misfit.
+    with pytest.raises(MalformedStoredPet, match="naive"):
+        to_pet(aware, naive_utc=True)
 
 
 def test_a_document_missing_a_field_is_refused() -> None:

@@ -114,7 +114,9 @@ class GraphQLView(GraphQL[Context, None]):
         return await super().parse_http_body(request)
 
     def encode_json(self, data: object) -> bytes:
-        return encode(data)  # as post.py's answers (encoding.py)
+        # As post.py's answers (encoding.py). Bytes: were this view to serve WebSockets (it does not:
+        # subscription_protocols=()), strawberry would send them as binary frames.
+        return encode(data)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

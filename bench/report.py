@@ -597,68 +597,65 @@ before and after, run back to back against the same database.
     loop that keeps an id or a name without calling `_complete`, instead of a dictionary comprehension. In
     process it read 3% to 7% faster on the list; `--base 27dae16 --head f2f6e5c` read the list **1.24 vs
     1.30 ms** (1.05x, two rounds of three at 1.30). Reverted on the A/B: the loop costs what the calls saved.
-38. **One socket write per HTTP response** (server.py, decision 24): py-spy under the list load put
-    uvicorn's two writes per response (the status line and headers, then the body) at 116 and 42 µs of the
-    service's CPU per request: on loopback a write also carries the receiver's side of TCP and its wake-up.
-    `HttpProtocol` wraps uvicorn's transport in `OneWritePerTurn`: what uvicorn writes during one turn of the
-    event loop leaves at its end, in one write. `--base cfcefa8 --head 4e6dda1` (the same server code, then
-    on a branch), three rounds: pet query **0.85 vs 0.77 ms** (0.90x), throughput **1.17x**; list of 20 1.36
-    vs 1.35 ms (1.00x). The baselines are served through the same `uvicorn_config` and gain as much, so the
-    ratios to (b) do not fall with this entry: the same CPU off both sides raises a ratio above 1.
+38. **One socket write per HTTP response** (server.py, decision 24): py-spy under the list load put uvicorn's
+    two writes per response (the status line and headers, then the body) at 116 and 42 µs of the service's CPU
+    per request: on loopback a write also carries the receiver's side of TCP and its wake-up. `HttpProtocol`
+    wraps uvicorn's transport in `OneWritePerTurn`: what uvicorn writes during one turn of the event loop
+    leaves at its end, in one write. `--base cfcefa8 --head 4e6dda1` (the same server code, then on a branch),
+    three rounds: pet query **0.85 vs 0.77 ms** (0.90x), throughput **1.17x**; list of 20 1.36 vs 1.35 ms
+    (1.00x). The baselines are served through the same `uvicorn_config` and gain as much, so the ratios to (b)
+    do not fall with this entry: the same CPU off both sides raises a ratio above 1.
 39. **orjson encodes the answers** (encoding.py, decision 25): the standard library's encoder, its circular
     check off, took 37 µs for a page of 20 (timeit); orjson takes 3. Its text, where all ASCII, is the
     standard library's byte for byte but for a negative exponent's leading zero; an answer with characters
-    past ASCII is written by the standard library as before, with escapes (property tests on both). In process (`python -m bench.inprocess`, two runs each, alternating): list of 20 **574 and 548
-    to 490 and 473 µs**, each further pet 16.6 and 15.1 to 14.2 and 11.8 µs. `--base 4e6dda1 --head
-    6af35a0`: pet query 0.85 vs 0.86 ms, list of 20 1.34 vs 1.36 ms (1.00x, 1.01x): below this A/B's noise
-    (its rounds spread by 8%).
+    past ASCII is written by the standard library as before, with escapes (property tests on both). In process
+    (`python -m bench.inprocess`, two runs each, alternating): list of 20 **574 and 548 to 490 and 473 µs**,
+    each further pet 16.6 and 15.1 to 14.2 and 11.8 µs. `--base 4e6dda1 --head 6af35a0`: pet query 0.85 vs
+    0.86 ms, list of 20 1.34 vs 1.36 ms (1.00x, 1.01x): below this A/B's noise (its rounds spread by 8%).
 40. **Kept plans compiled to straight-line code** (completion.py): for an operation's kept plans, the loop
     over fields (a call per field, tuple unpacking, a check for awaitables on every object and enum member)
     becomes one generated function per plan. The common cases are written out (a text, an Int in range, an
-    enum member, an object of a class that passed the awaitable check before, a list of them), and every
-    other value goes to the loop's own `_complete`. Compiling a plan costs 70 to 200 µs (timeit), about what
-    it saves over a hundred objects: a kept plan is compiled once it has completed 100 (`COMPILE_AFTER`),
-    the plans inside it with it, and plans worked out per execution keep the loop. The differential tests
-    run every odd value through plans compiled at once too, and meet objects that are awaitable (with a
-    leaf's attributes, so that a loop reading them would answer differently) or exceptions. In process: list of 20 **463 and 466 to 388 and 405 µs**, each further pet 12.1 and 12.6 to
-    8.8 and 9.6 µs. `--base 6af35a0 --head cf15461`: list of 20 1.37 vs 1.36 ms (1.00x; rounds 1.01x,
-    1.01x, 0.92x), pet query 0.88 vs 0.90 ms: noise again.
+    enum member, an object of a class that passed the awaitable check before, a list of them), and every other
+    value goes to the loop's own `_complete`. Compiling a plan costs 70 to 200 µs (timeit), about what it
+    saves over a hundred objects: a kept plan is compiled once it has completed 100 (`COMPILE_AFTER`), the
+    plans inside it with it, and plans worked out per execution keep the loop. The differential tests run
+    every odd value through plans compiled at once too, and meet objects that are awaitable (with a leaf's
+    attributes, so that a loop reading them would answer differently) or exceptions. In process: list of 20
+    **463 and 466 to 388 and 405 µs**, each further pet 12.1 and 12.6 to 8.8 and 9.6 µs. `--base 6af35a0
+    --head cf15461`: list of 20 1.37 vs 1.36 ms (1.00x; rounds 1.01x, 1.01x, 0.92x), pet query 0.88 vs 0.90
+    ms: noise again.
 41. **Pets decoded with naive datetimes** (documents.py, repository.py): py-spy put the driver's decoding of a
     page at 109 µs per request in ours and 69 in (b), on the same documents. Ours decodes datetimes aware
-    (`tz_aware`), which calls `replace(tzinfo=...)` per datetime, three per pet (timeit: 21 pets 73 to 82
-    µs aware, 27 to 30 naive). The pets collection now decodes them naive (`naive_datetimes`), and the
+    (`tz_aware`), which calls `replace(tzinfo=...)` per datetime, three per pet (timeit: 21 pets 73 to 82 µs
+    aware, 27 to 30 naive). The pets collection now decodes them naive (`naive_datetimes`), and the
     repository's `to_pet(raw, naive_utc=True)` makes them aware by epoch arithmetic, exact and 0.08 µs where
-    `replace` takes 0.8 (other readers, the change stream's among them, still decode aware; each mode
-    refuses the other's datetimes). `--base cf15461
-    --head db7f67d`: list of 20 **1.32 vs 1.22 ms** (0.92x, every round), throughput 1.08x; pet query 0.88
-    vs 0.84 ms (0.96x).
+    `replace` takes 0.8 (other readers, the change stream's among them, still decode aware; each mode refuses
+    the other's datetimes). `--base cf15461 --head db7f67d`: list of 20 **1.32 vs 1.22 ms** (0.92x, every
+    round), throughput 1.08x; pet query 0.88 vs 0.84 ms (0.96x).
 
 ## Open findings
 
-- **CPU per request against issue 23's targets**, from three alternating rounds (entry 35): pet query
-  **1.84x** (b) (rounds 1.68x, 1.87x, 1.84x; target 1.8x), list of 20 **2.20x** (2.22x, 2.09x, 2.27x; target
-  2x), feedPet **2.03x** (1.76x, 2.03x, 1.55x; target 2x); throughput 87% of (b) (target 80%: met). The run
-  before, 40 minutes earlier on code differing by entry 36: 1.81x, 2.23x and 1.86x, its rounds within 3% of
-  each other. Rounds keep the machine's drift out of each ratio, but not the noise of rows a few seconds
-  long: at these margins one run can neither meet nor miss the pet query and feedPet targets, and the list
-  misses its target in every round of both runs. Session 9's single run read 1.82x and 2.03x on a machine
-  where (b) itself cost 1.65 times the CPU it costs now: run alone, a ratio moved by more than these
-  targets' margins. What is left, measured in process (the app's ASGI callable on the
-  in-memory store, cProfile): for the pet query, graphql-core's execution context and variable coercion
-  (~15 µs), strawberry's resolver wrapper and argument conversion (~10 µs), the middleware stack and its send
-  wrappers (~15 µs), and PyMongo's monitoring events for the metrics (~3% of the process). The list's ratio
-  is set per pet: about 12 µs of ours in process (the GraphQL objects and their completion ~5.5, the domain
-  view ~2.5, `to_pet` ~2.7, the cursor ~0.8) and ~2.4 µs of JSON, where (b)'s whole per-pet cost is ~11 µs
-  in situ. Candidates: completing plain selections straight from the domain view (no strawberry objects per
-  pet); a faster JSON encoder (its output must stay byte for byte strawberry's: escaping and floats); not
-  collecting the subfields of an object whose plan is kept.
-- **One pet watched by 10,000 subscriptions meets its target**: 60.4 ms p99 in this run, 210.6 ms in session
-  9's on a machine 1.65 times slower (target 250; 300 ms before the outbox's batches). On the faster machine
-  most deliveries beat the rename's HTTP response (150,000 of 200,000 counted `early`, as 0 ms), so this
-  run's p50 and part of its p99 say when the response arrived rather than how long delivery took; measuring
-  from the write would not have that floor. What is left is one socket write per connection per change and
-  websockets' frame encoding, and one full garbage collection left from setting up the 10,000 subscriptions
-  that can land during the renames (decision 10's question). The per-process cap (5,000) stays.
+- **CPU per request against issue 23's targets**, from three alternating rounds (entry 35): list of 20
+  **1.86x** (b) (rounds 1.86x, 1.81x, 1.85x; target 2x: met in every round, after entries 39 to 41), feedPet
+  **1.97x** (1.81x, 2.01x, 1.42x; target 2x: met, at the line), pet query **1.94x** (1.73x, 1.97x, 1.86x;
+  target 1.8x: **not met**); throughput 81% of (b) (target 80%). Entry 38 took a tenth of the pet query's
+  CPU, but (b) is served through the same protocol and gained as much, so the ratio did not fall. The pet
+  query's own work is spread thin; in process (`python -m bench.inprocess --profile pet`), per request:
+  graphql-core's executor (its build, variable coercion, the incremental executor and its awaitable chain,
+  ~35 µs), strawberry's resolver wrapper (its `Info`, argument conversion and extension chain, ~12 µs), the
+  root extension (a rate charge, the deadline's timer, ~10 µs), the HTTP span made and dropped by the
+  ALWAYS_OFF sampler (~8 µs), Starlette's CORS wrapper (~10 µs), authentication from the remembered token
+  (~9 µs). In situ, the driver's socket write cost ours about twice what it costs (b) (65 against 30 µs per
+  query, py-spy), on the same calls. The candidate that could take the rest is decision-sized: a kept plan
+  for the operation's root, executing a single root field without graphql-core's executor and strawberry's
+  wrapper, proved equal to them by the differential tests.
+- **One pet watched by 10,000 subscriptions meets its target**: 141.8 ms p99 in this run, 60.4 ms in
+  session 10's and 210.6 ms in session 9's (target 250; 300 ms before the outbox's batches). Most deliveries
+  beat the rename's HTTP response (140,000 of 200,000 counted `early`, as 0 ms), so the p50 and part of
+  the p99 say when the response arrived rather than how long delivery took; measuring from the write would
+  not have that floor. What is left is one socket write per connection per change and websockets' frame
+  encoding, and one full garbage collection left from setting up the 10,000 subscriptions that can land
+  during the renames (decision 10's question). The per-process cap (5,000) stays.
 - **An idle subscriber is now below the old floor** (entry 22): the handshake's request, response and
   headers, which uvicorn, websockets' parser and the ASGI scope each kept for the connection's life, are
   let go once it is accepted; the floor row runs on the same protocol class and dropped with it. What ours

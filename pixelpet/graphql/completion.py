@@ -18,6 +18,9 @@ which assumes reading one has no effect: true of every source this service has (
 checked for a property or a ``__getattr__``. ``__typename`` is planned as the object type's name, which is
 what graphql-core's meta field gives on an object type.
 
+A kept plan (``CompletionPlans``) that has completed ``COMPILE_AFTER`` objects is compiled into straight-line
+code doing the same (``_compiled``): the loop's common cases written out, every other value handed to it.
+
 Fields with resolvers (the root fields, ``forecast``, ``drift``) and objects holding any are left to
 graphql-core, which comes back here for the plain objects below them.
 tests/unit/graphql/test_completion.py compares both on generated documents and on values built to fail.

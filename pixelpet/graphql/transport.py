@@ -18,7 +18,7 @@ it needs of strawberry's state, seam.py's ``ProtocolHandler`` does for it.
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -95,6 +95,12 @@ class LiveTransportHandler(ProtocolHandler[Context]):
         self._subscribes = context.limits.subscribe_messages()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if not _well_formed(message):
+            # "A message of a type or format which is not specified" closes with 4400. Strawberry checks
+            # the keys but not their types: a query that was no text reached its executor, and the client
+            # got a bare `complete` and the log an ERROR.
+            await self.handle_invalid_message("Invalid subscribe message")
+            return
         # Strawberry's checks first (not acknowledged: 4401; a duplicate id: 4409), then the rate.
         if self.is_acknowledged() and not self.knows_operation(message["id"]):
             try:
@@ -109,8 +115,9 @@ class LiveTransportHandler(ProtocolHandler[Context]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         services = self._services
-        if not operation.query or not isinstance(operation.query, str):
-            # No query: strawberry refuses it (MissingQueryError, a validation failure, as HTTP's 400).
+        if not operation.query:
+            # No query (null or empty): strawberry refuses it (MissingQueryError, a validation failure, as
+            # HTTP's 400).
             await super().run_operation(operation)
             return
         try:
@@ -224,3 +231,18 @@ class LiveTransportHandler(ProtocolHandler[Context]):
         # Best effort: the peer stopped reading, so the close frame may never get through.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.close_connection(*CLIENT_TOO_SLOW), _CLOSE_TIMEOUT_S)
+
+
+def _well_formed(message: Mapping[str, Any]) -> bool:
+    """A subscribe message as graphql-transport-ws specifies it: a text id, and a payload object whose query,
+    variables, operation name and extensions are each of their type or null."""
+    payload = message.get("payload")
+    return (
+        isinstance(message.get("id"), str)
+        and isinstance(payload, dict)
+        # A null query is a request without one, as over HTTP: a validation error, not a malformed message.
+        and isinstance(payload.get("query"), str | None)
+        and isinstance(payload.get("variables"), dict | None)
+        and isinstance(payload.get("operationName"), str | None)
+        and isinstance(payload.get("extensions"), dict | None)
+    )

@@ -81,7 +81,25 @@ async def test_messages_that_are_not_protocol_messages_close_with_4400(
     """ "Receiving a message of a type or format which is not specified in this document will result in an
     immediate socket closure with the event 4400: <error-message>"."""
     url, _ = server
-    for invalid in ("{not json", json.dumps({"type": "shout"}), json.dumps({"type": "subscribe"}), b"\x00"):
+    query = 'subscription { petStats(id: "x") { name } }'
+    malformed_subscribes = [
+        {"id": "1", "type": "subscribe", "payload": payload}
+        for payload in (
+            {"query": 5},  # SubscribePayload's query is a string (null: no query, a validation error below)
+            {"query": ["a"]},
+            "{ __typename }",  # a payload that is no object
+            {"query": query, "variables": [1]},  # variables: an object or null
+            {"query": query, "operationName": 5},  # operationName: a string or null
+            {"query": query, "extensions": "x"},  # extensions: an object or null
+        )
+    ] + [{"id": 5, "type": "subscribe", "payload": {"query": query}}]  # an id that is no string
+    for invalid in (
+        "{not json",
+        json.dumps({"type": "shout"}),
+        json.dumps({"type": "subscribe"}),
+        b"\x00",
+        *(json.dumps(message) for message in malformed_subscribes),
+    ):
         client = await (await SubscriptionClient.connect(url)).acknowledged()
         await client.connection.send(invalid)
         assert await _close_code(client.connection) == 4400, invalid

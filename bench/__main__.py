@@ -225,6 +225,14 @@ class Run:
 
         return step
 
+    def _graphql_steps(self) -> dict[str, Step]:
+        """The request workloads over GraphQL, by name: the service's and the GraphQL baselines'."""
+        return {
+            "pet query": self._on_owned_pet(PET),
+            "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
+            "feedPet": self._on_owned_pet(FEED),
+        }
+
     async def _warm_up(self, url: str, step: Step) -> None:
         await self._load(url, step, requests=max(10, self.plan.requests // 10))
 
@@ -270,11 +278,7 @@ class Run:
         theirs.start()
         try:
             steps = {
-                ours.name: {
-                    "pet query": self._on_owned_pet(PET),
-                    "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
-                    "feedPet": self._on_owned_pet(FEED),
-                },
+                ours.name: self._graphql_steps(),
                 theirs.name: {
                     "pet query": _hand_written_step("/pet", self._owned),
                     "list of 20": _hand_written_step("/pets", None),
@@ -456,10 +460,7 @@ class Run:
         server = Server(label, ["bench.baselines", variant], _environment(database_uri), self.workdir)
         server.start()
         try:
-            steps = {
-                "pet query": self._on_owned_pet(PET),
-                "list of 20": post(lambda _: ("/graphql", graphql_body(LIST))),
-            }
+            steps = self._graphql_steps()
             await self._warm_up(server.url, steps[workloads[0]])
             for workload in workloads:
                 self.measurements.append(

@@ -244,7 +244,6 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[str, int], tuple[GroupedFieldSet, _Plan | None]] = {}
         # ...and by the field nodes, for the operation and its switches, across executions.
         self._kept = self.kept_plans.plans_for(self) if self.kept_plans is not None else None
-        self._compile_after = self.kept_plans.compile_after if self.kept_plans is not None else COMPILE_AFTER
 
     def execute_collected_subfields(
         self,
@@ -282,7 +281,8 @@ class PlainCompletingExecutor(StrawberryGraphQLCoreExecutionContext):
             else:
                 plan = kept[signature] = self._compile(parent_type, grouped_field_set)
                 if plan is not None:
-                    plan.keep(self._compile_after)  # worked out once, run for every request of the operation
+                    assert self.kept_plans is not None  # what gave the kept plans
+                    plan.keep(self.kept_plans.compile_after)  # worked out once, run for every request
         self._plans[key] = (grouped_field_set, plan)  # keeps the set alive, so its id stays its own
         return plan
 

@@ -63,6 +63,13 @@ def test_what_orjson_refuses_is_written_by_the_standard_library() -> None:
         assert encode_text(refused) == _standard(refused)
 
 
+def test_every_ascii_character_is_written_as_the_standard_library_writes_it() -> None:
+    # DEL (0x7f) among them: ASCII, escaped by the standard library and not by orjson.
+    for code in range(128):
+        data = {"name": f"a{chr(code)}b"}
+        assert encode(data) == _standard(data).encode(), hex(code)
+
+
 def test_text_past_ascii_is_written_with_escapes_as_before() -> None:
     data = {"data": {"pet": {"name": 'Dög "Rex" 🐶\n'}}}
     assert encode(data) == b'{"data":{"pet":{"name":"D\\u00f6g \\"Rex\\" \\ud83d\\udc36\\n"}}}'

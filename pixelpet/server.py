@@ -29,7 +29,20 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, closing a connection whose keepalive ping went unanswered with
     4008 instead of 1011 (graphql-ws clients never reconnect after 1011: pixelpet/graphql/close_codes.py),
     letting go of the handshake once the connection is accepted, and offering ``SEND_BATCH``: several
-    messages in one socket write; asked not to wait, at once or not at all (pixelpet/graphql/endpoint.py)."""
+    messages in one socket write; asked not to wait, at once or not at all (pixelpet/graphql/endpoint.py).
+
+    Its close never waits for the client to read: uvicorn's waited, like a message, for the transport's
+    buffer to drain, so a client that stopped reading (the one a close with 4008 is for) kept its
+    connection until it read again. The close frame, a few bytes, goes behind what the buffer holds, and a
+    client that has not read it within the close timeout (the ping timeout: both wait for the peer's
+    answer) is cut off: closing would wait for the buffer to drain, forever. So is one that let a keepalive
+    ping go unanswered and does not read its close.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.ping_timeout is not None:
+            self.close_timeout = self.ping_timeout  # uvicorn's: a fixed 10 s
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -39,6 +52,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                 extensions[SEND_BATCH] = _OFFERED
 
     async def send(self, message: ASGISendEvent) -> None:
+        if message["type"] == "websocket.close" and self._open():
+            self._close(message.get("code", 1000), message.get("reason") or "")
+            return
         if message["type"] != SEND_BATCH:
             await super().send(message)
             return
@@ -62,7 +78,41 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             raise ClientDisconnected from None
         self.transport.write(b"".join(self.conn.data_to_send()))
 
+    def _open(self) -> bool:
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and self.initial_response is None
+            and not self.disconnected
+        )
+
+    def _close(self, code: int, reason: str) -> None:
+        """uvicorn's close of an open connection, written at once whatever the buffer holds."""
+        if self.transport.is_closing():
+            return  # as uvicorn's: the connection is on its way out already
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        try:
+            self.conn.send_close(code, reason)
+        except InvalidState:
+            raise ClientDisconnected from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:  # the client's answer to the close must be read
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self._close_unanswered)
+
+    def _close_unanswered(self) -> None:
+        # uvicorn closes the transport, which first writes what its buffer holds: to a client that has not
+        # read in the close timeout, never. Such a client is cut off.
+        self.close_timer = None
+        if self.transport.get_write_buffer_size():
+            self.transport.abort()
+        else:
+            self.transport.close()
+
     def keepalive_timeout(self) -> None:
+        closing = self.close_sent or self.transport.is_closing()
         fail = self.conn.fail
 
         def retried(code: int, reason: str = "") -> None:
@@ -73,6 +123,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             super().keepalive_timeout()
         finally:
             del self.conn.fail  # the instance attribute shadowed the method: the method again
+        if not closing and not self.disconnected:
+            # uvicorn wrote the close and closed the transport, which waits for its buffer to drain.
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after sending the handshake's answer (101) to an accepted

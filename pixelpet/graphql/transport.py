@@ -228,7 +228,9 @@ class LiveTransportHandler(ProtocolHandler[Context]):
         task.add_done_callback(self._background.discard)
 
     async def _close_quietly(self) -> None:
-        # Best effort: the peer stopped reading, so the close frame may never get through.
+        # Best effort: the peer stopped reading, so the close frame may never get through. The service's
+        # protocol writes it at once and cuts off a client that does not read it (pixelpet/server.py); the
+        # timeout bounds the wait under a server that waits for the buffer to drain.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.close_connection(*CLIENT_TOO_SLOW), _CLOSE_TIMEOUT_S)
 

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW
 from pixelpet.graphql.endpoint import SEND_BATCH
 from pixelpet.server import HttpProtocol, OneWritePerTurn, WebSocketProtocol
 
@@ -26,6 +27,8 @@ class Transport(asyncio.Transport):
         self.written = bytearray()
         self.writes: list[bytes] = []
         self.closed = False
+        self.aborted = False
+        self.buffered = 7  # what the socket's own buffer holds, as far as these tests care
 
     def write(self, data: Any) -> None:
         if self.closed:
@@ -40,10 +43,10 @@ class Transport(asyncio.Transport):
         self.closed = True
 
     def abort(self) -> None:
-        self.closed = True
+        self.closed = self.aborted = True
 
     def get_write_buffer_size(self) -> int:
-        return 7  # what the socket's own buffer holds, as far as these tests care
+        return self.buffered
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.protocol = protocol
@@ -193,6 +196,81 @@ async def test_a_batch_sent_without_waiting_to_a_full_buffer_is_refused_and_noth
     assert outcomes == ["refused", "sent once drained"]
     assert transport.writes[1:] == [b"\x81\x05later"]
     protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+def _close_frame(code: int, reason: str) -> bytes:
+    """A close frame as the server writes it: unmasked, the payload's length, the code, the reason."""
+    payload = code.to_bytes(2, "big") + reason.encode()
+    return bytes([0x88, len(payload)]) + payload
+
+
+def _closing_once_told(told: asyncio.Event, closed: asyncio.Event) -> Any:
+    """An app that accepts, then, once ``told``, closes with 4008 as the outbox does for a stalled client."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await told.wait()
+        code, reason = CLIENT_TOO_SLOW
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+        closed.set()
+
+    return app
+
+
+async def test_a_close_is_written_at_once_behind_what_a_client_that_stopped_reading_has_not_read() -> None:
+    told, closed = asyncio.Event(), asyncio.Event()
+    protocol, transport = await _connected(_closing_once_told(told, closed))
+    await _until(lambda: protocol.handshake_complete)
+    protocol.pause_writing()  # the transport's buffer went over its high-water mark: the client stopped
+    told.set()
+    await asyncio.wait_for(closed.wait(), 5)  # uvicorn's close waited here until the client read again
+    assert transport.writes[-1] == _close_frame(*CLIENT_TOO_SLOW)
+    assert protocol.close_sent
+    assert not transport.closed, "the client may still read it and answer"
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("unread", "cut_off"), [(7, True), (0, False)])
+async def test_a_close_unanswered_in_time_cuts_off_a_client_that_has_not_read_it(
+    unread: int, cut_off: bool
+) -> None:
+    told, closed = asyncio.Event(), asyncio.Event()
+    protocol, transport = await _connected(_closing_once_told(told, closed))
+    await _until(lambda: protocol.handshake_complete)
+    protocol.close_timeout = 0.01
+    transport.buffered = unread
+    told.set()
+    await asyncio.wait_for(closed.wait(), 5)
+    await _until(lambda: transport.closed)
+    # Closing writes the buffer first: to a client that has not read for the close timeout, never.
+    assert transport.aborted is cut_off
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_the_close_after_an_unanswered_ping_cuts_off_a_client_that_does_not_read_it() -> None:
+    protocol, transport = await _connected(_accepting)
+    await _until(lambda: protocol.handshake_complete)
+    protocol.close_timeout = 0.01
+    protocol.keepalive_timeout()
+    assert transport.writes[-1] == _close_frame(CLIENT_TOO_SLOW.code, "keepalive ping timeout")
+    assert transport.closed, "uvicorn closes: the buffer is written first"
+    assert not transport.aborted
+    await _until(lambda: transport.aborted)
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_a_connection_that_ends_after_an_unanswered_ping_is_not_cut_off_later() -> None:
+    protocol, _ = await _connected(_accepting)
+    await _until(lambda: protocol.handshake_complete)
+    protocol.keepalive_timeout()
+    assert protocol.close_timer is not None
+    protocol.connection_lost(None)  # the client read the close: the connection ended
+    assert protocol.close_timer is None, "the cut-off was called off"
     await asyncio.sleep(0)
 
 

@@ -11,13 +11,13 @@ from importlib.metadata import version as package_version
 from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 
 from pixelpet import health
 from pixelpet.admin import admin_routes
 from pixelpet.auth import TokenVerifier
 from pixelpet.clock import Clock, SystemClock
+from pixelpet.cors import CORS
 from pixelpet.devdb import DevDatabase
 from pixelpet.graphql.body_limit import BodyLimit
 from pixelpet.graphql.endpoint import GraphQLWebSocket, WebSocketShortcut
@@ -158,7 +158,7 @@ def create_app(
         Middleware(SecurityHeaders),
         # Pages on other origins: only those listed (WebSockets check the same list: endpoint.py).
         Middleware(
-            CORSMiddleware,
+            CORS,
             allow_origins=cors.allowed_origins,
             allow_methods=cors.allowed_methods,
             allow_headers=cors.allowed_headers,

@@ -98,8 +98,8 @@ class SubscriptionSettings(BaseModel):
     # subscriptions at once fits the burst; a client looping subscribe/complete is slowed to the rate.
     subscribes_per_second: float = Field(5.0, gt=0)
     subscribe_burst: int = Field(30, gt=0)
-    # WebSocket-level keepalive (uvicorn): a peer that does not answer a ping in time is dropped. A close waits
-    # as long for the peer's answer; a peer that has not even read it by then is cut off (pixelpet/server.py).
+    # WebSocket-level keepalive (uvicorn): a peer that does not answer a ping in time is dropped. A close
+    # waits as long for the peer's answer; a peer that has not even read it by then is cut off (server.py).
     ping_interval_s: float = Field(20.0, gt=0)
     ping_timeout_s: float = Field(20.0, gt=0)
     # The change stream is unhealthy if it has not heard from the database for this long.

@@ -16,9 +16,20 @@ identity, not the span.
 from opentelemetry import context, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_UNSAMPLED_RANDOM = TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID)
 # Span names must stay bounded: a request to any other path is named by its method alone.
 _ROUTES = frozenset({"/graphql"})
 _HANDSHAKE_DONE = frozenset({"websocket.accept", "websocket.close", "websocket.http.response.start"})
@@ -31,10 +42,17 @@ class TracingMiddleware:
         self._app = app
         self._excluded = frozenset(excluded_paths)
         self._tracer = tracer_provider.get_tracer("pixelpet.asgi")
+        # Without export (telemetry/tracing.py), the sampler drops every span: the request's span is made
+        # here as the SDK makes a dropped one, without its machinery (docs/performance.md, log entry 42).
+        self._unrecorded = tracer_provider.sampler is ALWAYS_OFF
+        self._ids = tracer_provider.id_generator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in self._excluded:
-            await self._http(scope, receive, send)
+            if self._unrecorded:
+                await self._http_unrecorded(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
         else:
@@ -68,6 +86,33 @@ class TracingMiddleware:
 
         with trace.use_span(span, end_on_exit=True):
             await self._app(scope, receive, send_recording_the_status)
+
+    async def _http_unrecorded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The span the SDK's ``start_span`` returns when its sampler is ``ALWAYS_OFF``: the caller's trace
+        (or a new one), its trace state, a new span id, not sampled, recording nothing. Current while the
+        app runs, so logs and errors carry its ids, and the spans below it are skipped (root.py)."""
+        parent = trace.get_current_span(_caller_context(scope)).get_span_context()
+        if parent.is_valid:
+            trace_id, trace_state = parent.trace_id, parent.trace_state
+            random_trace_id = parent.trace_flags.random_trace_id
+        else:
+            trace_id, trace_state = self._ids.generate_trace_id(), None
+            random_trace_id = self._ids.is_trace_id_random()
+        span = NonRecordingSpan(
+            SpanContext(
+                trace_id=trace_id,
+                span_id=self._ids.generate_span_id(),
+                is_remote=False,
+                # W3C Trace Context level 2: whether the trace id is random, as the SDK says.
+                trace_flags=_UNSAMPLED_RANDOM if random_trace_id else _UNSAMPLED,
+                trace_state=trace_state,
+            )
+        )
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            context.detach(token)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["path"] in _ROUTES else ""

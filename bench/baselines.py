@@ -48,7 +48,7 @@ from pixelpet.graphql.pets import Pet
 from pixelpet.graphql.schema import Mutation, Query, Subscription
 from pixelpet.graphql.view import GraphQLView
 from pixelpet.pets.rules import ACTION_EFFECTS, FULL_BELOW, STAT_MAX, STAT_MIN, Action
-from pixelpet.server import freeze_startup_objects, uvicorn_config
+from pixelpet.server import configure_garbage_collector, uvicorn_config
 from pixelpet.settings import Settings
 from pixelpet.storage.client import create_client
 from pixelpet.telemetry.logging import configure_logging
@@ -236,7 +236,7 @@ def main() -> None:
     if variant == "pixelpet-wsproto":
         overrides["ws"] = "wsproto"
     config = uvicorn_config(app, settings, **overrides)
-    freeze_startup_objects()
+    configure_garbage_collector()
     uvicorn.Server(config).run()
 
 

@@ -275,14 +275,23 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
     return uvicorn.Config(app, **(options | overrides))
 
 
-def freeze_startup_objects() -> None:
-    """Move everything imported and built so far out of the collector's sight (decision 10).
+# Container objects allocated (net) between two young collections: CPython's default is 700.
+YOUNG_COLLECTION_THRESHOLD = 10_000
 
-    It lives as long as the process; a full collection then scans connections and requests, not
-    the schema and every module.
+
+def configure_garbage_collector() -> None:
+    """Freeze everything imported and built so far, and collect young objects less often (decision 10).
+
+    What is frozen lives as long as the process; a full collection then scans connections and requests,
+    not the schema and every module. A request allocates thousands of objects (a page of pets, more):
+    at CPython's default threshold a young collection ran every few requests and promoted the objects of
+    the requests in flight, to be scanned again by the older generations' collections. At 10,000 most of
+    a request's objects are freed (by reference counting) before a collection sees them.
     """
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
 
 
 def serve(settings: Settings) -> int:
@@ -293,6 +302,6 @@ def serve(settings: Settings) -> int:
         lifecycle=app.state.lifecycle,
         drain_delay_s=settings.lifecycle.drain_delay_s,
     )
-    freeze_startup_objects()
+    configure_garbage_collector()
     server.run()
     return 0

@@ -5,8 +5,11 @@ services tests/support/server.py starts answer through the HTTP protocol)."""
 
 import asyncio
 import base64
+import json
 import os
 import socket
+import subprocess
+import sys
 from typing import Any, cast
 
 import pytest
@@ -441,3 +444,17 @@ async def test_a_websocket_upgrade_hands_the_socket_itself_to_the_websocket_prot
     assert websocket.transport is transport
     websocket.connection_lost(None)
     await asyncio.sleep(0)
+
+
+def test_the_served_process_freezes_its_startup_objects_and_collects_young_ones_less_often() -> None:
+    # In a process of its own: the collector's configuration is the whole process's.
+    probe = (
+        "import gc, json; from pixelpet import server; before = gc.get_threshold();"
+        "server.configure_garbage_collector();"
+        "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count(), server.YOUNG_COLLECTION_THRESHOLD]))"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    before, after, frozen, young = json.loads(output)
+    assert after == [young, before[1], before[2]], "only the young generation's threshold changes"
+    assert young > before[0], "less often than CPython's default"
+    assert frozen > 10_000, "the imported modules are out of the collector's sight"

@@ -450,8 +450,8 @@ def test_the_served_process_freezes_its_startup_objects_and_collects_young_ones_
     # In a process of its own: the collector's configuration is the whole process's.
     probe = (
         "import gc, json; from pixelpet import server; before = gc.get_threshold();"
-        "server.configure_garbage_collector();"
-        "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count(), server.YOUNG_COLLECTION_THRESHOLD]))"
+        "server.configure_garbage_collector(); young = server.YOUNG_COLLECTION_THRESHOLD;"
+        "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count(), young]))"
     )
     output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     before, after, frozen, young = json.loads(output)

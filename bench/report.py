@@ -659,23 +659,22 @@ before and after, run back to back against the same database.
 
 ## Open findings
 
-- **CPU per request against issue 23's targets**, from three alternating rounds (entry 35): list of 20
-  **1.86x** (b) (rounds 1.86x, 1.81x, 1.85x; target 2x: met in every round, after entries 39 to 41), feedPet
-  **1.97x** (1.81x, 2.01x, 1.42x; target 2x: met, at the line), pet query **1.94x** (1.73x, 1.97x, 1.86x;
-  target 1.8x: **not met**); throughput 81% of (b) (target 80%). Entry 38 took a tenth of the pet query's
-  CPU, but (b) is served through the same protocol and gained as much, so the ratio did not fall. The pet
-  query's own work is spread thin; in process (`python -m bench.inprocess --profile pet`), per request:
-  graphql-core's executor (its build, variable coercion, the incremental executor and its awaitable chain,
-  ~35 µs), strawberry's resolver wrapper (its `Info`, argument conversion and extension chain, ~12 µs), the
-  root extension (a rate charge, the deadline's timer, ~10 µs), the HTTP span made and dropped by the
-  ALWAYS_OFF sampler (~8 µs), Starlette's CORS wrapper (~10 µs), authentication from the remembered token
-  (~9 µs). In situ, the driver's socket write cost ours about twice what it costs (b) (65 against 30 µs per
-  query, py-spy), on the same calls. The candidate that could take the rest is decision-sized: a kept plan
-  for the operation's root, executing a single root field without graphql-core's executor and strawberry's
-  wrapper, proved equal to them by the differential tests.
-- **One pet watched by 10,000 subscriptions meets its target**: 141.8 ms p99 in this run, 60.4 ms in
-  session 10's and 210.6 ms in session 9's (target 250; 300 ms before the outbox's batches). Most deliveries
-  beat the rename's HTTP response (140,000 of 200,000 counted `early`, as 0 ms), so the p50 and part of
+- **CPU per request meets issue 23's targets**, from three alternating rounds (entry 35): pet query
+  **1.58x** (b) (rounds 1.59x, 1.66x, 1.55x; target 1.8x) at **97%** of its throughput (target 80%), list
+  of 20 **1.78x** (1.72x, 1.82x, 1.81x; target 2x), feedPet **1.93x** (1.93x, 1.99x, 1.37x; target 2x: met,
+  near the line; its rounds spread most, as the database's fsyncs set its pace). Session 11's committed run
+  read the pet query at 1.94x; part of the difference is the machine. The same rounds on session 11's last
+  commit (`5f38f3f`, its own worktree and environment, right after this run) read the pet query at **1.78x**
+  (1.73x, 1.85x, 1.78x; ours 0.71, (b) 0.40 ms), list of 20 1.85x, feedPet 1.94x: on this day's machine,
+  entries 42 to 44 took the pet query from 1.78x to 1.58x. What is left of the pet query's own work, in
+  process, is spread thin: graphql-core's executor (~35 µs), strawberry's resolver wrapper (~12 µs), the
+  root extension (a rate charge, the deadline's timer, ~10 µs), authentication from the remembered token
+  (~9 µs). A kept plan for the operation's root, executing a single root field without graphql-core's
+  executor and strawberry's wrapper, is the next candidate if the targets tighten; it needs its own
+  differential suite (errors, paths, null propagation).
+- **One pet watched by 10,000 subscriptions meets its target**: 67.3 ms p99 in this run, 141.8 ms in
+  session 11's and 210.6 ms in session 9's (target 250; 300 ms before the outbox's batches). Most deliveries
+  beat the rename's HTTP response (160,000 of 200,000 counted `early`, as 0 ms), so the p50 and part of
   the p99 say when the response arrived rather than how long delivery took; measuring from the write would
   not have that floor. What is left is one socket write per connection per change and websockets' frame
   encoding, and one full garbage collection left from setting up the 10,000 subscriptions that can land

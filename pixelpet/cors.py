@@ -3,8 +3,8 @@
 Most requests carry none: programs, the load generator, same-origin pages' GETs. For them Starlette's
 middleware builds a ``Headers`` view of the request and a ``MutableHeaders`` view of the response, only to add
 ``Vary: Origin`` (a shared cache must not serve an answer made without an Origin to a page that sent one).
-On a single-pet query that was about 2% of the service's CPU (docs/performance.md, log entry 43). Here such a
-request's response gets the same header, merged the same way, from one scan of each header list; requests
+Timed alone, that took 4.7 µs per request (docs/performance.md, log entry 43). Here such a request's
+response gets the same header, merged the same way, from one scan of each header list (1.8 µs); requests
 with an Origin go through Starlette's code unchanged. tests/unit/test_cors.py compares the two on generated
 requests and responses.
 """

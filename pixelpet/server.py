@@ -55,17 +55,24 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if message["type"] == "websocket.close" and self._open():
             self._close(message.get("code", 1000), message.get("reason") or "")
             return
-        if message["type"] != SEND_BATCH:
+        kind = message["type"]
+        if kind == SEND_BATCH and not cast("Any", message).get("wait", True) and not self.writable.is_set():
+            raise BlockingIOError  # the transport's buffer is over its high-water mark: nothing sent
+        if not self.writable.is_set() and self._open():
+            # As uvicorn's send: wait for the buffer to go below its high-water mark. The close does not
+            # wait, so it can overtake a message waiting here; that message finds the connection closing,
+            # as if the client had left (uvicorn would raise RuntimeError: a message after the close).
+            await self.writable.wait()
+            if self.close_sent:
+                raise ClientDisconnected
+        if kind != SEND_BATCH:
             await super().send(message)
             return
-        batch: dict[str, Any] = cast("Any", message)
-        texts: list[str] = batch["texts"]
-        if not batch.get("wait", True) and not self.writable.is_set():
-            raise BlockingIOError  # the transport's buffer is over its high-water mark: nothing sent
+        texts: list[str] = cast("Any", message)["texts"]
         await self.writable.wait()  # as uvicorn's send: the transport's buffer is below its high-water mark
         if self.disconnected:
             raise ClientDisconnected
-        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
+        if not self._open():
             for text in texts:  # not open: uvicorn's send says what is wrong with sending
                 await super().send({"type": "websocket.send", "text": text, "bytes": None})
             return
@@ -104,7 +111,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _close_unanswered(self) -> None:
         # uvicorn closes the transport, which first writes what its buffer holds: to a client that has not
-        # read in the close timeout, never. Such a client is cut off.
+        # read in the close timeout, never. Such a client is cut off. (Over TLS, which uvicorn is not given
+        # here, the buffer size leaves out the socket's own, and closing falls back on the TLS shutdown's
+        # timeout.)
         self.close_timer = None
         if self.transport.get_write_buffer_size():
             self.transport.abort()
@@ -125,7 +134,14 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             del self.conn.fail  # the instance attribute shadowed the method: the method again
         if not closing and not self.disconnected:
             # uvicorn wrote the close and closed the transport, which waits for its buffer to drain.
-            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+            self.close_timer = self.loop.call_later(self.close_timeout, self._close_unanswered)
+
+    def shutdown(self) -> None:
+        super().shutdown()  # uvicorn's: a close with 1012 (or the one already sent); the transport closed
+        if not self.writable.is_set():
+            # A client that stopped reading (its buffer is over the high-water mark) would hold the
+            # server's graceful shutdown for its whole grace period, waiting for that buffer to drain.
+            self.transport.abort()
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after sending the handshake's answer (101) to an accepted

@@ -44,7 +44,10 @@ class TracingMiddleware:
         self._tracer = tracer_provider.get_tracer("pixelpet.asgi")
         # Without export (telemetry/tracing.py), the sampler drops every span: the request's span is made
         # here as the SDK makes a dropped one, without its machinery (docs/performance.md, log entry 42).
-        self._unrecorded = tracer_provider.sampler is ALWAYS_OFF
+        # Not under OTEL_SDK_DISABLED, where the SDK's tracers are no-ops and a request has no ids at all.
+        self._unrecorded = tracer_provider.sampler is ALWAYS_OFF and not isinstance(
+            self._tracer, trace.NoOpTracer
+        )
         self._ids = tracer_provider.id_generator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -5,6 +5,7 @@ services tests/support/server.py starts answer through the HTTP protocol)."""
 
 import asyncio
 import base64
+import inspect
 import json
 import os
 import socket
@@ -17,6 +18,8 @@ import uvicorn
 import uvloop
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
 from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW
@@ -275,6 +278,86 @@ async def test_a_connection_that_ends_after_an_unanswered_ping_is_not_cut_off_la
     protocol.connection_lost(None)  # the client read the close: the connection ended
     assert protocol.close_timer is None, "the cut-off was called off"
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    "waiting",
+    [{"type": "websocket.send", "text": "late", "bytes": None}, {"type": SEND_BATCH, "texts": ["late"]}],
+)
+async def test_a_message_waiting_for_the_buffer_when_the_close_overtakes_it_finds_the_client_gone(
+    waiting: dict[str, Any],
+) -> None:
+    accepted, stopped_reading, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    raised: list[type[BaseException]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await stopped_reading.wait()
+        blocked = asyncio.ensure_future(send(waiting))
+        await asyncio.sleep(0)
+        code, reason = CLIENT_TOO_SLOW
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+        protocol.resume_writing()  # the client reads again, before the close timeout
+        try:
+            await blocked
+        except Exception as error:  # uvicorn's own send raised RuntimeError: an ASGI application error
+            raised.append(type(error))
+        finished.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(accepted.wait(), 5)
+    protocol.pause_writing()
+    stopped_reading.set()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert raised == [ClientDisconnected], "as if the client had left: handled as a departure, not a bug"
+    assert transport.writes[-1] == _close_frame(*CLIENT_TOO_SLOW), "nothing after the close"
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("reading", "cut_off"), [(True, False), (False, True)])
+async def test_a_server_shutting_down_cuts_off_a_client_that_stopped_reading(
+    reading: bool, cut_off: bool
+) -> None:
+    protocol, transport = await _connected(_accepting)
+    await _until(lambda: protocol.handshake_complete)
+    if not reading:
+        protocol.pause_writing()
+    protocol.shutdown()
+    assert transport.writes[-1] == _close_frame(1012, ""), "going away: the client reconnects elsewhere"
+    assert transport.closed
+    # Closing waits for the buffer to drain, which a client that does not read holds for the whole grace.
+    assert transport.aborted is cut_off
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_a_close_waits_for_its_answer_as_long_as_a_ping() -> None:
+    config = uvicorn.Config(_accepting, ws=WebSocketProtocol, ws_ping_timeout=3.5, log_config=None)
+    config.load()
+    protocol = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+    assert protocol.close_timeout == 3.5
+
+
+def test_uvicorn_s_close_is_still_the_one_the_protocol_writes_without_waiting() -> None:
+    # WebSocketProtocol._close is uvicorn's close branch without the wait for the buffer: when uvicorn
+    # changes that branch, this fails first, and _close must follow it.
+    source = inspect.getsource(WebSocketsSansIOProtocol.send)
+    branch = source[
+        source.index(
+            'elif message["type"] == "websocket.close":\n                    if not self.transport'
+        ) :
+    ]
+    for line in (
+        'self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})',
+        "self.conn.send_close(code, reason)",
+        "self.close_sent = True",
+        "self.transport.resume_reading()",
+        "self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)",
+    ):
+        assert line in branch, line
 
 
 async def _answering(scope: Scope, receive: Receive, send: Send) -> None:

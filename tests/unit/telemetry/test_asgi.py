@@ -1,7 +1,6 @@
 """The request's span when nothing records (pixelpet/telemetry/asgi.py): made without the SDK, it is the
 span the SDK makes under ``ALWAYS_OFF``, compared on the same callers (tests/integration has the recorded)."""
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -11,7 +10,9 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Decision, StaticSampler
 from opentelemetry.trace import SpanContext
 from starlette.types import Receive, Scope, Send
 
+from pixelpet.settings import TelemetrySettings
 from pixelpet.telemetry.asgi import TracingMiddleware
+from pixelpet.telemetry.tracing import TraceExport, Tracing
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLERS: list[list[tuple[bytes, bytes]]] = [
@@ -23,6 +24,14 @@ CALLERS: list[list[tuple[bytes, bytes]]] = [
     [(b"traceparent", b"not a traceparent")],  # ignored: a new trace
     [(b"traceparent", f"00-{'0' * 32}-00f067aa0ba902b7-01".encode())],  # an invalid trace id
 ]
+
+
+async def _nothing() -> Any:
+    raise AssertionError("not read")
+
+
+async def _ignore(message: Any) -> None:
+    pass
 
 
 class _DroppingEverything(StaticSampler):
@@ -42,13 +51,7 @@ async def _span_seen_by_the_app(sampler: Any, headers: list[tuple[bytes, bytes]]
     middleware = TracingMiddleware(app, tracer_provider=TracerProvider(sampler=sampler), excluded_paths=())
     scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": headers}
 
-    async def nothing() -> Any:
-        raise AssertionError("not read")
-
-    async def ignore(message: Any) -> None:
-        pass
-
-    await middleware(scope, nothing, ignore)
+    await middleware(scope, _nothing, _ignore)
     assert trace.get_current_span().get_span_context().is_valid is False, "detached after the request"
     return seen[0]
 
@@ -69,10 +72,42 @@ async def test_unrecorded_the_request_s_span_is_the_one_the_sdk_makes_under_alwa
         assert ours.trace_id == sdk.trace_id, "the caller's trace continues"
     else:
         assert ours.trace_id != sdk.trace_id, "a new trace each: random ids"
-    assert ours.span_id != sdk.span_id
 
 
 async def test_unrecorded_each_request_gets_its_own_span_id() -> None:
     ids = {(await _span_seen_by_the_app(ALWAYS_OFF, CALLERS[1]))[0].span_id for _ in range(20)}
     assert len(ids) == 20
-    await asyncio.sleep(0)
+
+
+def _refusing_the_sdk(tracing: Tracing, monkeypatch: pytest.MonkeyPatch) -> TracingMiddleware:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        pass
+
+    middleware = TracingMiddleware(app, tracer_provider=tracing.provider, excluded_paths=())
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the SDK made the request's span")
+
+    monkeypatch.setattr(middleware._tracer, "start_span", refused)
+    return middleware
+
+
+async def test_the_service_without_export_takes_the_path_made_without_the_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracing = Tracing(TelemetrySettings(), version="test", environment="test", export=TraceExport.NONE)
+    middleware = _refusing_the_sdk(tracing, monkeypatch)
+    await middleware({"type": "http", "method": "POST", "path": "/graphql", "headers": []}, _nothing, _ignore)
+
+
+async def test_with_the_sdk_disabled_a_request_has_no_ids_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    seen: list[SpanContext] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(trace.get_current_span().get_span_context())
+
+    tracing = Tracing(TelemetrySettings(), version="test", environment="test", export=TraceExport.DISABLED)
+    middleware = TracingMiddleware(app, tracer_provider=tracing.provider, excluded_paths=())
+    await middleware({"type": "http", "method": "POST", "path": "/graphql", "headers": []}, _nothing, _ignore)
+    assert seen[0].is_valid is False, "as tracing.py promises, and as a WebSocket's"

@@ -649,8 +649,10 @@ before and after, run back to back against the same database.
     alone: **4.7 to 1.8 µs** per request.
 44. **Young objects collected after 10,000 allocations, not 700** (server.py, decision 10): the collector's
     share, measured in process as the difference to running with it disabled, was 3% to 5% of a single-pet
-    query and 5% to 8% of a list of 20: at 700 a young collection ran every few requests and promoted the
-    objects of requests in flight to the older generations. At 10,000 the difference is within noise. The
+    query and 6% to 10% of a list of 20. A young collection runs when the container objects allocated since
+    the last one, net of those freed, pass the threshold; at 700 it ran while the objects of the requests in
+    flight were alive, and promoted them to the older generations, whose collections scanned them again. At
+    10,000 the difference to running without the collector is within noise. The
     baselines are served with the same configuration. `--base 9551d7d --head 7be7b91`: pet query 0.70 vs
     0.69 ms (1.00x), list of 20 **1.05 vs 1.00 ms** (0.95x; rounds 1.04x, 0.93x, 0.94x). With entries 42
     and 43, `--base 6cadb47 --head 7be7b91`: pet query **0.74 vs 0.69 ms** (0.93x; rounds 0.91x, 0.96x,
@@ -663,15 +665,20 @@ before and after, run back to back against the same database.
   **1.58x** (b) (rounds 1.59x, 1.66x, 1.55x; target 1.8x) at **97%** of its throughput (target 80%), list
   of 20 **1.78x** (1.72x, 1.82x, 1.81x; target 2x), feedPet **1.93x** (1.93x, 1.99x, 1.37x; target 2x: met,
   near the line; its rounds spread most, as the database's fsyncs set its pace). Session 11's committed run
-  read the pet query at 1.94x; part of the difference is the machine. The same rounds on session 11's last
-  commit (`5f38f3f`, its own worktree and environment, right after this run) read the pet query at **1.78x**
-  (1.73x, 1.85x, 1.78x; ours 0.71, (b) 0.40 ms), list of 20 1.85x, feedPet 1.94x: on this day's machine,
-  entries 42 to 44 took the pet query from 1.78x to 1.58x. What is left of the pet query's own work, in
-  process, is spread thin: graphql-core's executor (~35 µs), strawberry's resolver wrapper (~12 µs), the
-  root extension (a rate charge, the deadline's timer, ~10 µs), authentication from the remembered token
-  (~9 µs). A kept plan for the operation's root, executing a single root field without graphql-core's
-  executor and strawberry's wrapper, is the next candidate if the targets tighten; it needs its own
-  differential suite (errors, paths, null propagation).
+  read the pet query at 1.94x; much of the difference is the machine. The same rounds on session 11's last
+  commit (`5f38f3f`, its own worktree and environment, right after this run, its (b) without entry 44's
+  collector setting) read the pet query at **1.78x** (1.73x, 1.85x, 1.78x; ours 0.71, (b) 0.40 ms), list of
+  20 1.85x, feedPet 1.94x. The gap from 1.78x to 1.58x mixes this session's changes with the machine's drift
+  between the two runs ((b) read 0.40 then 0.42 ms) and that changed baseline; the changes' own effect is
+  the A/B of entries 42 to 44 together, 0.93x of the pet query's CPU (about 1.66x from 1.78x). What is left
+  of the pet query's own work, in process, is spread thin: graphql-core's executor (~35 µs), strawberry's
+  resolver wrapper (~12 µs), the root extension (a rate charge, the deadline's timer, ~10 µs),
+  authentication from the remembered token (~9 µs). In situ, the driver's socket write cost ours about
+  twice what it costs (b) on the same calls (65 against 30 µs per query, py-spy, session 11; py-spy
+  attributes a write's time to the line that calls it, so part of that may be waiting, not CPU). A kept
+  plan for the operation's root, executing a single root field without graphql-core's executor and
+  strawberry's wrapper, is the next candidate if the targets tighten; it needs its own differential suite
+  (errors, paths, null propagation).
 - **One pet watched by 10,000 subscriptions meets its target**: 67.3 ms p99 in this run, 141.8 ms in
   session 11's and 210.6 ms in session 9's (target 250; 300 ms before the outbox's batches). Most deliveries
   beat the rename's HTTP response (160,000 of 200,000 counted `early`, as 0 ms), so the p50 and part of

@@ -299,10 +299,11 @@ def configure_garbage_collector() -> None:
     """Freeze everything imported and built so far, and collect young objects less often (decision 10).
 
     What is frozen lives as long as the process; a full collection then scans connections and requests,
-    not the schema and every module. A request allocates thousands of objects (a page of pets, more):
-    at CPython's default threshold a young collection ran every few requests and promoted the objects of
-    the requests in flight, to be scanned again by the older generations' collections. At 10,000 most of
-    a request's objects are freed (by reference counting) before a collection sees them.
+    not the schema and every module. A young collection runs when the container objects allocated since the
+    last one, net of those freed, pass the threshold. A request allocates thousands (a page of pets, more):
+    at CPython's 700, young collections ran while the objects of the requests in flight were alive and
+    promoted them, to be scanned again by the older generations' collections. At 10,000 most of a
+    request's objects are freed (by reference counting) before a collection runs.
     """
     gc.collect()
     gc.freeze()

@@ -666,21 +666,21 @@ before and after, run back to back against the same database.
   20 **1.80x** (1.87x, 1.81x, 1.77x; target 2x), feedPet **1.90x** (1.76x, 1.90x, 1.31x; target 2x; its
   rounds spread most, as the database's fsyncs set its pace). This session's first run, on the code before
   the review's changes (which touch only the WebSocket path and the tracer's set-up), read 1.58x, 1.78x and
-  1.93x: the pet query's ratio moves by that much between runs an hour apart. Session 11's committed run
+  1.93x: the pet query's ratio moves by that much between runs 27 minutes apart. Session 11's committed run
   read the pet query at 1.94x; much of the difference is the machine. The same rounds on session 11's last
   commit (`5f38f3f`, its own worktree and environment, right after that first run, its (b) without entry
   44's collector setting) read the pet query at **1.78x** (1.73x, 1.85x, 1.78x; ours 0.71, (b) 0.40 ms),
   list of 20 1.85x, feedPet 1.94x. The gap from 1.78x to the first run's 1.58x mixes this session's changes
-  with the machine's drift between the two runs ((b) read 0.40 then 0.42 ms) and that changed baseline; the
-  changes' own effect is the A/B of entries 42 to 44 together, 0.93x of the pet query's CPU (about 1.66x
-  from 1.78x). What is left of the pet query's own work, in process, is spread thin: graphql-core's executor
-  (~35 µs), strawberry's resolver wrapper (~12 µs), the root extension (a rate charge, the deadline's timer,
-  ~10 µs), authentication from the remembered token (~9 µs). In situ, the driver's socket write cost ours
-  about twice what it costs (b) on the same calls (65 against 30 µs per query, py-spy, session 11; py-spy
-  attributes a write's time to the line that calls it, so part of that may be waiting, not CPU). A kept plan
-  for the operation's root, executing a single root field without graphql-core's executor and strawberry's
-  wrapper, is the next candidate if the targets tighten; it needs its own differential suite (errors, paths,
-  null propagation).
+  with the machine's drift between the two runs ((b) read 0.42 in the first run, 0.40 on `5f38f3f`) and that
+  changed baseline; the changes' own effect is the A/B of entries 42 to 44 together, 0.93x of the pet
+  query's CPU (about 1.66x from 1.78x). What is left of the pet query's own work, in process, is spread
+  thin: graphql-core's executor (~35 µs), strawberry's resolver wrapper (~12 µs), the root extension (a rate
+  charge, the deadline's timer, ~10 µs), authentication from the remembered token (~9 µs). In situ, the
+  driver's socket write cost ours about twice what it costs (b) on the same calls (65 against 30 µs per
+  query, py-spy, session 11; py-spy attributes a write's time to the line that calls it, so part of that may
+  be waiting, not CPU). A kept plan for the operation's root, executing a single root field without
+  graphql-core's executor and strawberry's wrapper, is the next candidate if the targets tighten; it needs
+  its own differential suite (errors, paths, null propagation).
 - **One pet watched by 10,000 subscriptions meets its target**: 63.8 ms p99 in this run, 141.8 ms in
   session 11's and 210.6 ms in session 9's (target 250; 300 ms before the outbox's batches). Most deliveries
   beat the rename's HTTP response (120,000 of 200,000 counted `early`, as 0 ms), so the p50 and part of

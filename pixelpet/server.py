@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import logging
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -20,6 +21,8 @@ from pixelpet.graphql.endpoint import SEND_BATCH
 from pixelpet.lifecycle import DrainingServer
 from pixelpet.settings import Settings
 from pixelpet.telemetry.logging import configure_logging
+
+logger = logging.getLogger("pixelpet.subscriptions")
 
 # What the protocol offers in every WebSocket scope's extensions: one shared, empty description.
 _OFFERED: dict[object, object] = {}
@@ -43,6 +46,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         if self.ping_timeout is not None:
             self.close_timeout = self.ping_timeout  # uvicorn's: a fixed 10 s
+        # Closed by the protocol itself (an unanswered ping), not by the app: to the app, the client left.
+        self._closed_for_the_app = False
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -52,6 +57,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                 extensions[SEND_BATCH] = _OFFERED
 
     async def send(self, message: ASGISendEvent) -> None:
+        if self._closed_for_the_app:
+            raise ClientDisconnected  # uvicorn would raise RuntimeError: a message after a close it sent
         if message["type"] == "websocket.close" and self._open():
             self._close(message.get("code", 1000), message.get("reason") or "")
             return
@@ -61,8 +68,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if not self.writable.is_set() and self._open():
             # As uvicorn's send: wait for the buffer to go below its high-water mark. The close does not
             # wait, so it can overtake a message waiting here; that message finds the connection closing,
-            # as if the client had left (uvicorn would raise RuntimeError: a message after the close).
-            await self.writable.wait()
+            # as if the client had left (uvicorn would raise RuntimeError: a message after the close). In a
+            # loop: another waiting message may fill the buffer again first, and uvicorn's own wait must not
+            # block past this check.
+            while not self.writable.is_set():
+                await self.writable.wait()
             if self.close_sent:
                 raise ClientDisconnected
         if kind != SEND_BATCH:
@@ -116,6 +126,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         # timeout.)
         self.close_timer = None
         if self.transport.get_write_buffer_size():
+            logger.warning("cutting off a WebSocket client that has not read its close")
             self.transport.abort()
         else:
             self.transport.close()
@@ -133,15 +144,21 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         finally:
             del self.conn.fail  # the instance attribute shadowed the method: the method again
         if not closing and not self.disconnected:
-            # uvicorn wrote the close and closed the transport, which waits for its buffer to drain.
+            # uvicorn wrote the close and closed the transport, which waits for its buffer to drain; it tells
+            # the app nothing, whose next message would raise RuntimeError (see send).
+            self._closed_for_the_app = True
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": CLIENT_TOO_SLOW.code})
             self.close_timer = self.loop.call_later(self.close_timeout, self._close_unanswered)
 
     def shutdown(self) -> None:
         super().shutdown()  # uvicorn's: a close with 1012 (or the one already sent); the transport closed
-        if not self.writable.is_set():
-            # A client that stopped reading (its buffer is over the high-water mark) would hold the
-            # server's graceful shutdown for its whole grace period, waiting for that buffer to drain.
-            self.transport.abort()
+        if self.transport.get_write_buffer_size() and not self.disconnected:
+            # Closing waits for the buffer to drain. A client that reads gets it, and the 1012, within the
+            # server's grace; one that stopped reading would hold the shutdown until uvicorn gives up on it
+            # with an error: it is cut off a second before.
+            grace = self.config.timeout_graceful_shutdown
+            delay = max(0.0, grace - 1.0) if grace is not None else self.close_timeout
+            self.close_timer = self.loop.call_later(delay, self._close_unanswered)
 
     def start_keepalive(self) -> None:
         # uvicorn calls this once, right after sending the handshake's answer (101) to an accepted

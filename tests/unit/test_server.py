@@ -11,12 +11,13 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 from typing import Any, cast
 
 import pytest
 import uvicorn
 import uvloop
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -35,12 +36,15 @@ class Transport(asyncio.Transport):
         self.closed = False
         self.aborted = False
         self.buffered = 7  # what the socket's own buffer holds, as far as these tests care
+        self.after_write: Any = None  # called after each write (a buffer over its high-water mark)
 
     def write(self, data: Any) -> None:
         if self.closed:
             return  # lost, as a closed socket's are
         self.written += data
         self.writes.append(bytes(data))
+        if self.after_write is not None:
+            self.after_write()
 
     def is_closing(self) -> bool:
         return self.closed
@@ -257,15 +261,52 @@ async def test_a_close_unanswered_in_time_cuts_off_a_client_that_has_not_read_it
     await asyncio.sleep(0)
 
 
-async def test_the_close_after_an_unanswered_ping_cuts_off_a_client_that_does_not_read_it() -> None:
+@pytest.mark.parametrize(("unread", "cut_off"), [(7, True), (0, False)])
+async def test_the_close_after_an_unanswered_ping_cuts_off_a_client_that_does_not_read_it(
+    unread: int, cut_off: bool
+) -> None:
     protocol, transport = await _connected(_accepting)
     await _until(lambda: protocol.handshake_complete)
     protocol.close_timeout = 0.01
+    transport.buffered = unread
     protocol.keepalive_timeout()
     assert transport.writes[-1] == _close_frame(CLIENT_TOO_SLOW.code, "keepalive ping timeout")
     assert transport.closed, "uvicorn closes: the buffer is written first"
     assert not transport.aborted
-    await _until(lambda: transport.aborted)
+    await _until(lambda: protocol.close_timer is None)
+    assert transport.aborted is cut_off
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+async def test_after_an_unanswered_ping_the_app_learns_the_client_left_and_its_messages_say_so() -> None:
+    told: list[Message] = []
+    raised: list[type[BaseException]] = []
+    accepted, finished = asyncio.Event(), asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        told.append(await receive())
+        for message in (
+            {"type": "websocket.send", "text": "late", "bytes": None},
+            {"type": SEND_BATCH, "texts": ["late"]},
+            {"type": "websocket.close", "code": 1000},
+        ):
+            try:
+                await send(message)
+            except Exception as error:  # uvicorn's own send raised RuntimeError: an ASGI application error
+                raised.append(type(error))
+        finished.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(accepted.wait(), 5)
+    protocol.keepalive_timeout()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert told == [{"type": "websocket.disconnect", "code": CLIENT_TOO_SLOW.code}]
+    assert raised == [ClientDisconnected] * 3, "as after the client left: handled as a departure, not a bug"
+    assert transport.writes[-1] == _close_frame(CLIENT_TOO_SLOW.code, "keepalive ping timeout")
     protocol.connection_lost(None)
     await asyncio.sleep(0)
 
@@ -317,18 +358,61 @@ async def test_a_message_waiting_for_the_buffer_when_the_close_overtakes_it_find
     await asyncio.sleep(0)
 
 
-@pytest.mark.parametrize(("reading", "cut_off"), [(True, False), (False, True)])
-async def test_a_server_shutting_down_cuts_off_a_client_that_stopped_reading(
-    reading: bool, cut_off: bool
+async def test_of_two_messages_waiting_for_the_buffer_neither_follows_the_close() -> None:
+    accepted, stopped_reading, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    raised: list[type[BaseException]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        await stopped_reading.wait()
+
+        async def sending(message: Message) -> None:
+            try:
+                await send(message)
+            except Exception as error:
+                raised.append(type(error))
+
+        first = asyncio.ensure_future(sending({"type": SEND_BATCH, "texts": ["first"]}))
+        second = asyncio.ensure_future(sending({"type": "websocket.send", "text": "second", "bytes": None}))
+        await asyncio.sleep(0)
+        protocol.resume_writing()  # the client reads a little: both wake, the first fills the buffer again
+        transport.after_write = protocol.pause_writing
+        await first
+        code, reason = CLIENT_TOO_SLOW
+        await send({"type": "websocket.close", "code": code, "reason": reason})
+        transport.after_write = None
+        protocol.resume_writing()  # the client reads again, before the close timeout
+        await second
+        finished.set()
+
+    protocol, transport = await _connected(app)
+    await asyncio.wait_for(accepted.wait(), 5)
+    protocol.pause_writing()
+    stopped_reading.set()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert raised == [ClientDisconnected], "the second finds the client gone, as uvicorn's own wait would not"
+    assert transport.writes[-2:] == [b"\x81\x05first", _close_frame(*CLIENT_TOO_SLOW)]
+    protocol.connection_lost(None)
+    await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("unread", "cut_off"), [(0, False), (7, True)])
+async def test_a_server_shutting_down_cuts_off_a_client_that_stopped_reading_before_its_grace_ends(
+    unread: int, cut_off: bool
 ) -> None:
     protocol, transport = await _connected(_accepting)
     await _until(lambda: protocol.handshake_complete)
-    if not reading:
-        protocol.pause_writing()
+    protocol.close_timeout = 0.01  # the grace, where uvicorn is given none
+    transport.buffered = unread
     protocol.shutdown()
-    assert transport.writes[-1] == _close_frame(1012, ""), "going away: the client reconnects elsewhere"
-    assert transport.closed
-    # Closing waits for the buffer to drain, which a client that does not read holds for the whole grace.
+    assert transport.writes[-1] == _close_frame(1012, ""), (
+        "going away: a client that reads reconnects elsewhere"
+    )
+    assert transport.closed, "closing: what the buffer holds is written first"
+    assert not transport.aborted, "a client that reads gets what was sent before the close"
+    await _until(lambda: protocol.close_timer is None)
     assert transport.aborted is cut_off
     protocol.connection_lost(None)
     await asyncio.sleep(0)
@@ -341,23 +425,33 @@ async def test_a_close_waits_for_its_answer_as_long_as_a_ping() -> None:
     assert protocol.close_timeout == 3.5
 
 
+UVICORN_CLOSE_BRANCH = """\
+elif message["type"] == "websocket.close":
+    if not self.transport.is_closing():
+        code = message.get("code", 1000)
+        reason = message.get("reason", "") or ""
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        output = self.conn.data_to_send()
+        self.transport.write(b"".join(output))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+"""
+
+
 def test_uvicorn_s_close_is_still_the_one_the_protocol_writes_without_waiting() -> None:
-    # WebSocketProtocol._close is uvicorn's close branch without the wait for the buffer: when uvicorn
-    # changes that branch, this fails first, and _close must follow it.
+    # WebSocketProtocol._close is this branch of uvicorn's send (the one for an open connection), without
+    # its wait for the buffer: when uvicorn changes the branch, this fails first, and _close must follow it.
     source = inspect.getsource(WebSocketsSansIOProtocol.send)
-    branch = source[
-        source.index(
-            'elif message["type"] == "websocket.close":\n                    if not self.transport'
-        ) :
-    ]
-    for line in (
-        'self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})',
-        "self.conn.send_close(code, reason)",
-        "self.close_sent = True",
-        "self.transport.resume_reading()",
-        "self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)",
-    ):
-        assert line in branch, line
+    start = source.index(
+        'elif message["type"] == "websocket.close":\n                    if not self.transport'
+    )
+    start = source.rindex("\n", 0, start) + 1
+    end = source.index("                else:\n", start)
+    assert textwrap.dedent(source[start:end]) == UVICORN_CLOSE_BRANCH
 
 
 async def _answering(scope: Scope, receive: Receive, send: Send) -> None:

@@ -53,7 +53,7 @@ class MongoPetRepository:
     async def get(self, *, owner: str, pet_id: str) -> Pet | None:
         with outages_as_unavailable():
             raw = await self._pets.find_one({"_id": object_id(pet_id), "owner": owner})
-            return None if raw is None else to_pet(raw, naive_utc=True)
+            return _stored_or_none(raw)
 
     async def get_by_idempotency_key(self, *, owner: str, key: str) -> Pet | None:
         with outages_as_unavailable():
@@ -62,7 +62,7 @@ class MongoPetRepository:
             raw = await self._pets.find_one(
                 {"owner": owner, "idempotency_key": {"$eq": key, "$type": "string"}}, hint=IDEMPOTENCY_INDEX
             )
-            return None if raw is None else to_pet(raw, naive_utc=True)
+            return _stored_or_none(raw)
 
     async def outcome(self, *, owner: str, key: str) -> Outcome | None:
         with outages_as_unavailable():
@@ -79,7 +79,7 @@ class MongoPetRepository:
                     {"created_at": after.created_at, "_id": {"$gt": after_id}},
                 ]
             cursor = self._pets.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-            return [to_pet(raw, naive_utc=True) async for raw in cursor]
+            return [_stored(raw) async for raw in cursor]
 
     async def add(self, pet: Pet, *, max_pets_per_owner: int, request: KeyedRequest | None = None) -> Pet:
         with outages_as_unavailable():
@@ -123,7 +123,7 @@ class MongoPetRepository:
                 raw = await self._pets.find_one_and_update(
                     current, change, return_document=ReturnDocument.AFTER
                 )
-                return None if raw is None else to_pet(raw, naive_utc=True)
+                return _stored_or_none(raw)
             stored: Pet | None = None
 
             async def change_and_record(session: AsyncClientSession) -> None:
@@ -131,7 +131,7 @@ class MongoPetRepository:
                 raw = await self._pets.find_one_and_update(
                     current, change, return_document=ReturnDocument.AFTER, session=session
                 )
-                stored = None if raw is None else to_pet(raw, naive_utc=True)
+                stored = _stored_or_none(raw)
                 if stored is not None:  # a change that did not happen records nothing
                     await self._record(request, stored, session)
 
@@ -183,3 +183,12 @@ class MongoPetRepository:
             )
         except DuplicateKeyError as error:
             raise DuplicateIdempotencyKey from error
+
+
+def _stored(raw: dict[str, Any]) -> Pet:
+    """A document of the pets collection as a Pet: its datetimes are decoded naive (``naive_datetimes``)."""
+    return to_pet(raw, naive_utc=True)
+
+
+def _stored_or_none(raw: dict[str, Any] | None) -> Pet | None:
+    return None if raw is None else _stored(raw)

@@ -1,6 +1,7 @@
 """Subscriptions across replicas, at fan-out, through a database restart and with a stalled client."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from pixelpet.app import create_app
 from pixelpet.devdb import DevDatabase, free_port
 from pixelpet.graphql.close_codes import CLIENT_TOO_SLOW, CloseCode, graphql_ws_reconnects
-from pixelpet.settings import MongoSettings, Settings, SubscriptionSettings
+from pixelpet.settings import LifecycleSettings, MongoSettings, Settings, SubscriptionSettings
 from tests.conftest import make_settings, unique_database
 from tests.support.failpoints import fail_command
 from tests.support.graphql import GraphQLClient, create_pet
@@ -198,6 +199,41 @@ async def test_a_stalled_client_is_cut_off_without_delaying_others(
         sock.close()
     assert received.endswith(close_frame_payload(CLIENT_TOO_SLOW)), received[-64:]
     assert graphql_ws_reconnects(CLIENT_TOO_SLOW.code)
+
+
+async def test_a_shutdown_cuts_off_a_client_that_stopped_reading_before_its_grace_ends(
+    database: DevDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    settings = make_settings(
+        database.uri,
+        # The stall timeout would cut the client off first: here it is the shutdown that meets it.
+        subscriptions=SubscriptionSettings(stall_timeout_s=120.0),
+        lifecycle=LifecycleSettings(shutdown_grace_s=2),
+    )
+    async with (
+        running_server(create_app(settings), send_buffer_bytes=4096) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        client = GraphQLClient(http)
+        pet = await create_pet(client)
+        sock = await stalled_subscriber(url, pet["id"])
+        coalesced = 0.0
+        for round_number in range(1000):  # about 250 fill the buffers on the way to the stalled client
+            await client.execute(RENAME, {"id": pet["id"], "name": f"n{round_number:04d}-{'x' * 24}"})
+            if round_number % 50 == 49:
+                text = (await http.get("/metrics")).text
+                # Updates wait (the newest replacing the one before): the buffer is over its high-water mark.
+                coalesced = metric(text, "pixelpet_subscription_events_coalesced_total")
+                if coalesced:
+                    break
+        assert coalesced >= 1
+    # Leaving the block shut the server down, its grace 2 s: the client holding unread data was cut off a
+    # second before, so uvicorn did not give up on the shutdown with an error.
+    sock.close()
+    messages = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert ("WARNING", "cutting off a WebSocket client that has not read its close") in messages
+    assert not [message for level, message in messages if level == "ERROR"], messages
 
 
 async def test_a_client_that_stops_answering_pings_is_disconnected(
